@@ -1,0 +1,1 @@
+"""cifar-tui's engine: configs, data, model, trainer and run records. Never imports a UI package."""

@@ -1,0 +1,43 @@
+"""What the trainer tells its listener. Small frozen dataclasses, safe to hand across threads."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run: str
+    experiment: str
+    run_dir: str
+    epochs: int
+    batches: int          # training batches per epoch
+    device: str
+    first_epoch: int = 1  # > 1 when resuming
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    run: str
+    epoch: int
+    batch: int            # batches done in this epoch
+    batches: int
+
+
+@dataclass(frozen=True)
+class EpochDone:
+    run: str
+    epoch: int
+    epochs: int
+    metrics: dict = field(hash=False)  # the metrics.jsonl row: train_loss, test_acc, seconds, ...
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    run: str
+    status: str           # finished | stopped | failed | diverged
+    message: str = ""
+    epochs_done: int = 0
+    run_dir: str = ""
+
+
+STATUSES = ("finished", "stopped", "failed", "diverged")

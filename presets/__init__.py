@@ -1,0 +1,1 @@
+"""Bundled experiment presets (TOML files beside this one)."""
