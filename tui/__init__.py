@@ -1,0 +1,1 @@
+"""cifar-tui's user side: the command line and the Textual console."""

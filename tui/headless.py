@@ -1,0 +1,93 @@
+"""`cifar-tui run`: a preset's runs (or one config) in turn, with a rich progress bar.
+
+SIGINT, SIGTERM and SIGHUP set the trainer's stop flag: the current batch
+ends, the finished epochs and their checkpoint stay on disk, the logs are
+closed, and the process exits 128 + the signal number.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+
+from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.trainer import train
+
+STOP_SIGNALS = [s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s]
+
+
+def epoch_line(run: str, m: dict, epochs: int) -> str:
+    width = len(str(epochs))
+    return (f"{run}  epoch {m['epoch']:>{width}}/{epochs}  "
+            f"train loss {m['train_loss']:.4f} acc {m['train_acc']:.4f}  "
+            f"test loss {m['test_loss']:.4f} acc {m['test_acc']:.4f}  {m['seconds']:.1f}s")
+
+
+class _Printer:
+    """Turns trainer events into a progress bar and one line per epoch."""
+
+    def __init__(self, console: Console, progress: Progress):
+        self.console, self.progress, self.task = console, progress, None
+
+    def __call__(self, event) -> None:
+        if isinstance(event, RunStarted):
+            self.console.print(f"[bold]{event.experiment}/{event.run}[/] on {event.device} "
+                               f"-> {event.run_dir}" + (f" (resuming at epoch {event.first_epoch})"
+                                                        if event.first_epoch > 1 else ""), soft_wrap=True)
+            self.task = self.progress.add_task(event.run, total=event.batches)
+        elif isinstance(event, BatchProgress) and self.task is not None:
+            self.progress.update(self.task, completed=event.batch,
+                                 description=f"{event.run} epoch {event.epoch}")
+        elif isinstance(event, EpochDone):
+            self.console.print(epoch_line(event.run, event.metrics, event.epochs), soft_wrap=True)
+        elif isinstance(event, RunEnded):
+            if self.task is not None:
+                self.progress.remove_task(self.task)
+                self.task = None
+            style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
+            self.console.print(f"[{style}]{event.run}: {event.status}[/] — {event.message}", soft_wrap=True)
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event):
+    """While inside, the stop signals set `stop`; yields a list that receives the signal number."""
+    caught: list[int] = []
+
+    def handler(signum, _frame):
+        caught.append(signum)
+        stop.set()
+
+    previous = {}
+    for s in STOP_SIGNALS:
+        try:
+            previous[s] = signal.signal(s, handler)
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield caught
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=None,
+              resume_dir=None, console: Console | None = None) -> int:
+    """Run (run name, RunConfig) jobs in turn; returns the process exit code."""
+    console = console or Console(highlight=False)
+    stop = threading.Event()
+    failed = False
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())
+    with stop_on_signals(stop) as caught, Progress(*columns, console=console, transient=True) as progress:
+        printer = _Printer(console, progress)
+        for name, config in jobs:
+            ended = train(config, printer, stop, logdir=logdir, experiment=experiment, run=name,
+                          data_url=data_url, data_md5=data_md5, resume_dir=resume_dir)
+            failed |= ended.status in ("failed", "diverged")
+            if caught:
+                return 128 + caught[0]
+    return 1 if failed else 0
