@@ -1,4 +1,4 @@
-"""The `cifar-tui` command: the console by default, plus `presets` and `run`.
+"""The `cifar-tui` command: the console by default, plus `presets`, `run` and `compare`.
 
 Usage errors exit 2 with one sentence; a failed run exits 1.
 """
@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", default=None, help="run name when running one config (default: 'run')")
     run.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
     _common(run, argparse.SUPPRESS)
+    compare = sub.add_parser("compare", help="compare the runs of an experiment (or any runs) against the baseline",
+                             description="Compare runs: last, smoothed and best values, gap, overfitting onset, "
+                                         "difference to the baseline. No argument: the most recent experiment.")
+    compare.add_argument("targets", nargs="*", metavar="EXPERIMENT | RUN_DIR", help="an experiment name or folder, or run folders")
+    compare.add_argument("--sort", default="test_acc", metavar="METRIC", help="sort by this column, best first (default: test_acc)")
+    compare.add_argument("--csv", default=None, metavar="FILE", help="write per-epoch rows to FILE and the summary to FILE-summary")
+    compare.add_argument("--markdown", default=None, metavar="FILE", help="write a Markdown report")
+    compare.add_argument("--logdir", default=argparse.SUPPRESS, help="where the runs are (default: $CIFAR_TUI_LOGDIR or ./runs)")
     return p
 
 
@@ -102,6 +110,16 @@ def cmd_run(args) -> int:
                      data_url=args.data_url, data_md5=args.data_md5)
 
 
+def cmd_compare(args) -> int:
+    from core.compare import CompareError
+    from tui.report import compare_command
+
+    try:
+        return compare_command(args.targets, args.logdir or default_logdir(), args.sort, args.csv, args.markdown)
+    except CompareError as e:
+        raise UsageError(str(e)) from None
+
+
 def cmd_console(args) -> int:
     from tui.app import run_console
 
@@ -109,7 +127,7 @@ def cmd_console(args) -> int:
                        data_url=args.data_url, data_md5=args.data_md5)
 
 
-COMMANDS = {"presets": cmd_presets, "run": cmd_run, None: cmd_console}
+COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, None: cmd_console}
 
 
 def main(argv: list[str] | None = None) -> int:
