@@ -229,7 +229,7 @@ def sentence(run: RunSummary, base: RunSummary | None) -> str:
     """One line on a run against the baseline, e.g. 'test accuracy +0.080 over baseline;
     test loss bottoms at epoch 12 then rises 0.900'."""
     if not run.metrics:
-        return "no finished epoch yet."
+        return f"No finished epoch yet ({run.status})."
     parts = []
     if run.is_baseline:
         parts.append("the baseline")

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from core.compare import (CompareError, compare, compare_paths, experiment_runs, resolve, smooth,
-                          sort_runs, summarize)
+from core.compare import (CompareError, compare, compare_paths, experiment_runs, resolve, sentence,
+                          smooth, sort_runs, summarize)
 from core.records import read_metrics, read_run
 from tui.cli import main
 from tui.report import csv_paths, markdown
@@ -121,6 +121,7 @@ def test_sort_best_first_and_missing_values_last(tmp_path):
     assert [r.label for r in c.sorted("test_loss")] == ["c", "a", "b", "d"]  # loss: low first
     with pytest.raises(CompareError, match="sort by one of: train_loss"):
         sort_runs(c.runs, "colour")
+    assert sentence(c.runs[3], c.runs[0]) == "No finished epoch yet (interrupted)."
 
 
 def test_run_still_writing_is_read_up_to_its_last_whole_line(tmp_path):
