@@ -2,10 +2,13 @@
 
 SIGINT, SIGTERM and SIGHUP set the trainer's stop flag: the current batch
 ends, the finished epochs and their checkpoint stay on disk, the logs are
-closed, and the process exits 128 + the signal number.
+closed, and the process exits 128 + the signal number. A second signal
+abandons the epoch at once (e.g. during a long evaluation); finished epochs
+are still kept.
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -32,8 +35,17 @@ class _Printer:
 
     def __init__(self, console: Console, progress: Progress):
         self.console, self.progress, self.task = console, progress, None
+        self.hung_up = False
 
     def __call__(self, event) -> None:
+        if self.hung_up:
+            return
+        try:
+            self._show(event)
+        except OSError:  # the terminal went away (SIGHUP over SSH): keep training, stop printing
+            self.hung_up = True
+
+    def _show(self, event) -> None:
         if isinstance(event, RunStarted):
             self.console.print(f"[bold]{event.experiment}/{event.run}[/] on {event.device} "
                                f"-> {event.run_dir}" + (f" (resuming at epoch {event.first_epoch})"
@@ -59,7 +71,13 @@ def stop_on_signals(stop: threading.Event):
 
     def handler(signum, _frame):
         caught.append(signum)
+        if stop.is_set():  # asked twice: do not wait for the batch or evaluation to end
+            raise KeyboardInterrupt
         stop.set()
+        try:
+            os.write(2, b"\nstopping after the current batch (signal again to abandon the epoch now)\n")
+        except OSError:  # the terminal hung up
+            pass
 
     previous = {}
     for s in STOP_SIGNALS:
@@ -84,10 +102,15 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
                TimeElapsedColumn(), TimeRemainingColumn())
     with stop_on_signals(stop) as caught, Progress(*columns, console=console, transient=True) as progress:
         printer = _Printer(console, progress)
-        for name, config in jobs:
-            ended = train(config, printer, stop, logdir=logdir, experiment=experiment, run=name,
-                          data_url=data_url, data_md5=data_md5, resume_dir=resume_dir)
-            failed |= ended.status in ("failed", "diverged")
-            if caught:
-                return 128 + caught[0]
+        try:
+            for name, config in jobs:
+                ended = train(config, printer, stop, logdir=logdir, experiment=experiment, run=name,
+                              data_url=data_url, data_md5=data_md5, resume_dir=resume_dir)
+                failed |= ended.status in ("failed", "diverged")
+                if caught:
+                    break
+        except KeyboardInterrupt:  # a second signal outside a run
+            pass
+    if caught:
+        return 128 + caught[0]
     return 1 if failed else 0
