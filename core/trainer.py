@@ -203,30 +203,31 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
     record, done, run_dir, r = None, 0, "", None
     try:
         device = resolve_device(config.device)
+        if resume_dir is not None:  # check the run folder before a possibly long data load
+            path = Path(resume_dir)
+            run_dir = str(path)
+            state, changed_meta = _resume_state(path, config)
+            first = state["epoch"] + 1 if state else 1
+            done = first - 1
+            if first > config.epochs:
+                return _already_finished(emit, path, run, first - 1)
         if dataset is None:
             dataset = data_mod.load(config, data_url, data_md5)
         else:
             dataset = dataset.head(config.train_fraction)
         if stop.is_set():  # stopped while the data loaded: leave no empty run folder behind
             raise Stopped
-        meta = {"experiment": experiment, "run": run, "config": config.to_dict(),
-                "device": str(device), "started": time.time(), "torch": torch.__version__,
-                "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
         if resume_dir is not None:
-            path = Path(resume_dir)
-            run_dir = str(path)
-            state, meta = _resume_state(path, config)
-            first = state["epoch"] + 1 if state else 1
-            if first > config.epochs:
-                return _already_finished(emit, path, run, first - 1)
             rows = state["metrics"] if state else []
-            record = RunRecord(path, meta, resume_from=first, rows=rows)
+            record = RunRecord(path, changed_meta, resume_from=first, rows=rows)
         else:
+            meta = {"experiment": experiment, "run": run, "config": config.to_dict(),
+                    "device": str(device), "started": time.time(), "torch": torch.__version__,
+                    "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
             path = new_run_dir(logdir or default_logdir(), experiment, run)
             run_dir = str(path)
             state, first, rows = None, 1, []
             record = RunRecord(path, meta)
-        done = first - 1
         r = _prepare(config, dataset, device)
         if state:
             _apply_checkpoint(r, state)
