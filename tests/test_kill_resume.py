@@ -1,6 +1,7 @@
 """Headless runs as a user starts them (a separate `python -m tui.cli run` process), killed
 and signalled while they train, then resumed."""
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -27,18 +28,24 @@ def data(tmp_path):
     return str(tmp_path / "data")
 
 
-def start(tmp_path, data, name, epochs, *extra):
-    log = open(tmp_path / f"{name}.out", "w")
+def start(tmp_path, data, name, epochs, *extra, terminal=None):
+    out = terminal or open(tmp_path / f"{name}.out", "w")
     return subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--logdir", str(tmp_path / "logs"),
                              "--data-dir", data, "--name", name, "--set", f"epochs={epochs}", *SETTINGS, *extra],
-                            cwd=ROOT, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+                            cwd=ROOT, env=ENV, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
 
 
-def wait_for_epoch(proc, run_dir, epoch, timeout=120):
-    """Block until `epoch` is in metrics.jsonl and its checkpoint is saved; returns its row."""
+def wait_for_epoch(proc, run_dir, epoch, timeout=120, drain=None):
+    """Block until `epoch` is in metrics.jsonl and its checkpoint is saved; returns its row.
+    `drain`: a pty master to keep reading, so the run never blocks on a full terminal."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the run ended before it was interrupted"
+        if drain is not None:
+            try:
+                os.read(drain, 1 << 16)
+            except BlockingIOError:
+                pass
         rows = read_metrics(run_dir)
         ckpt = os.path.join(run_dir, "checkpoint.pt")
         if (len(rows) >= epoch and os.path.exists(ckpt)
@@ -99,10 +106,18 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, dat
 
 
 def test_sigint_sigterm_sighup_stop_with_128_plus_n_and_keep_the_checkpoint(tmp_path, data):
-    signals = {"int": signal.SIGINT, "term": signal.SIGTERM, "hup": signal.SIGHUP}
-    procs = {name: start(tmp_path, data, name, 50) for name in signals}
+    """SIGHUP as over SSH: the run's terminal (a pty) is gone when the signal arrives, so every
+    later write to it fails; the run must still stop cleanly with 129."""
+    master, slave = pty.openpty()
+    os.set_blocking(master, False)
+    signals = {"hup": signal.SIGHUP, "int": signal.SIGINT, "term": signal.SIGTERM}
+    procs = {name: start(tmp_path, data, name, 50, terminal=slave if name == "hup" else None)
+             for name in signals}
+    os.close(slave)
     for name, proc in procs.items():
-        wait_for_epoch(proc, tmp_path / "logs" / "custom" / name, 1)
+        wait_for_epoch(proc, tmp_path / "logs" / "custom" / name, 1, drain=master if name == "hup" else None)
+        if name == "hup":
+            os.close(master)  # the SSH connection drops
         proc.send_signal(signals[name])
     for name, proc in procs.items():
         assert proc.wait(timeout=60) == 128 + signals[name], name
@@ -112,5 +127,6 @@ def test_sigint_sigterm_sighup_stop_with_128_plus_n_and_keep_the_checkpoint(tmp_
         checkpoint = torch.load(run_dir / "checkpoint.pt", weights_only=False)
         assert checkpoint["epoch"] == len(info.metrics) >= 1
         assert [r["epoch"] for r in checkpoint["metrics"]] == [r["epoch"] for r in info.metrics]
-        out = (tmp_path / f"{name}.out").read_text()
-        assert "stopped" in out and "Traceback" not in out
+        if name != "hup":  # the hung-up run's output went nowhere
+            out = (tmp_path / f"{name}.out").read_text()
+            assert "stopped" in out and "Traceback" not in out

@@ -44,6 +44,7 @@ class _Printer:
             self._show(event)
         except OSError:  # the terminal went away (SIGHUP over SSH): keep training, stop printing
             self.hung_up = True
+            silence_terminal()
 
     def _show(self, event) -> None:
         if isinstance(event, RunStarted):
@@ -64,6 +65,15 @@ class _Printer:
             self.console.print(f"[{style}]{event.run}: {event.status}[/] — {event.message}", soft_wrap=True)
 
 
+def silence_terminal() -> None:
+    """The terminal is gone: point stdout and stderr at /dev/null, so that later writes (rich's
+    live display, the flush at exit) cannot fail and turn a clean stop into a crash."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 @contextmanager
 def stop_on_signals(stop: threading.Event):
     """While inside, the stop signals set `stop`; yields a list that receives the signal number."""
@@ -77,7 +87,7 @@ def stop_on_signals(stop: threading.Event):
         try:
             os.write(2, b"\nstopping after the current batch (signal again to abandon the epoch now)\n")
         except OSError:  # the terminal hung up
-            pass
+            silence_terminal()
 
     previous = {}
     for s in STOP_SIGNALS:
