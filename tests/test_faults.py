@@ -205,11 +205,24 @@ def test_resuming_a_finished_run_does_nothing_and_extending_it_trains_on(tmp_pat
     again = train(cfg(epochs=2), dataset=SMALL, resume_dir=one.run_dir)
     assert again.status == "finished" and "already finished all 2 epochs" in again.message
     assert {p.name: p.read_bytes() for p in (tmp_path / "custom" / "short").iterdir()} == before
+    os.unlink(os.path.join(one.run_dir, "status.json"))  # killed after its last checkpoint
+    assert train(cfg(epochs=2), dataset=SMALL, resume_dir=one.run_dir).status == "finished"
+    assert read_run(one.run_dir).status == "finished"
     config, _, _ = resume_config(one.run_dir, {"epochs": "3"})
     longer = train(config, dataset=SMALL, resume_dir=one.run_dir)
     assert longer.status == "finished" and longer.epochs_done == 3
     assert curves(one.run_dir) == curves(reference)  # 2 + 1 epochs == 3 epochs straight
     assert read_run(one.run_dir).config["epochs"] == 3
+
+
+def test_a_run_stopped_before_its_first_epoch_resumes_from_the_start(tmp_path, reference):
+    stop = threading.Event()
+    part = train(cfg(), lambda e: isinstance(e, BatchProgress) and stop.set(), stop,
+                 logdir=str(tmp_path), run="early", dataset=SMALL)
+    assert part.status == "stopped" and part.epochs_done == 0
+    assert not os.path.exists(os.path.join(part.run_dir, "checkpoint.pt"))
+    assert train(cfg(), dataset=SMALL, resume_dir=part.run_dir).status == "finished"
+    assert curves(part.run_dir) == curves(reference)
 
 
 def test_resume_refuses_other_changes_and_a_diverged_run(tmp_path):
