@@ -284,3 +284,20 @@ def test_two_runs_with_one_name_at_once_get_their_own_folders(tmp_path):
     assert sorted(os.path.basename(e.run_dir) for e in ends) == ["same", "same-2"]
     for e in ends:
         assert e.status == "finished" and [r["epoch"] for r in read_metrics(e.run_dir)] == [1]
+
+
+def test_an_unexpected_error_points_at_error_log_and_keeps_finished_epochs(tmp_path, monkeypatch):
+    log_epoch = records.RunRecord.log_epoch
+
+    def buggy(self, row):
+        if row["epoch"] == 2:
+            raise ZeroDivisionError("a bug")
+        log_epoch(self, row)
+
+    monkeypatch.setattr(records.RunRecord, "log_epoch", buggy)
+    end = train(cfg(), logdir=str(tmp_path), run="bug", dataset=SMALL)
+    assert end.status == "failed" and end.epochs_done == 1
+    assert "ZeroDivisionError: a bug" in end.message and f"{end.run_dir}/error.log" in end.message
+    assert "Traceback" in (tmp_path / "custom" / "bug" / "error.log").read_text()
+    info = read_run(end.run_dir)
+    assert info.status == "failed" and [m["epoch"] for m in info.metrics] == [1]
