@@ -253,14 +253,17 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
         return _end(emit, record, run, "finished", done, run_dir, f"finished {done} epochs.")
     except (Stopped, KeyboardInterrupt):  # KeyboardInterrupt: a second Ctrl-C abandons the epoch
         return _end(emit, record, run, "stopped", done, run_dir,
-                    f"stopped after {done} finished epoch(s); resume with cifar-tui run --resume {run_dir}.")
+                    f"stopped after {done} finished epoch(s); resume with cifar-tui run --resume {run_dir}."
+                    if run_dir else "stopped before the run began; nothing was recorded.")
     except (data_mod.DataError, RecordError) as e:
         return _end(emit, record, run, "failed", done, run_dir, str(e))
     except OSError as e:
-        why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        full = e.errno == errno.ENOSPC
+        why = "the disk is full" if full else (e.strerror or str(e))
+        fix = "free some space" if full else "make the folder writable"
         then = f"then resume with cifar-tui run --resume {run_dir}" if record else "or choose another --logdir"
         return _end(emit, record, run, "failed", done, run_dir,
-                    f"could not write the run's record ({why}); free space, {then}.")
+                    f"could not write the run's record ({why}); {fix}, {then}.")
     except Exception as e:
         if not _out_of_memory(e):  # a bug, not a user error: keep the details in the run folder
             _write_crash(run_dir)

@@ -301,3 +301,11 @@ def test_an_unexpected_error_points_at_error_log_and_keeps_finished_epochs(tmp_p
     assert "Traceback" in (tmp_path / "custom" / "bug" / "error.log").read_text()
     info = read_run(end.run_dir)
     assert info.status == "failed" and [m["epoch"] for m in info.metrics] == [1]
+
+
+def test_a_stop_while_the_data_loads_leaves_no_run_folder(tmp_path):
+    stop = threading.Event()
+    stop.set()
+    end = train(cfg(), stop=stop, logdir=str(tmp_path), run="never", dataset=SMALL)
+    assert end.status == "stopped" and end.message == "stopped before the run began; nothing was recorded."
+    assert list(tmp_path.iterdir()) == []
