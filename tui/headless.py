@@ -122,5 +122,7 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
         except KeyboardInterrupt:  # a second signal outside a run
             pass
     if caught:
+        for s in STOP_SIGNALS:  # records are complete: a further signal must not kill the exit
+            signal.signal(s, signal.SIG_IGN)
         return 128 + caught[0]
     return 1 if failed else 0
