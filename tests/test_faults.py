@@ -309,3 +309,15 @@ def test_a_stop_while_the_data_loads_leaves_no_run_folder(tmp_path):
     end = train(cfg(), stop=stop, logdir=str(tmp_path), run="never", dataset=SMALL)
     assert end.status == "stopped" and end.message == "stopped before the run began; nothing was recorded."
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_torn_tensorboard_record_does_not_hide_the_resumed_epochs(tmp_path, reference):
+    stop = threading.Event()
+    part = train(cfg(), lambda e: isinstance(e, EpochDone) and stop.set(), stop,
+                 logdir=str(tmp_path), run="torn-tb", dataset=SMALL)
+    (events,) = (tmp_path / "custom" / "torn-tb").glob("events.out.tfevents.*")
+    blob = events.read_bytes()
+    with open(events, "ab") as f:
+        f.write(blob[-30:-5])  # killed halfway through writing one more record
+    assert train(cfg(), dataset=SMALL, resume_dir=part.run_dir).status == "finished"
+    assert all(steps == [1, 2, 3] for steps in tb_steps(part.run_dir).values())
