@@ -120,9 +120,31 @@ def read_run(run_dir) -> RunInfo:
     try:
         status = json.loads((path / STATUS).read_text())
         info.status, info.message = status.get("status", "unknown"), status.get("message", "")
-    except (OSError, ValueError):
-        info.status = "running" if is_locked(path) else "interrupted"
+    except (OSError, ValueError):  # no status yet: running, or killed before it could write one
+        if is_locked(path):
+            info.status = "running"
+        else:
+            info.status = "interrupted"
+            info.message = (f"interrupted after {len(info.metrics)} finished epoch(s); "
+                            f"resume with cifar-tui run --resume {path}.")
     return info
+
+
+def write_status(run_dir, status: str, message: str, epochs_done: int) -> None:
+    write_json(Path(run_dir) / STATUS, {"status": status, "message": message,
+                                        "epochs_done": epochs_done, "ended": time.time()})
+
+
+def check_logdir(logdir: str) -> None:
+    """Make sure run records can be written under `logdir` before any run starts."""
+    try:
+        Path(logdir).mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=logdir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise RecordError(f"cannot write runs under {logdir} ({e.strerror or e}); "
+                          "choose another folder with --logdir.") from None
 
 
 def list_runs(logdir) -> list[Path]:
@@ -153,12 +175,15 @@ def is_locked(run_dir) -> bool:
 class RunRecord:
     """Writes one run's folder while it trains. Holds an OS lock so two writers never mix."""
 
-    def __init__(self, path: Path, meta: dict, resume_from: int | None = None):
+    def __init__(self, path: Path, meta: dict | None, resume_from: int | None = None,
+                 rows: list | None = None):
+        """A fresh run writes `meta` to config.json; a resumed one (`resume_from` = its first
+        epoch) rewrites it only when given, and keeps `rows` (else the metrics before `resume_from`)."""
         self.path = Path(path)
         self._lock = self._take_lock()
-        if resume_from is None:
+        if meta is not None:
             write_json(self.path / CONFIG, meta)
-        self._metrics = self._trimmed_metrics(resume_from)
+        self._metrics = self._trimmed_metrics(resume_from, rows)
         from torch.utils.tensorboard import SummaryWriter  # heavy import, only when writing
 
         self._tb = SummaryWriter(str(self.path), purge_step=resume_from)
@@ -177,11 +202,15 @@ class RunRecord:
                               "wait for it to end or start a new run.") from None
         return f
 
-    def _trimmed_metrics(self, resume_from: int | None):
-        """Open metrics.jsonl for appending; on resume keep only epochs before `resume_from`."""
+    def _trimmed_metrics(self, resume_from: int | None, rows: list | None):
+        """Open metrics.jsonl for appending; on resume keep only epochs before `resume_from`
+        (so an epoch logged but not checkpointed before a crash is not there twice)."""
         path = self.path / METRICS_FILE
         if resume_from is not None:
-            keep = [r for r in read_metrics(self.path) if r["epoch"] < resume_from]
+            for name in (CONFIG, METRICS_FILE, STATUS, CHECKPOINT):  # temp files of a killed writer
+                for stale in self.path.glob(f".{name}.*"):
+                    stale.unlink(missing_ok=True)
+            keep = [r for r in (read_metrics(self.path) if rows is None else rows) if r["epoch"] < resume_from]
             atomic_write(path, lambda f: f.write("".join(json.dumps(r) + "\n" for r in keep).encode()))
             (self.path / STATUS).unlink(missing_ok=True)
         return open(path, "a")
@@ -201,8 +230,7 @@ class RunRecord:
         atomic_write(self.path / CHECKPOINT, lambda f: torch.save(state, f))
 
     def finish(self, status: str, message: str, epochs_done: int) -> None:
-        write_json(self.path / STATUS, {"status": status, "message": message,
-                                        "epochs_done": epochs_done, "ended": time.time()})
+        write_status(self.path, status, message, epochs_done)
 
     def close(self) -> None:
         for close in (self._tb.close, self._metrics.close, self._lock.close):

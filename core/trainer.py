@@ -8,6 +8,7 @@ what to do. Finished epochs are on disk before their EpochDone event is sent.
 from __future__ import annotations
 
 import errno
+import json
 import math
 import threading
 import time
@@ -19,11 +20,12 @@ import torch
 import torch.nn.functional as F
 
 from . import augment, data as data_mod
-from .config import RunConfig, make_config
+from .config import RunConfig
 from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .model import build_model, build_optimizer, penalty
 from .records import (CHECKPOINT, CONFIG, RecordError, RunRecord, default_logdir,
-                      new_run_dir, read_metrics)
+                      is_locked, new_run_dir, read_run, write_status)
+from .resume import changed_settings, load_run_config  # noqa: F401 (load_run_config: public here too)
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.247, 0.243, 0.261)
@@ -176,7 +178,8 @@ def _load_checkpoint(run_dir: Path) -> dict | None:
     except FileNotFoundError:
         return None
     except Exception as e:
-        raise RecordError(f"{run_dir / CHECKPOINT} cannot be read ({e}); "
+        why = " ".join(str(e).split())[:200]  # one line, whatever torch says
+        raise RecordError(f"{run_dir / CHECKPOINT} cannot be read ({why}); "
                           "start the run again instead of resuming.") from None
 
 
@@ -186,48 +189,45 @@ def _apply_checkpoint(r: _Run, state: dict) -> None:
     _set_rng_state(r, state["rng"])
 
 
-def load_run_config(run_dir) -> tuple[RunConfig, str, str]:
-    """The config, experiment and run name stored in a run folder (for resume)."""
-    import json
-
-    path = Path(run_dir) / CONFIG
-    try:
-        meta = json.loads(path.read_text())
-        return make_config(meta["config"]), meta["experiment"], meta["run"]
-    except FileNotFoundError:
-        raise RecordError(f"{run_dir} is not a run folder (no {CONFIG}); "
-                          "give the folder of a run, e.g. runs/quick-demo/baseline.") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise RecordError(f"{path} is damaged ({e}); the run cannot be resumed.") from None
-
-
 def train(config: RunConfig, on_event=None, stop: threading.Event | None = None, *,
           logdir: str | None = None, experiment: str = "custom", run: str = "run",
           dataset: data_mod.Dataset | None = None, data_url: str | None = None,
           data_md5: str | None = None, resume_dir=None) -> RunEnded:
-    """Train one run and record it. Returns (and emits) the RunEnded event."""
+    """Train one run and record it. Returns (and emits) the RunEnded event.
+
+    With `resume_dir` it carries on from that run folder's checkpoint; `config` may
+    differ from the stored one only in resume.CHANGEABLE (e.g. more epochs).
+    """
     emit = on_event or (lambda event: None)
     stop = stop or threading.Event()
-    record, done, run_dir = None, 0, ""
+    record, done, run_dir, r = None, 0, "", None
     try:
         device = resolve_device(config.device)
+        if resume_dir is not None:  # check the run folder before a possibly long data load
+            path = Path(resume_dir)
+            run_dir = str(path)
+            state, changed_meta = _resume_state(path, config)
+            first = state["epoch"] + 1 if state else 1
+            done = first - 1
+            if first > config.epochs:
+                return _already_finished(emit, path, run, first - 1)
         if dataset is None:
             dataset = data_mod.load(config, data_url, data_md5)
         else:
             dataset = dataset.head(config.train_fraction)
+        if stop.is_set():  # stopped while the data loaded: leave no empty run folder behind
+            raise Stopped
         if resume_dir is not None:
-            path = Path(resume_dir)
+            rows = state["metrics"] if state else []
+            record = RunRecord(path, changed_meta, resume_from=first, rows=rows)
         else:
+            meta = {"experiment": experiment, "run": run, "config": config.to_dict(),
+                    "device": str(device), "started": time.time(), "torch": torch.__version__,
+                    "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
             path = new_run_dir(logdir or default_logdir(), experiment, run)
-        run_dir = str(path)
-        state = _load_checkpoint(path) if resume_dir is not None else None
-        first = state["epoch"] + 1 if state else 1
-        meta = {"experiment": experiment, "run": run, "config": config.to_dict(),
-                "device": str(device), "started": time.time(), "torch": torch.__version__,
-                "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
-        record = RunRecord(path, meta, resume_from=first if resume_dir is not None else None)
-        rows = [m for m in read_metrics(path) if m["epoch"] < first]
-        done = first - 1
+            run_dir = str(path)
+            state, first, rows = None, 1, []
+            record = RunRecord(path, meta)
         r = _prepare(config, dataset, device)
         if state:
             _apply_checkpoint(r, state)
@@ -251,24 +251,65 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             done = epoch
             emit(EpochDone(run, epoch, config.epochs, row))
         return _end(emit, record, run, "finished", done, run_dir, f"finished {done} epochs.")
-    except Stopped:
+    except (Stopped, KeyboardInterrupt):  # KeyboardInterrupt: a second Ctrl-C abandons the epoch
         return _end(emit, record, run, "stopped", done, run_dir,
-                    f"stopped after {done} finished epoch(s); resume with cifar-tui run --resume {run_dir}.")
+                    f"stopped after {done} finished epoch(s); resume with cifar-tui run --resume {run_dir}."
+                    if run_dir else "stopped before the run began; nothing was recorded.")
     except (data_mod.DataError, RecordError) as e:
         return _end(emit, record, run, "failed", done, run_dir, str(e))
-    except torch.cuda.OutOfMemoryError:
-        _free_device_memory()
-        return _end(emit, record, run, "failed", done, run_dir,
-                    f"the GPU ran out of memory at batch_size {config.batch_size}; "
-                    "try a smaller batch_size or close other GPU jobs.")
     except OSError as e:
-        why = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        full = e.errno == errno.ENOSPC
+        why = "the disk is full" if full else (e.strerror or str(e))
+        fix = "free some space" if full else "make the folder writable"
+        then = f"then resume with cifar-tui run --resume {run_dir}" if record else "or choose another --logdir"
         return _end(emit, record, run, "failed", done, run_dir,
-                    f"could not write the run's record ({why}); free space or choose another --logdir.")
-    except Exception as e:  # a bug, not a user error: keep the details in the run folder
-        _write_crash(run_dir)
-        return _end(emit, record, run, "failed", done, run_dir,
-                    f"internal error: {type(e).__name__}: {e}" + (f" (details in {run_dir}/error.log)" if run_dir else ""))
+                    f"could not write the run's record ({why}); {fix}, {then}.")
+    except Exception as e:
+        if not _out_of_memory(e):  # a bug, not a user error: keep the details in the run folder
+            _write_crash(run_dir)
+            return _end(emit, record, run, "failed", done, run_dir, f"internal error: {type(e).__name__}: {e}"
+                        + (f" (details in {run_dir}/error.log)" if run_dir else ""))
+    # Out of GPU memory. Only now, with the exception and its traceback gone, can the
+    # run's tensors be freed, so the next run (or the app) gets the memory back.
+    del r
+    _free_device_memory()
+    return _end(emit, record, run, "failed", done, run_dir,
+                f"the GPU ran out of memory at batch_size {config.batch_size}; "
+                "try a smaller batch_size or close other GPU jobs.")
+
+
+def _resume_state(path: Path, config: RunConfig) -> tuple[dict | None, dict | None]:
+    """The checkpoint of the run at `path` (None before its first epoch ended), and the
+    config.json to write if `config` changes it (None if unchanged)."""
+    stored, _, _ = load_run_config(path)
+    if is_locked(path):
+        raise RecordError(f"{path} is being written by another run right now; wait for it to end.")
+    refused = changed_settings(stored, config)
+    if refused:
+        raise RecordError(f"{refused[0]} cannot change when resuming {path}; start a new run instead.")
+    state = _load_checkpoint(path)
+    if state and config.epochs < state["epoch"]:
+        raise RecordError(f"{path} has {state['epoch']} finished epochs, more than epochs={config.epochs}; "
+                          f"resume with epochs={state['epoch']} or more.")
+    if config == stored:
+        return state, None
+    meta = json.loads((path / CONFIG).read_text())
+    return state, {**meta, "config": config.to_dict(), "resumed": time.time()}
+
+
+def _already_finished(emit, path: Path, run: str, done: int) -> RunEnded:
+    """Resuming a run that has all its epochs: nothing to train; make its status say so."""
+    message = f"already finished all {done} epochs; nothing to do (add epochs with --set epochs=N)."
+    if read_run(path).status != "finished":  # killed after its last checkpoint
+        write_status(path, "finished", f"finished {done} epochs.", done)
+    event = RunEnded(run, "finished", message, done, str(path))
+    emit(event)
+    return event
+
+
+def _out_of_memory(e: Exception) -> bool:
+    return isinstance(e, torch.cuda.OutOfMemoryError) or (
+        isinstance(e, RuntimeError) and "out of memory" in str(e))  # MPS says it this way
 
 
 def _end(emit, record, run, status, done, run_dir, message) -> RunEnded:
@@ -298,3 +339,5 @@ def _free_device_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        torch.mps.empty_cache()

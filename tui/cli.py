@@ -9,7 +9,7 @@ import sys
 
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
 from core.presets import PresetError
-from core.records import RecordError, default_logdir
+from core.records import RecordError, check_logdir, default_logdir
 
 
 class UsageError(Exception):
@@ -97,15 +97,16 @@ def cmd_run(args) -> int:
 
     logdir = args.logdir or default_logdir()
     if args.resume:
-        from core.trainer import load_run_config
+        from core.resume import resume_config
 
         if args.preset or args.run:
             raise UsageError("--resume continues one run folder; give no preset or --run with it.")
-        config, experiment, name = load_run_config(args.resume)
-        return run_queue([(name, config.replace(**_overrides(args)))], logdir=logdir,
+        config, experiment, name = resume_config(args.resume, _overrides(args))
+        return run_queue([(name, config)], logdir=logdir,
                          experiment=experiment, data_url=args.data_url, data_md5=args.data_md5,
                          resume_dir=args.resume)
     experiment, jobs = _jobs(args)
+    check_logdir(logdir)
     return run_queue(jobs, logdir=logdir, experiment=experiment,
                      data_url=args.data_url, data_md5=args.data_md5)
 

@@ -2,10 +2,13 @@
 
 SIGINT, SIGTERM and SIGHUP set the trainer's stop flag: the current batch
 ends, the finished epochs and their checkpoint stay on disk, the logs are
-closed, and the process exits 128 + the signal number.
+closed, and the process exits 128 + the signal number. A second signal
+abandons the epoch at once (e.g. during a long evaluation); finished epochs
+are still kept.
 """
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -32,8 +35,18 @@ class _Printer:
 
     def __init__(self, console: Console, progress: Progress):
         self.console, self.progress, self.task = console, progress, None
+        self.hung_up = False
 
     def __call__(self, event) -> None:
+        if self.hung_up:
+            return
+        try:
+            self._show(event)
+        except OSError:  # the terminal went away (SIGHUP over SSH): keep training, stop printing
+            self.hung_up = True
+            silence_terminal()
+
+    def _show(self, event) -> None:
         if isinstance(event, RunStarted):
             self.console.print(f"[bold]{event.experiment}/{event.run}[/] on {event.device} "
                                f"-> {event.run_dir}" + (f" (resuming at epoch {event.first_epoch})"
@@ -52,6 +65,15 @@ class _Printer:
             self.console.print(f"[{style}]{event.run}: {event.status}[/] — {event.message}", soft_wrap=True)
 
 
+def silence_terminal() -> None:
+    """The terminal is gone: point stdout and stderr at /dev/null, so that later writes (rich's
+    live display, the flush at exit) cannot fail and turn a clean stop into a crash."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 @contextmanager
 def stop_on_signals(stop: threading.Event):
     """While inside, the stop signals set `stop`; yields a list that receives the signal number."""
@@ -59,7 +81,13 @@ def stop_on_signals(stop: threading.Event):
 
     def handler(signum, _frame):
         caught.append(signum)
+        if stop.is_set():  # asked twice: do not wait for the batch or evaluation to end
+            raise KeyboardInterrupt
         stop.set()
+        try:
+            os.write(2, b"\nstopping after the current batch (signal again to abandon the epoch now)\n")
+        except OSError:  # the terminal hung up
+            silence_terminal()
 
     previous = {}
     for s in STOP_SIGNALS:
@@ -84,10 +112,17 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
                TimeElapsedColumn(), TimeRemainingColumn())
     with stop_on_signals(stop) as caught, Progress(*columns, console=console, transient=True) as progress:
         printer = _Printer(console, progress)
-        for name, config in jobs:
-            ended = train(config, printer, stop, logdir=logdir, experiment=experiment, run=name,
-                          data_url=data_url, data_md5=data_md5, resume_dir=resume_dir)
-            failed |= ended.status in ("failed", "diverged")
-            if caught:
-                return 128 + caught[0]
+        try:
+            for name, config in jobs:
+                ended = train(config, printer, stop, logdir=logdir, experiment=experiment, run=name,
+                              data_url=data_url, data_md5=data_md5, resume_dir=resume_dir)
+                failed |= ended.status in ("failed", "diverged")
+                if caught:
+                    break
+        except KeyboardInterrupt:  # a second signal outside a run
+            pass
+    if caught:
+        for s in STOP_SIGNALS:  # records are complete: a further signal must not kill the exit
+            signal.signal(s, signal.SIG_IGN)
+        return 128 + caught[0]
     return 1 if failed else 0
