@@ -62,6 +62,7 @@ def atomic_write(path: Path, write) -> None:
     """Write through a temp file in the same folder, fsync, then rename over `path`."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; records are for everyone on the box to read
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -148,3 +148,9 @@ def test_trains_on_cifar_format_files(tmp_path, cifar_dir):
     assert end.status == "finished"
     meta = json.loads((tmp_path / "custom" / "run" / "config.json").read_text())
     assert (meta["train_images"], meta["test_images"]) == (200, 100)
+
+
+def test_records_are_readable_by_others(tmp_path):
+    end, _ = run(tmp_path, cfg(epochs=1))
+    for name in ("config.json", "status.json", "checkpoint.pt", "metrics.jsonl"):
+        assert (tmp_path / "exp" / "r" / name).stat().st_mode & 0o044 == 0o044, name
