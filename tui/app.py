@@ -104,7 +104,8 @@ class CifarApp(App):
 
     # ---- set-up -------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
-        return MainScreen(self.presets)
+        names = [p.name for p in self.presets]
+        return MainScreen(self.presets, DEFAULT_PRESET if DEFAULT_PRESET in names else "")
 
     def on_mount(self) -> None:
         self.set_interval(CHART_REFRESH_S, self._refresh_charts)
@@ -115,8 +116,6 @@ class CifarApp(App):
         for error in self.preset_errors:
             self.log_line(f"[red]broken preset:[/] {error}")
         self.log_line("Pick a preset, then [b]s[/] starts its run, [b]a[/] all its runs; [b]?[/] help.")
-        names = [p.name for p in self.presets]
-        self.side.choose(DEFAULT_PRESET if DEFAULT_PRESET in names else (names or [""])[0])
 
     @property
     def side(self) -> SidePanel:
@@ -163,8 +162,11 @@ class CifarApp(App):
         self._launch(preset.name, jobs)
 
     def _form_reason(self) -> str:
-        errors = self.side.form.errors
-        return next(iter(errors.values()), "the form has an invalid value.")
+        errors = self.side.form.errors  # in form order
+        if not errors:
+            return "the form has an invalid value."
+        more = len(errors) - 1
+        return next(iter(errors.values())) + (f" (and {more} more field{'s' * (more > 1)} marked in the form)" if more else "")
 
     def _refuse(self, reason) -> bool:
         """Say why a start cannot happen; True if it cannot."""
@@ -353,8 +355,10 @@ class CifarApp(App):
         self.get_screen_main().query(widget).first().focus()
 
     def action_help(self) -> None:
-        keys = {b.action: b.key for b in self.BINDINGS}
-        rows = [(keys.get(action, "").replace("question_mark", "?"), text) for action, _, text in self.ACTIONS]
+        keys: dict[str, list[str]] = {}
+        for b in self.BINDINGS:
+            keys.setdefault(b.action, []).append(b.key.replace("question_mark", "?"))
+        rows = [(", ".join(keys.get(action, [])), text) for action, _, text in self.ACTIONS]
         self.push_screen(HelpScreen(rows + [("ctrl+p", "command palette"), ("c", "compare (coming)")]))
 
     def get_system_commands(self, screen):

@@ -46,7 +46,7 @@ def describe(info: RunInfo) -> str:
 class PastRunsScreen(ModalScreen[list]):
     """Pick run folders under the log dir to overlay; dismisses the chosen paths."""
 
-    BINDINGS = [("escape", "dismiss([])", "Cancel"), ("enter", "open", "Open")]
+    BINDINGS = [("escape", "dismiss([])", "Cancel"), ("o", "open", "Open")]
 
     def __init__(self, runs: list[RunInfo], logdir: str) -> None:
         super().__init__()
@@ -57,12 +57,12 @@ class PastRunsScreen(ModalScreen[list]):
             yield Label(f"Runs under {self.logdir}", classes="dialog-title")
             if self.runs:
                 yield SelectionList(*[(describe(r), str(r.path)) for r in self.runs], id="past-runs")
-                yield Static("space: select   enter: open   escape: cancel", classes="dialog-text")
+                yield Static("space: select   o: open the selected   escape: cancel", classes="dialog-text")
             else:
                 yield Static("No runs here yet: start one, or open the console with --logdir DIR.",
                              classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Open (enter)", variant="primary", id="open")
+                yield Button("Open (o)", variant="primary", id="open")
                 yield Button("Cancel (esc)", id="cancel")
 
     def action_open(self) -> None:

@@ -19,14 +19,14 @@ WIDE, TALL, SHORT = 140, 40, 30
 class MainScreen(Screen):
     AUTO_FOCUS = "#presets"
 
-    def __init__(self, presets: list[Preset], **kwargs) -> None:
+    def __init__(self, presets: list[Preset], initial: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
-        self.presets = presets
+        self.presets, self.initial = presets, initial
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="body"):
-            yield SidePanel(self.presets, id="side")
+            yield SidePanel(self.presets, self.initial, id="side")
             with Vertical(id="main"):
                 yield ChartGrid(id="charts")
                 yield EpochProgress(id="progress")

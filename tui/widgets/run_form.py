@@ -95,7 +95,9 @@ class RunForm(VerticalScroll):
 
     def validate(self) -> RunConfig | None:
         """Check the form, show the messages inline, return the config or None."""
-        config, self.errors = check(self.values(), self.base)
+        config, errors = check(self.values(), self.base)
+        order = [n for n, _, _ in FIELDS] + ["form"]
+        self.errors = {n: errors[n] for n in order if n in errors}
         for name in [n for n, _, _ in FIELDS] + ["form"]:
             label = self.query_one(f"#error-{name}", Static)
             message = self.errors.get(name, "")

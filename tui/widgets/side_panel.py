@@ -20,10 +20,14 @@ class SidePanel(Vertical):
             super().__init__()
             self.preset = preset
 
-    def __init__(self, presets: list[Preset], **kwargs) -> None:
+    def __init__(self, presets: list[Preset], initial: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
         self.presets = presets
+        self.initial = initial
         self.preset: Preset | None = None
+
+    def on_mount(self) -> None:
+        self.choose(self.initial if self.initial else (self.presets[0].name if self.presets else ""))
 
     def compose(self) -> ComposeResult:
         yield Label("presets", classes="panel-title")
