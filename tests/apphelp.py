@@ -54,6 +54,16 @@ async def fill(pilot, app, **values) -> None:
     await pilot.press("escape")  # leave the form so the letter keys act
 
 
+def ready(app) -> bool:
+    """The main screen is up and a preset is chosen."""
+    from textual.css.query import NoMatches
+
+    try:
+        return app.side.preset is not None
+    except NoMatches:
+        return False
+
+
 def log_text(app) -> str:
     return "\n".join(line.text for line in app.get_screen_main().query_one("#log").lines)
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from apphelp import FAST, sync, tiny_synthetic, fill, log_text, make_app, statuses, type_into, wait_for
+from apphelp import FAST, ready, sync, tiny_synthetic, fill, log_text, make_app, statuses, type_into, wait_for
 from core.config import make_config
 from core.records import read_metrics
 from core.trainer import train
@@ -43,7 +43,7 @@ def test_form_check_reports_every_bad_field_with_its_sentence():
 async def test_choosing_a_preset_fills_the_form_and_lists_its_runs(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.side.preset is not None)
+        await wait_for(pilot, lambda: ready(app))
         assert app.side.preset.name == "quick-demo"  # the offline one is chosen first
         app.side.choose("ex2-regularization")
         await pilot.pause()
@@ -64,7 +64,7 @@ async def test_choosing_a_preset_fills_the_form_and_lists_its_runs(tmp_path):
 async def test_bad_form_values_are_flagged_inline_and_start_refuses(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.side.preset is not None)
+        await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, lr="-1", batch_size="x")
         form = app.side.form
         lr_error = form.query_one("#error-lr")
@@ -85,7 +85,7 @@ async def test_bad_form_values_are_flagged_inline_and_start_refuses(tmp_path):
 async def test_quick_demo_epochs_arrive_in_the_table_and_the_charts(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.side.preset is not None)
+        await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, epochs="2", **FAST)
         await pilot.press("a")  # the whole preset: both runs, with the form's edits
         await wait_for(pilot, lambda: not app.running and len(app.views) == 2)
@@ -94,8 +94,10 @@ async def test_quick_demo_epochs_arrive_in_the_table_and_the_charts(tmp_path):
         table = app.table
         for view in app.views:
             row = table.get_row(view.key)
-            assert str(row[2]) == "finished" and row[3] == "2/2"
-            assert row[7] == f"{view.metrics[-1]['test_acc']:.3f}"
+            assert str(row[1]) == "finished" and row[2] == "2/2"
+            assert row[3] == f"{view.metrics[-1]['test_acc']:.3f}"
+            best = max(view.metrics, key=lambda m: m["test_acc"])
+            assert row[4] == f"{best['test_acc']:.3f} ({best['epoch']})"
             assert view.metrics == read_metrics(view.run_dir)  # the console shows what is on disk
         chart = app.get_screen_main().query_one("#chart-test_acc", MetricChart)
         assert [(label, x) for label, _, x, _ in chart.series] == [
@@ -112,7 +114,7 @@ async def test_quick_demo_epochs_arrive_in_the_table_and_the_charts(tmp_path):
 async def test_stop_mid_run_keeps_finished_epochs(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.side.preset is not None)
+        await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, epochs="50", **FAST)
         await pilot.press("s")
         await wait_for(pilot, lambda: any(v.metrics for v in app.views))
@@ -129,7 +131,7 @@ async def test_stop_mid_run_keeps_finished_epochs(tmp_path):
 async def test_quit_mid_run_stops_the_worker_then_exits(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.side.preset is not None)
+        await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, epochs="50", **FAST)
         await pilot.press("s")
         await wait_for(pilot, lambda: any(v.metrics for v in app.views))
@@ -148,7 +150,7 @@ async def test_missing_cifar10_offers_the_synthetic_data_set(tmp_path):
     # nothing listens on port 9: the download fails at once, offline-style
     app = make_app(tmp_path, data_dir=str(tmp_path / "empty"), data_url="http://127.0.0.1:9/c.tar.gz")
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.side.preset is not None)
+        await wait_for(pilot, lambda: ready(app))
         app.side.choose("baseline")
         await pilot.pause()
         await fill(pilot, app, epochs="1", **FAST)
@@ -156,7 +158,7 @@ async def test_missing_cifar10_offers_the_synthetic_data_set(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, DataMissingScreen))
         assert "could not download CIFAR-10" in log_text(app)
         (failed,) = app.views
-        assert failed.status == "failed" and str(app.table.get_row(failed.key)[2]) == "failed"
+        assert failed.status == "failed" and str(app.table.get_row(failed.key)[1]) == "failed"
         await pilot.press("y")
         await wait_for(pilot, lambda: len(app.views) == 2 and not app.running)
         first, second = app.views
@@ -171,7 +173,7 @@ async def test_past_runs_can_be_opened_and_overlaid(tmp_path):
     ended = train(config, logdir=str(logdir), experiment="old", run="earlier")
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.side.preset is not None)
+        await wait_for(pilot, lambda: ready(app))
         await pilot.press("escape", "o")
         await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
         await pilot.press("space", "o")
@@ -188,7 +190,7 @@ async def test_past_runs_can_be_opened_and_overlaid(tmp_path):
 async def test_help_screen_and_palette_list_the_actions(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.side.preset is not None)
+        await wait_for(pilot, lambda: ready(app))
         await pilot.press("escape", "question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         keys = dict((text, key) for key, text in app.screen.keys)

@@ -246,7 +246,7 @@ class CifarApp(App):
         view.status, view.message = event.status, event.message
         view.run_dir = event.run_dir or view.run_dir
         self._running_key = None
-        self._q(EpochProgress).idle(f"{view.name}: {event.status}")
+        self._q(EpochProgress).idle()
         style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
         self.log_line(f"[{style}]{view.name}: {event.status}[/] — {event.message}")
         config = RunConfig(**view.config) if view.config else None

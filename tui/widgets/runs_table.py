@@ -6,9 +6,10 @@ from textual.widgets import DataTable
 
 from tui.runview import RunView
 
-COLUMNS = (("", "swatch"), ("run", "run"), ("status", "status"), ("epoch", "epoch"),
-           ("tr loss", "train_loss"), ("te loss", "test_loss"), ("tr acc", "train_acc"),
-           ("te acc", "test_acc"), ("best (ep)", "best"), ("time", "time"))
+# test accuracy first: at 80 columns it is what stays on screen without scrolling
+COLUMNS = (("run", "run"), ("status", "status"), ("epoch", "epoch"), ("te acc", "test_acc"),
+           ("best (ep)", "best"), ("te loss", "test_loss"), ("tr acc", "train_acc"),
+           ("tr loss", "train_loss"), ("time", "time"))
 STATUS_STYLE = {"running": "bold", "finished": "green", "stopped": "yellow", "queued": "dim",
                 "skipped": "dim", "failed": "red", "diverged": "red", "interrupted": "yellow"}
 NAME_WIDTH = 16
@@ -25,8 +26,7 @@ def row(view: RunView, live_seconds: float = 0.0) -> list:
     best = view.best
     name = view.name if len(view.name) <= NAME_WIDTH else view.name[:NAME_WIDTH - 1] + "…"
     cells = {
-        "swatch": Text("●", style=f"color({view.colour})"),
-        "run": Text(name, style="italic" if view.past else ""),
+        "run": Text.assemble(("● ", f"color({view.colour})"), (name, "italic" if view.past else "")),
         "status": Text(view.status, style=STATUS_STYLE.get(view.status, "")),
         "epoch": f"{len(view.metrics)}/{view.epochs}" if view.epochs else str(len(view.metrics)),
         "best": f"{best[0]:.3f} ({best[1]})" if best else "",
