@@ -19,6 +19,7 @@ import asyncio
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -36,8 +37,29 @@ def headless(config, logdir: str) -> list[float]:
     return [m["seconds"] for m in read_metrics(ended.run_dir)]
 
 
+class TimedApp(CifarApp):
+    """Records how long the training thread spends in post_message (its only contact with the UI)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.handoff: list[float] = []
+        self._ui_thread = threading.get_ident()
+
+    def post_message(self, message) -> bool:
+        if threading.get_ident() == self._ui_thread:
+            return super().post_message(message)
+        t0 = time.perf_counter()
+        try:
+            return super().post_message(message)
+        finally:
+            self.handoff.append(time.perf_counter() - t0)
+
+
+HANDOFF: list[float] = []
+
+
 async def console(config, logdir: str, size=(120, 40)) -> tuple[list[float], int]:
-    app = CifarApp(logdir=logdir)
+    app = TimedApp(logdir=logdir)
     async with app.run_test(size=size) as pilot:
         while not app.side.preset:
             await pilot.pause(0.05)
@@ -46,6 +68,7 @@ async def console(config, logdir: str, size=(120, 40)) -> tuple[list[float], int
             await pilot.pause(0.1)
         (view,) = app.views
         assert view.status == "finished", view.message
+        HANDOFF.extend(app.handoff)
         return [m["seconds"] for m in read_metrics(view.run_dir)], len(view.metrics)
 
 
@@ -61,7 +84,15 @@ def main() -> None:
     if args.threads:
         import torch
 
+        import tui.app
+
         torch.set_num_threads(args.threads)
+
+        def train_with_threads(*a, **k):  # the thread count is per thread: set it in the worker too
+            torch.set_num_threads(args.threads)
+            return train(*a, **k)
+
+        tui.app.train = train_with_threads
     config = make_config({"dataset": "synthetic", "device": args.device, "epochs": args.epochs,
                           "train_fraction": args.fraction, "batch_size": args.batch_size, "seed": 4})
     times = {"headless": [], "console": []}
@@ -80,6 +111,8 @@ def main() -> None:
         print(f"{name:9s} epoch seconds: median {statistics.median(values):.3f}  "
               f"min {min(values):.3f}  max {max(values):.3f}  (n={len(values)})")
     print(f"console / headless (median): {c / h:.3f}")
+    print(f"training thread -> UI hand-offs: {len(HANDOFF)} post_message calls, "
+          f"{sum(HANDOFF) * 1e3:.1f} ms in all, longest {max(HANDOFF) * 1e6:.0f} us")
 
 
 if __name__ == "__main__":

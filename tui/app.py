@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -99,6 +100,7 @@ class CifarApp(App):
         self._running_key: str | None = None
         self._run_started = 0.0
         self._quitting = False
+        self._active = False
         self._charts_dirty = False
         self._data_failure: tuple[str, list[Job], str] | None = None  # (message, jobs to rerun, experiment)
 
@@ -114,7 +116,7 @@ class CifarApp(App):
     def _startup(self) -> None:
         self._q(EpochProgress).idle()
         for error in self.preset_errors:
-            self.log_line(f"[red]broken preset:[/] {error}")
+            self.log_line(f"[red]broken preset:[/] {escape(error)}")
         self.log_line("Pick a preset, then [b]s[/] starts its run, [b]a[/] all its runs; [b]?[/] help.")
 
     @property
@@ -137,9 +139,12 @@ class CifarApp(App):
 
     @property
     def running(self) -> bool:
-        return self._worker is not None and self._worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        """A queue is training, as far as the app has seen: true from start until the worker's
+        end has been handled (after every event it posted)."""
+        return self._active
 
     def log_line(self, text: str) -> None:
+        """Write Rich markup to the log pane; callers escape what they did not write."""
         self._q("#log").write(text)
 
     # ---- starting and stopping -------------------------------------------
@@ -174,7 +179,7 @@ class CifarApp(App):
             reason = "a run is in progress; stop it first (x) or wait for it to end."
         if not reason:
             return False
-        self.log_line(f"[red]Not started:[/] {reason}")
+        self.log_line(f"[red]Not started:[/] {escape(str(reason))}")
         self.notify(str(reason), title="Not started", severity="error")
         return True
 
@@ -190,6 +195,7 @@ class CifarApp(App):
         self._stop = threading.Event()
         self._data_failure = None
         self._mark_charts()
+        self._active = True
         self._worker = self._train(experiment, queued, self._stop)
 
     @work(thread=True, exit_on_error=False, group="training", description="training")
@@ -234,7 +240,7 @@ class CifarApp(App):
         if isinstance(event, RunStarted):
             view.status, view.run_dir, view.epochs = "running", event.run_dir, event.epochs
             self._running_key, self._run_started = view.key, self.clock()
-            self.log_line(f"[b]{event.experiment}/{Path(event.run_dir).name}[/] started on {event.device}.")
+            self.log_line(f"[b]{escape(event.experiment)}/{escape(Path(event.run_dir).name)}[/] started on {event.device}.")
         elif isinstance(event, EpochDone):
             view.metrics.append(event.metrics)
             self._mark_charts()
@@ -248,7 +254,7 @@ class CifarApp(App):
         self._running_key = None
         self._q(EpochProgress).idle()
         style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
-        self.log_line(f"[{style}]{view.name}: {event.status}[/] — {event.message}")
+        self.log_line(f"[{style}]{escape(view.name)}: {event.status}[/] — {escape(event.message)}")
         config = RunConfig(**view.config) if view.config else None
         if config is not None and is_data_missing(config, event):
             rerun = [Job(v.key, v.name, RunConfig(**v.config)) for v in self.views
@@ -262,7 +268,7 @@ class CifarApp(App):
             return
         if event.state == WorkerState.ERROR:  # a bug in the trainer: say so, keep the app up
             error = event.worker.error
-            self.log_line(f"[red]internal error in the training thread:[/] {type(error).__name__}: {error}")
+            self.log_line(f"[red]internal error in the training thread:[/] {type(error).__name__}: {escape(str(error))}")
             if self._running_key and (view := self.views.get(self._running_key)):
                 view.status = "failed"
                 self.table.show(view)
@@ -271,6 +277,7 @@ class CifarApp(App):
                 view.status = "skipped" if view.status == "queued" else "failed"
                 self.table.show(view)
         self._running_key = None
+        self._active = False
         self._mark_charts()
         if self._quitting:
             self.exit()
@@ -365,6 +372,15 @@ class CifarApp(App):
         yield from super().get_system_commands(screen)
         for action, title, text in self.ACTIONS:
             yield SystemCommand(title, text, lambda a=action: self.run_action(a))
+
+    @on(RunsTable.RowSelected)
+    def _row_selected(self, event: RunsTable.RowSelected) -> None:
+        """Enter on a row: its last message and where its record is."""
+        view = self.views.get(event.row_key.value)
+        if view is not None:
+            where = f" ({escape(view.run_dir)})" if view.run_dir else ""
+            self.log_line(f"[b]{escape(view.name)}[/]{where}: {view.status}"
+                          + (f" — {escape(view.message)}" if view.message else ""))
 
     def on_side_panel_preset_chosen(self, message: SidePanel.PresetChosen) -> None:
         n = len(message.preset.runs)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -24,7 +25,7 @@ class DataMissingScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("CIFAR-10 is not available", classes="dialog-title")
-            yield Static(self.message, classes="dialog-text")
+            yield Static(self.message, classes="dialog-text", markup=False)
             yield Static("Run on the synthetic data set instead (offline, in memory)? "
                          "The curves then show the console working, not CIFAR-10 results.",
                          classes="dialog-text")
@@ -56,7 +57,7 @@ class PastRunsScreen(ModalScreen[list]):
         with Vertical(classes="dialog", id="past"):
             yield Label(f"Runs under {self.logdir}", classes="dialog-title")
             if self.runs:
-                yield SelectionList(*[(describe(r), str(r.path)) for r in self.runs], id="past-runs")
+                yield SelectionList(*[(Text(describe(r)), str(r.path)) for r in self.runs], id="past-runs")
                 yield Static("space: select   o: open the selected   escape: cancel", classes="dialog-text")
             else:
                 yield Static("No runs here yet: start one, or open the console with --logdir DIR.",

@@ -48,9 +48,10 @@ class RunsTable(DataTable):
 
     def show(self, view: RunView, live_seconds: float = 0.0) -> None:
         cells = row(view, live_seconds)
-        if view.key in self.rows:
-            for (_, column), value in zip(COLUMNS, cells):
-                self.update_cell(view.key, column, value, update_width=True)
+        if view.key in self.rows:  # only changed cells: the timer calls this several times a second
+            for (_, column), old, value in zip(COLUMNS, self.get_row(view.key), cells):
+                if old != value:
+                    self.update_cell(view.key, column, value, update_width=True)
         else:
             self.add_row(*cells, key=view.key)
 
