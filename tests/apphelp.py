@@ -65,7 +65,8 @@ def ready(app) -> bool:
 
 
 def log_text(app) -> str:
-    return "\n".join(line.text for line in app.get_screen_main().query_one("#log").lines)
+    """The log pane's text with its soft wraps undone (lines joined by single spaces)."""
+    return " ".join(" ".join(line.text.split()) for line in app.get_screen_main().query_one("#log").lines)
 
 
 def statuses(app) -> dict:

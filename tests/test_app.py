@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from apphelp import FAST, ready, sync, tiny_synthetic, fill, log_text, make_app, statuses, type_into, wait_for
+from apphelp import (FAST, fill, log_text, make_app, ready, statuses, sync, tiny_synthetic, type_into,
+                     wait_for)
 from core.config import make_config
 from core.records import read_metrics
 from core.trainer import train
@@ -156,13 +157,14 @@ async def test_missing_cifar10_offers_the_synthetic_data_set(tmp_path):
         await fill(pilot, app, epochs="1", **FAST)
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, DataMissingScreen))
-        assert "could not download CIFAR-10" in log_text(app)
         (failed,) = app.views
+        assert failed.message.startswith("could not download CIFAR-10")
+        assert "custom: failed — could not download CIFAR-10" in log_text(app)
         assert failed.status == "failed" and str(app.table.get_row(failed.key)[1]) == "failed"
         await pilot.press("y")
         await wait_for(pilot, lambda: len(app.views) == 2 and not app.running)
         first, second = app.views
-        assert first.status == "failed" and second.status == "finished"
+        assert (first.status, second.status) == ("failed", "finished"), log_text(app)
         assert second.config["dataset"] == "synthetic" and app.side.form.widget("dataset").value == "synthetic"
 
 

@@ -6,7 +6,7 @@ and look at the .svg files before committing them.
 """
 import pytest
 
-from apphelp import FAST, ready, fill, make_app, tiny_synthetic, wait_for
+from apphelp import FAST, fill, make_app, ready, tiny_synthetic, wait_for
 
 SIZES = [(80, 24), (120, 40)]
 
