@@ -61,11 +61,12 @@ HANDOFF: list[float] = []
 async def console(config, logdir: str, size=(120, 40)) -> tuple[list[float], int]:
     app = TimedApp(logdir=logdir)
     async with app.run_test(size=size) as pilot:
-        while not app.side.preset:
+        while not app.screen_stack or not app.screen_stack[0].query("SidePanel") or not app.side.preset:
             await pilot.pause(0.05)
         app._launch("bench", [("console", config)])
         while app.running or not len(app.views):
-            await pilot.pause(0.1)
+            # not pilot.pause: that posts a callback to every widget, work a real terminal never does
+            await asyncio.sleep(0.25)
         (view,) = app.views
         assert view.status == "finished", view.message
         HANDOFF.extend(app.handoff)

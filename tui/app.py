@@ -16,6 +16,7 @@ from rich.markup import escape
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
 from core.config import ConfigError, RunConfig
@@ -46,7 +47,7 @@ class Job:
 
 class CifarApp(App):
     TITLE = "cifar-tui"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     # `c` is kept free for the compare screen
     BINDINGS = [
         Binding("s", "start", "Start"),
@@ -110,10 +111,11 @@ class CifarApp(App):
         return MainScreen(self.presets, DEFAULT_PRESET if DEFAULT_PRESET in names else "")
 
     def on_mount(self) -> None:
-        self.set_interval(CHART_REFRESH_S, self._refresh_charts)
         self.call_after_refresh(self._startup)
 
     def _startup(self) -> None:
+        """Once the main screen is composed."""
+        self.set_interval(CHART_REFRESH_S, self._refresh_charts)
         self._q(EpochProgress).idle()
         for error in self.preset_errors:
             self.log_line(f"[red]broken preset:[/] {escape(error)}")
@@ -301,6 +303,12 @@ class CifarApp(App):
 
     def _refresh_charts(self) -> None:
         """Timer: redraw the charts if anything changed; tick the running run's time."""
+        try:
+            self._refresh_views()
+        except NoMatches:  # shutting down: the widgets are gone
+            pass
+
+    def _refresh_views(self) -> None:
         if self._running_key and (view := self.views.get(self._running_key)):
             live = self.clock() - self._run_started - view.seconds
             self.table.show(view, max(live, 0.0))

@@ -26,11 +26,13 @@ class EpochProgress(Horizontal):
         now = self.clock()
         if (run, epoch) != self._epoch:
             self._epoch, self._mark = (run, epoch), (now, batch)
-        self.query_one("#progress-label", Label).update(f"{run} {epoch}/{epochs}")
+        # fixed-width labels, so no layout pass: this runs ten times a second
+        self.query_one("#progress-label", Label).update(f"{run} {epoch}/{epochs}", layout=False)
         self.query_one(ProgressBar).update(total=batches, progress=batch)
         t0, b0 = self._mark
         eta = (now - t0) / (batch - b0) * (batches - batch) if batch > b0 else None
-        self.query_one("#progress-eta", Label).update("" if eta is None else f"ETA {format_duration(eta)}")
+        self.query_one("#progress-eta", Label).update("" if eta is None else f"ETA {format_duration(eta)}",
+                                                      layout=False)
 
     def idle(self, text: str = "idle") -> None:
         self._epoch = None
