@@ -27,7 +27,7 @@ class EpochProgress(Horizontal):
         if (run, epoch) != self._epoch:
             self._epoch, self._mark = (run, epoch), (now, batch)
         # fixed-width labels, so no layout pass: this runs ten times a second
-        self.query_one("#progress-label", Label).update(f"{run} {epoch}/{epochs}", layout=False)
+        self.query_one("#progress-label", Label).update(f"ep {epoch}/{epochs} {run}", layout=False)
         self.query_one(ProgressBar).update(total=batches, progress=batch)
         t0, b0 = self._mark
         eta = (now - t0) / (batch - b0) * (batches - batch) if batch > b0 else None
