@@ -27,11 +27,11 @@ def deterministic(monkeypatch):
 def test_idle(snap_compare, tmp_path, size):
     app = make_app(tmp_path)
 
-    async def ready(pilot):
+    async def settle(pilot):
         await wait_for(pilot, lambda: ready(app))
         await pilot.pause(0.5)
 
-    assert snap_compare(app, terminal_size=size, run_before=ready)
+    assert snap_compare(app, terminal_size=size, run_before=settle)
 
 
 @pytest.mark.parametrize("size", SIZES)
