@@ -1,24 +1,406 @@
-"""The Textual console (placeholder until the console lands)."""
+"""The Textual console: bindings, actions and the trainer worker.
+
+The trainer runs in one thread worker per start (a queue of runs). It hands
+core's events to the app with `post_message` and never touches a widget; the
+app updates the table and progress as events arrive and redraws the charts
+from a timer, so a burst of events costs one redraw.
+"""
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.markup import escape
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.worker import Worker, WorkerState
+
+from core.config import ConfigError, RunConfig
+from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.presets import load_all
+from core.records import list_runs, read_run
+from core.trainer import train
+from tui.messages import TrainerEvent
+from tui.runview import RunView, Views
+from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.main import MainScreen
+from tui.widgets.charts import ChartGrid, MetricChart
+from tui.widgets.progress import EpochProgress
+from tui.widgets.runs_table import RunsTable
+from tui.widgets.side_panel import SidePanel
+
+CHART_REFRESH_S = 0.3  # charts redraw at most this often
+DEFAULT_PRESET = "quick-demo"  # offline and quick: the friendliest first choice
+
+
+@dataclass
+class Job:
+    key: str
+    name: str
+    config: RunConfig
 
 
 class CifarApp(App):
     TITLE = "cifar-tui"
-    BINDINGS = [("q", "quit", "Quit")]
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
+    # `c` is kept free for the compare screen
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("a", "start_all", "Start all"),
+        Binding("x", "stop", "Stop"),
+        Binding("n", "preset(1)", "Next preset", show=False),
+        Binding("p", "preset(-1)", "Prev preset", show=False),
+        Binding("m", "toggle_smoothing", "Smooth"),
+        Binding("l", "toggle_log_y", "Log y"),
+        Binding("o", "open_runs", "Open runs", show=False),
+        Binding("d", "hide_run", "Hide run", show=False),
+        Binding("b", "toggle_panel", "Panel", show=False),
+        Binding("f", "focus('form')", "Focus form", show=False),
+        Binding("g", "focus('charts')", "Focus charts", show=False),
+        Binding("t", "focus('runs')", "Focus table", show=False),
+        Binding("escape", "focus('runs')", "Leave form", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+    # (action, palette title, help text) for the palette and the help screen
+    ACTIONS = (
+        ("start", "Start run", "start the run in the form (edited: a 'custom' run)"),
+        ("start_all", "Start all runs of the preset", "start every run of the preset, with the form's edits"),
+        ("stop", "Stop", "stop the run within one batch (finished epochs are kept)"),
+        ("preset(1)", "Next preset", "choose the next preset"),
+        ("preset(-1)", "Previous preset", "choose the previous preset"),
+        ("toggle_smoothing", "Toggle smoothing", "smooth the curves (TensorBoard's EMA, weight 0.6)"),
+        ("toggle_log_y", "Toggle log y", "logarithmic y axis"),
+        ("open_runs", "Open past runs", "overlay runs recorded under the log dir"),
+        ("hide_run", "Hide run", "remove the table's selected run from the charts"),
+        ("toggle_panel", "Toggle side panel", "hide the presets and form: more room for the charts"),
+        ("focus('form')", "Focus form", "move to the run form"),
+        ("focus('charts')", "Focus charts", "move to the charts"),
+        ("focus('runs')", "Focus table", "move to the runs table"),
+        ("help", "Help", "this screen"),
+        ("quit", "Quit", "quit (a running run is stopped cleanly first)"),
+    )
 
-    def __init__(self, logdir: str = "runs", **kwargs):
+    def __init__(self, logdir: str = "runs", data_dir: str | None = None, data_url: str | None = None,
+                 data_md5: str | None = None, clock=time.monotonic) -> None:
         super().__init__()
-        self.logdir = logdir
+        self.logdir, self.data_url, self.data_md5 = logdir, data_url, data_md5
+        self.clock = clock
+        base = RunConfig(data_dir=data_dir) if data_dir else None
+        self.presets, self.preset_errors = load_all(base)
+        self.views = Views()
+        self.smoothing = False
+        self.log_y = False
+        self._stop = threading.Event()
+        self._worker: Worker | None = None
+        self._running_key: str | None = None
+        self._run_started = 0.0
+        self._quitting = False
+        self._active = False
+        self._charts_dirty = False
+        self._data_failure: tuple[str, list[Job], str] | None = None  # (message, jobs to rerun, experiment)
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("The console is on its way. Meanwhile: cifar-tui presets, cifar-tui run quick-demo.")
-        yield Footer()
+    # ---- set-up -------------------------------------------------------------
+    def get_default_screen(self) -> MainScreen:
+        names = [p.name for p in self.presets]
+        return MainScreen(self.presets, DEFAULT_PRESET if DEFAULT_PRESET in names else "")
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._startup)
+
+    def _startup(self) -> None:
+        """Once the main screen is composed."""
+        self.set_interval(CHART_REFRESH_S, self._refresh_charts)
+        self._q(EpochProgress).idle()
+        for error in self.preset_errors:
+            self.log_line(f"[red]broken preset:[/] {escape(error)}")
+        self.log_line("Pick a preset, then [b]s[/] starts its run, [b]a[/] all its runs; [b]?[/] help.")
+
+    @property
+    def side(self) -> SidePanel:
+        return self._q(SidePanel)
+
+    def get_screen_main(self) -> MainScreen:
+        return self.screen_stack[0]
+
+    def _q(self, selector, kind=None):
+        return self.get_screen_main().query_one(selector, kind)
+
+    @property
+    def table(self) -> RunsTable:
+        return self._q(RunsTable)
+
+    @property
+    def charts(self) -> ChartGrid:
+        return self._q(ChartGrid)
+
+    @property
+    def running(self) -> bool:
+        """A queue is training, as far as the app has seen: true from start until the worker's
+        end has been handled (after every event it posted)."""
+        return self._active
+
+    def log_line(self, text: str) -> None:
+        """Write Rich markup to the log pane; callers escape what they did not write."""
+        self._q("#log").write(text)
+
+    # ---- starting and stopping -------------------------------------------
+    def action_start(self) -> None:
+        config = self.side.form.validate()
+        if self._refuse(config is None and self._form_reason()):
+            return
+        self._launch(self._experiment(), [(self.side.run_name, config)])
+
+    def action_start_all(self) -> None:
+        preset = self.side.preset
+        if preset is None or self._refuse(self.side.form.validate() is None and self._form_reason()):
+            return
+        overrides = self.side.form.overrides()
+        try:
+            jobs = [(name, config.replace(**overrides)) for name, config in preset.runs]
+        except ConfigError as e:
+            self._refuse(f"the form's changes do not fit every run of {preset.name}: {e}")
+            return
+        self._launch(preset.name, jobs)
+
+    def _form_reason(self) -> str:
+        errors = self.side.form.errors  # in form order
+        if not errors:
+            return "the form has an invalid value."
+        more = len(errors) - 1
+        return next(iter(errors.values())) + (f" (and {more} more field{'s' * (more > 1)} marked in the form)" if more else "")
+
+    def _refuse(self, reason) -> bool:
+        """Say why a start cannot happen; True if it cannot."""
+        if not reason and self.running:
+            reason = "a run is in progress; stop it first (x) or wait for it to end."
+        if not reason:
+            return False
+        self.log_line(f"[red]Not started:[/] {escape(str(reason))}")
+        self.notify(str(reason), title="Not started", severity="error")
+        return True
+
+    def _experiment(self) -> str:
+        return self.side.preset.name if self.side.preset else "custom"
+
+    def _launch(self, experiment: str, jobs: list[tuple[str, RunConfig]]) -> None:
+        queued = []
+        for name, config in jobs:
+            view = self.views.add(name, experiment, config=config.to_dict(), epochs=config.epochs)
+            self.table.show(view)
+            queued.append(Job(view.key, name, config))
+        self._stop = threading.Event()
+        self._data_failure = None
+        self._mark_charts()
+        self._active = True
+        self._worker = self._train(experiment, queued, self._stop)
+
+    @work(thread=True, exit_on_error=False, group="training", description="training")
+    def _train(self, experiment: str, jobs: list[Job], stop: threading.Event) -> None:
+        """Runs the queue in this thread; talks to the app only through post_message."""
+        for job in jobs:
+            if stop.is_set():
+                return
+            ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
+                          stop, logdir=self.logdir, experiment=experiment, run=job.name,
+                          data_url=self.data_url, data_md5=self.data_md5)
+            if is_data_missing(job.config, ended):
+                return  # the rest would fail the same way; the app offers synthetic data
+
+    def action_stop(self) -> None:
+        if not self.running:
+            self.log_line("Nothing is running.")
+            return
+        self._stop.set()
+        self.log_line("Stopping at the end of this batch…")
+
+    async def action_quit(self) -> None:
+        if not self.running:
+            self.exit()
+            return
+        if self._quitting:
+            self.log_line("Still waiting for the trainer to finish its batch…")
+            return
+        self._quitting = True
+        self._stop.set()
+        self.log_line("Stopping the run before quitting (the finished epochs are kept)…")
+
+    # ---- trainer events ---------------------------------------------------
+    def on_trainer_event(self, message: TrainerEvent) -> None:
+        view = self.views.get(message.key)
+        if view is None:
+            return
+        event = message.event
+        if isinstance(event, BatchProgress):
+            self._q(EpochProgress).advance(view.name, event.epoch, view.epochs, event.batch, event.batches)
+            return
+        if isinstance(event, RunStarted):
+            view.status, view.run_dir, view.epochs = "running", event.run_dir, event.epochs
+            self._running_key, self._run_started = view.key, self.clock()
+            self.log_line(f"[b]{escape(event.experiment)}/{escape(Path(event.run_dir).name)}[/] started on {event.device}.")
+        elif isinstance(event, EpochDone):
+            view.metrics.append(event.metrics)
+            self._mark_charts()
+        elif isinstance(event, RunEnded):
+            self._ended(view, event)
+        self.table.show(view)
+
+    def _ended(self, view: RunView, event: RunEnded) -> None:
+        view.status, view.message = event.status, event.message
+        view.run_dir = event.run_dir or view.run_dir
+        self._running_key = None
+        self._q(EpochProgress).idle()
+        style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
+        self.log_line(f"[{style}]{escape(view.name)}: {event.status}[/] — {escape(event.message)}")
+        config = RunConfig(**view.config) if view.config else None
+        if config is not None and is_data_missing(config, event):
+            rerun = [Job(v.key, v.name, RunConfig(**v.config)) for v in self.views
+                     if v.key == view.key or v.status == "queued"]
+            self._data_failure = (event.message, rerun, view.experiment)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self._worker or event.state not in (
+                WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        if event.state == WorkerState.ERROR:  # a bug in the trainer: say so, keep the app up
+            error = event.worker.error
+            self.log_line(f"[red]internal error in the training thread:[/] {type(error).__name__}: {escape(str(error))}")
+            if self._running_key and (view := self.views.get(self._running_key)):
+                view.status = "failed"
+                self.table.show(view)
+        for view in self.views:
+            if view.status in ("queued", "running"):
+                view.status = "skipped" if view.status == "queued" else "failed"
+                self.table.show(view)
+        self._running_key = None
+        self._active = False
+        self._mark_charts()
+        if self._quitting:
+            self.exit()
+        elif self._data_failure:
+            self._offer_synthetic(*self._data_failure)
+
+    def _offer_synthetic(self, message: str, jobs: list[Job], experiment: str) -> None:
+        def answer(use_synthetic: bool | None) -> None:
+            if not use_synthetic:
+                self.log_line("Put CIFAR-10 into the data folder, or set dataset to synthetic in the form.")
+                return
+            self.side.form.widget("dataset").value = "synthetic"
+            self.log_line("Running again on the synthetic data set.")
+            self._launch(experiment, [(j.name, j.config.replace(dataset="synthetic")) for j in jobs])
+
+        self.push_screen(DataMissingScreen(message), answer)
+
+    # ---- charts and table ---------------------------------------------------
+    def _mark_charts(self) -> None:
+        self._charts_dirty = True
+
+    def _refresh_charts(self) -> None:
+        """Timer: redraw the charts if anything changed; tick the running run's time."""
+        try:
+            self._refresh_views()
+        except NoMatches:  # shutting down: the widgets are gone
+            pass
+
+    def _refresh_views(self) -> None:
+        if self._running_key and (view := self.views.get(self._running_key)):
+            live = self.clock() - self._run_started - view.seconds
+            self.table.show(view, max(live, 0.0))
+        if not self._charts_dirty:
+            return
+        self._charts_dirty = False
+        self.charts.show(list(self.views), self.smoothing, self.log_y)
+
+    def action_toggle_smoothing(self) -> None:
+        self.smoothing = not self.smoothing
+        self.log_line(f"Smoothing {'on (EMA 0.6)' if self.smoothing else 'off'}.")
+        self._mark_charts()
+
+    def action_toggle_log_y(self) -> None:
+        self.log_y = not self.log_y
+        self.log_line(f"Log y {'on' if self.log_y else 'off'}.")
+        self._mark_charts()
+
+    def action_preset(self, delta: int) -> None:
+        self.side.step(delta)
+
+    def action_hide_run(self) -> None:
+        key = self.table.selected_key
+        if key is None:
+            return
+        if key == self._running_key or self.views.get(key).status == "queued":
+            self.log_line("That run is in progress; stop it first (x).")
+            return
+        self.views.remove(key)
+        self.table.drop(key)
+        self._mark_charts()
+
+    def action_open_runs(self) -> None:
+        infos = [read_run(path) for path in list_runs(self.logdir)]
+        shown = {v.run_dir for v in self.views}
+        infos = [i for i in infos if str(i.path) not in shown]
+
+        def opened(paths: list | None) -> None:
+            for path in paths or []:
+                view = self.views.add_past(read_run(path))
+                if view is not None:
+                    self.table.show(view)
+            if paths:
+                self.log_line(f"Opened {len(paths)} past run(s).")
+                self._mark_charts()
+
+        self.push_screen(PastRunsScreen(infos, self.logdir), opened)
+
+    def action_toggle_panel(self) -> None:
+        side = self.side
+        side.toggle_class("-hidden")
+        if side.has_class("-hidden") and self.focused is not None and side in self.focused.ancestors:
+            self.table.focus()
+
+    def action_focus(self, target: str) -> None:
+        if target == "form":
+            self.side.remove_class("-hidden")
+        widget = {"form": "#form Input, #form Select", "charts": MetricChart, "runs": RunsTable}[target]
+        self.get_screen_main().query(widget).first().focus()
+
+    def action_help(self) -> None:
+        keys: dict[str, list[str]] = {}
+        for b in self.BINDINGS:
+            keys.setdefault(b.action, []).append(b.key.replace("question_mark", "?"))
+        rows = [(", ".join(keys.get(action, [])), text) for action, _, text in self.ACTIONS]
+        self.push_screen(HelpScreen(rows + [("ctrl+p", "command palette"), ("c", "compare (coming)")]))
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for action, title, text in self.ACTIONS:
+            yield SystemCommand(title, text, lambda a=action: self.run_action(a))
+
+    @on(RunsTable.RowSelected)
+    def _row_selected(self, event: RunsTable.RowSelected) -> None:
+        """Enter on a row: its last message and where its record is."""
+        view = self.views.get(event.row_key.value)
+        if view is not None:
+            where = f" ({escape(view.run_dir)})" if view.run_dir else ""
+            self.log_line(f"[b]{escape(view.name)}[/]{where}: {view.status}"
+                          + (f" — {escape(view.message)}" if view.message else ""))
+
+    def on_side_panel_preset_chosen(self, message: SidePanel.PresetChosen) -> None:
+        n = len(message.preset.runs)
+        self.sub_title = f"{message.preset.name} ({n} run{'s' if n != 1 else ''})"
+
+
+def is_data_missing(config: RunConfig, ended: RunEnded) -> bool:
+    """Whether a run failed because CIFAR-10 is not on disk and could not be fetched."""
+    return (config.dataset == "cifar10" and ended.status == "failed" and ended.epochs_done == 0
+            and "CIFAR-10" in ended.message)
 
 
 def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None) -> int:
-    CifarApp(logdir=logdir).run()
+    CifarApp(logdir=logdir, data_dir=data_dir, data_url=data_url, data_md5=data_md5).run()
     return 0

@@ -1,0 +1,204 @@
+"""The console driven headless with App.run_test and the Pilot."""
+import json
+from pathlib import Path
+
+import pytest
+
+from apphelp import (FAST, fill, log_text, make_app, ready, statuses, sync, tiny_synthetic, type_into,
+                     wait_for)
+from core.config import make_config
+from core.records import read_metrics
+from core.trainer import train
+from textual.widgets import Select
+from tui.formcheck import check
+from tui.runview import smooth
+from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
+from tui.screens.help import HelpScreen
+from tui.widgets.charts import MetricChart
+
+
+@pytest.fixture(autouse=True)
+def small_synthetic(monkeypatch):
+    """dataset=synthetic runs train on a small set, so a run takes seconds."""
+    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+
+
+def test_smoothing_is_tensorboards_debiased_ema():
+    # by hand: 0.4*1/0.4 = 1; (0.24+0)/0.64 = 0.375; 0.144/0.784
+    assert smooth([1.0, 0.0, 0.0]) == [1.0, 0.375, 0.144 / 0.784]
+    assert smooth([2.0, 2.0, 2.0]) == [2.0, 2.0, 2.0]  # debiased: no ramp from 0
+
+
+def test_form_check_reports_every_bad_field_with_its_sentence():
+    base = make_config({"dataset": "synthetic"})
+    config, errors = check({"lr": "-1", "epochs": "ten", "momentum": "0.5", "seed": "4"}, base)
+    assert config is None
+    assert errors["lr"].startswith("lr: -1.0 is not allowed")
+    assert errors["epochs"] == "epochs: 'ten' is not allowed; use a whole number."
+    assert errors["momentum"].startswith("momentum: only SGD uses momentum")
+    config, errors = check({"lr": "0.01", "optimizer": "sgd", "momentum": "0.5"}, base)
+    assert errors == {} and config.lr == 0.01 and config.momentum == 0.5
+
+
+@sync
+async def test_choosing_a_preset_fills_the_form_and_lists_its_runs(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        assert app.side.preset.name == "quick-demo"  # the offline one is chosen first
+        app.side.choose("ex2-regularization")
+        await pilot.pause()
+        form = app.side.form
+        runs = app.side.query_one("#preset-run", Select)
+        assert [str(o[0]) for o in runs._options if o[1] is not Select.NULL] == ["baseline", "l2", "l1", "dropout"]
+        assert form.widget("dataset").value == "cifar10" and form.widget("epochs").value == "40"
+        runs.value = "dropout"
+        await pilot.pause()
+        assert form.widget("regularizer").value == "dropout"
+        assert app.side.run_name == "dropout" and not form.edited
+        await pilot.press("p")  # previous preset
+        await pilot.pause()
+        assert app.side.preset.name == "ex1-normalization-augmentation"
+
+
+@sync
+async def test_bad_form_values_are_flagged_inline_and_start_refuses(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await fill(pilot, app, lr="-1", batch_size="x")
+        form = app.side.form
+        lr_error = form.query_one("#error-lr")
+        assert lr_error.display and "lr: -1.0 is not allowed" in str(lr_error.render())
+        assert "batch_size: 'x' is not allowed; use a whole number." in str(form.query_one("#error-batch_size").render())
+        assert form.widget("lr").has_class("-invalid")
+        await pilot.press("s")
+        await pilot.pause()
+        assert len(app.views) == 0 and not app.running
+        assert "Not started: lr: -1.0 is not allowed" in log_text(app)
+        await type_into(pilot, app, "lr", "0.01")
+        assert not form.query_one("#error-lr").display and not form.widget("lr").has_class("-invalid")
+        assert "batch_size" in form.errors and "lr" not in form.errors
+        assert app.side.run_name == "custom"  # an edited form makes a custom run
+
+
+@sync
+async def test_quick_demo_epochs_arrive_in_the_table_and_the_charts(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await fill(pilot, app, epochs="2", **FAST)
+        await pilot.press("a")  # the whole preset: both runs, with the form's edits
+        await wait_for(pilot, lambda: not app.running and len(app.views) == 2)
+        await pilot.pause(0.5)  # one chart refresh tick
+        assert statuses(app) == {"baseline": "finished", "augmentation+normalization": "finished"}, log_text(app)
+        table = app.table
+        for view in app.views:
+            row = table.get_row(view.key)
+            assert str(row[1]) == "finished" and row[2] == "2/2"
+            assert row[3] == f"{view.metrics[-1]['test_acc']:.3f}"
+            best = max(view.metrics, key=lambda m: m["test_acc"])
+            assert row[4] == f"{best['test_acc']:.3f} ({best['epoch']})"
+            assert view.metrics == read_metrics(view.run_dir)  # the console shows what is on disk
+        chart = app.get_screen_main().query_one("#chart-test_acc", MetricChart)
+        assert [(label, x) for label, _, x, _ in chart.series] == [
+            ("baseline", [1, 2]), ("augmentation+normalization", [1, 2])]
+        baseline = next(iter(app.views))
+        assert chart.series[0][3] == [m["test_acc"] for m in baseline.metrics]
+        assert len({colour for _, colour, _, _ in chart.series}) == 2
+        await pilot.press("m", "l")
+        await pilot.pause(0.5)
+        assert chart.smoothing and chart.log_y
+
+
+@sync
+async def test_stop_mid_run_keeps_finished_epochs(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await fill(pilot, app, epochs="50", **FAST)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: any(v.metrics for v in app.views))
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not app.running)
+        (view,) = app.views
+        assert view.status == "stopped" and 1 <= len(view.metrics) < 50
+        status = json.loads(Path(view.run_dir, "status.json").read_text())
+        assert status["status"] == "stopped" and status["epochs_done"] == len(view.metrics)
+        assert len(read_metrics(view.run_dir)) == len(view.metrics)
+
+
+@sync
+async def test_quit_mid_run_stops_the_worker_then_exits(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await fill(pilot, app, epochs="50", **FAST)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: any(v.metrics for v in app.views))
+        worker = app._worker
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app.return_code is not None)
+        assert worker.is_finished and app.return_code == 0
+        assert "Stopping the run before quitting" in log_text(app)
+    (view,) = app.views
+    status = json.loads(Path(view.run_dir, "status.json").read_text())
+    assert status["status"] == "stopped"
+
+
+@sync
+async def test_missing_cifar10_offers_the_synthetic_data_set(tmp_path):
+    # nothing listens on port 9: the download fails at once, offline-style
+    app = make_app(tmp_path, data_dir=str(tmp_path / "empty"), data_url="http://127.0.0.1:9/c.tar.gz")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        app.side.choose("baseline")
+        await pilot.pause()
+        await fill(pilot, app, epochs="1", **FAST)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, DataMissingScreen))
+        (failed,) = app.views
+        assert failed.message.startswith("could not download CIFAR-10")
+        assert "custom: failed — could not download CIFAR-10" in log_text(app)
+        assert failed.status == "failed" and str(app.table.get_row(failed.key)[1]) == "failed"
+        await pilot.press("y")
+        await wait_for(pilot, lambda: len(app.views) == 2 and not app.running)
+        first, second = app.views
+        assert (first.status, second.status) == ("failed", "finished"), log_text(app)
+        assert second.config["dataset"] == "synthetic" and app.side.form.widget("dataset").value == "synthetic"
+
+
+@sync
+async def test_past_runs_can_be_opened_and_overlaid(tmp_path):
+    logdir = tmp_path / "runs"
+    config = make_config({"dataset": "synthetic", "epochs": 1, "train_fraction": 0.5, "device": "cpu"})
+    ended = train(config, logdir=str(logdir), experiment="old", run="earlier")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await pilot.press("escape", "o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
+        await pilot.press("space", "o")
+        await wait_for(pilot, lambda: len(app.views) == 1)
+        (view,) = app.views
+        assert view.past and view.run_dir == ended.run_dir and view.status == "finished"
+        assert view.metrics == read_metrics(ended.run_dir)
+        await pilot.press("o")  # the opened run is not offered twice
+        await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
+        assert not app.screen.runs
+
+
+@sync
+async def test_help_screen_and_palette_list_the_actions(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await pilot.press("escape", "question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        keys = dict((text, key) for key, text in app.screen.keys)
+        assert keys["command palette"] == "ctrl+p"
+        assert {k for k, _ in app.screen.keys} >= {"s", "a", "x", "n", "p", "m", "l", "o", "f", "g", "t, escape", "?", "q"}
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Start run", "Stop", "Toggle smoothing", "Toggle log y", "Open past runs", "Help"} <= titles

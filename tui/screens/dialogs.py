@@ -1,0 +1,78 @@
+"""Dialogs: CIFAR-10 missing (offer synthetic data) and opening past runs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, SelectionList, Static
+
+from core.records import RunInfo
+
+
+class DataMissingScreen(ModalScreen[bool]):
+    """Dismisses True to rerun with dataset=synthetic."""
+
+    BINDINGS = [("y", "dismiss(True)", "Use synthetic"), ("escape,n", "dismiss(False)", "Cancel")]
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("CIFAR-10 is not available", classes="dialog-title")
+            yield Static(self.message, classes="dialog-text", markup=False)
+            yield Static("Run on the synthetic data set instead (offline, in memory)? "
+                         "The curves then show the console working, not CIFAR-10 results.",
+                         classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Use synthetic (y)", variant="primary", id="synthetic")
+                yield Button("Cancel (n)", id="cancel")
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "synthetic")
+
+
+def describe(info: RunInfo) -> str:
+    best = max((m["test_acc"] for m in info.metrics if "test_acc" in m), default=None)
+    acc = f"  best {best:.3f}" if best is not None else ""
+    return f"{info.experiment}/{info.path.name}  {info.status}  {len(info.metrics)} ep{acc}"
+
+
+class PastRunsScreen(ModalScreen[list]):
+    """Pick run folders under the log dir to overlay; dismisses the chosen paths."""
+
+    BINDINGS = [("escape", "dismiss([])", "Cancel"), ("o", "open", "Open")]
+
+    def __init__(self, runs: list[RunInfo], logdir: str) -> None:
+        super().__init__()
+        self.runs, self.logdir = runs, logdir
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="past"):
+            yield Label(f"Runs under {self.logdir}", classes="dialog-title")
+            if self.runs:
+                yield SelectionList(*[(Text(describe(r)), str(r.path)) for r in self.runs], id="past-runs")
+                yield Static("space: select   o: open the selected   escape: cancel", classes="dialog-text")
+            else:
+                yield Static("No runs here yet: start one, or open the console with --logdir DIR.",
+                             classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Open (o)", variant="primary", id="open")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def action_open(self) -> None:
+        chosen = self.query(SelectionList)
+        self.dismiss([Path(p) for p in chosen.first().selected] if chosen else [])
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "open":
+            self.action_open()
+        else:
+            self.dismiss([])

@@ -1,0 +1,1 @@
+"""The console's widgets: side panel (presets + run form), charts, runs table, progress."""

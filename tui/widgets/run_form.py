@@ -1,0 +1,141 @@
+"""The run form: one row per RunConfig setting, named exactly as in core/config.py.
+
+Every change is validated with core.config.make_config; a bad field gets the
+ConfigError sentence right under it.
+"""
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from core.config import DATASETS, OPTIMIZERS, REGULARIZERS, RunConfig
+from tui.formcheck import check
+
+# (field, kind, choices); order is the order on screen
+FIELDS = (
+    ("dataset", "select", DATASETS),
+    ("train_fraction", "input", None),
+    ("augment", "check", None),
+    ("normalize", "check", None),
+    ("regularizer", "select", REGULARIZERS),
+    ("reg_strength", "input", None),
+    ("optimizer", "select", OPTIMIZERS),
+    ("lr", "input", None),
+    ("momentum", "input", None),
+    ("epochs", "input", None),
+    ("batch_size", "input", None),
+    ("seed", "input", None),
+    ("device", "input", None),
+)
+
+
+def _text(value) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class RunForm(VerticalScroll):
+    """The settings of the run that `s` starts. Posts RunForm.Changed after each edit."""
+
+    class Changed(Message):
+        def __init__(self, form: "RunForm") -> None:
+            super().__init__()
+            self.form = form
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.base = RunConfig(dataset="synthetic")
+        self.errors: dict[str, str] = {}
+        self._loading = False
+
+    def compose(self) -> ComposeResult:
+        for name, kind, choices in FIELDS:
+            with Horizontal(classes="field"):
+                yield Label(name, classes="field-name")
+                if kind == "select":
+                    yield Select([(c, c) for c in choices], allow_blank=False, compact=True, id=f"field-{name}")
+                elif kind == "check":
+                    yield Checkbox("off", id=f"field-{name}")
+                else:
+                    yield Input(compact=True, id=f"field-{name}", select_on_focus=False)
+            yield Static("", classes="field-error", id=f"error-{name}")
+        yield Static("", classes="field-error", id="error-form")
+
+    def widget(self, name: str):
+        return self.query_one(f"#field-{name}")
+
+    def load(self, config: RunConfig) -> None:
+        """Show `config`; it becomes the base that edits are laid over."""
+        self.base = config
+        self._loading = True
+        try:
+            for name, kind, _ in FIELDS:
+                value = getattr(config, name)
+                w = self.widget(name)
+                if kind == "input":
+                    w.value = _text(value)
+                else:
+                    w.value = value
+            self._hints()
+        finally:
+            self._loading = False
+        self.validate()
+
+    def values(self) -> dict:
+        """The raw form values by field name (text as typed; blank reg_strength = default)."""
+        out = {}
+        for name, kind, _ in FIELDS:
+            value = self.widget(name).value
+            if name == "reg_strength" and not str(value).strip():
+                value = None
+            out[name] = value
+        return out
+
+    def validate(self) -> RunConfig | None:
+        """Check the form, show the messages inline, return the config or None."""
+        config, errors = check(self.values(), self.base)
+        order = [n for n, _, _ in FIELDS] + ["form"]
+        self.errors = {n: errors[n] for n in order if n in errors}
+        for name in [n for n, _, _ in FIELDS] + ["form"]:
+            label = self.query_one(f"#error-{name}", Static)
+            message = self.errors.get(name, "")
+            label.update(message)
+            label.display = bool(message)
+            if name != "form":
+                self.widget(name).set_class(bool(message), "-invalid")
+        return config
+
+    @property
+    def edited(self) -> bool:
+        """Whether the form differs from the run it was loaded from."""
+        config, errors = check(self.values(), self.base)
+        return bool(errors) or config != self.base
+
+    def overrides(self) -> dict:
+        """The settings the user changed, to lay over every run of a preset."""
+        config = self.validate()
+        if config is None:
+            return {}
+        return {k: v for k, v in config.to_dict().items() if getattr(self.base, k) != v}
+
+    def _hints(self) -> None:
+        """Checkbox labels and the reg_strength placeholder follow the values."""
+        for box in self.query(Checkbox):
+            box.label = "on" if box.value else "off"
+        from core.config import DEFAULT_STRENGTH
+
+        regularizer = self.widget("regularizer").value
+        self.widget("reg_strength").placeholder = f"default {DEFAULT_STRENGTH.get(regularizer, 0):g}"
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    @on(Select.Changed)
+    def _changed(self, event: Message) -> None:
+        event.stop()
+        if self._loading:
+            return
+        self._hints()
+        self.validate()
+        self.post_message(self.Changed(self))
