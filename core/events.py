@@ -38,6 +38,7 @@ class RunEnded:
     message: str = ""
     epochs_done: int = 0
     run_dir: str = ""
+    cause: str = ""       # for failed runs: data | record | disk | oom | internal
 
 
 STATUSES = ("finished", "stopped", "failed", "diverged")

@@ -105,6 +105,7 @@ class RunInfo:
     metrics: list = field(default_factory=list)
     status: str = "unknown"  # finished | stopped | failed | diverged | running | interrupted
     message: str = ""
+    cause: str = ""  # why a failed run failed: data | record | disk | oom | internal
 
 
 def read_run(run_dir) -> RunInfo:
@@ -121,6 +122,7 @@ def read_run(run_dir) -> RunInfo:
     try:
         status = json.loads((path / STATUS).read_text())
         info.status, info.message = status.get("status", "unknown"), status.get("message", "")
+        info.cause = status.get("cause", "")
     except (OSError, ValueError):  # no status yet: running, or killed before it could write one
         if is_locked(path):
             info.status = "running"
@@ -131,8 +133,8 @@ def read_run(run_dir) -> RunInfo:
     return info
 
 
-def write_status(run_dir, status: str, message: str, epochs_done: int) -> None:
-    write_json(Path(run_dir) / STATUS, {"status": status, "message": message,
+def write_status(run_dir, status: str, message: str, epochs_done: int, cause: str = "") -> None:
+    write_json(Path(run_dir) / STATUS, {"status": status, "message": message, "cause": cause,
                                         "epochs_done": epochs_done, "ended": time.time()})
 
 
@@ -230,8 +232,8 @@ class RunRecord:
 
         atomic_write(self.path / CHECKPOINT, lambda f: torch.save(state, f))
 
-    def finish(self, status: str, message: str, epochs_done: int) -> None:
-        write_status(self.path, status, message, epochs_done)
+    def finish(self, status: str, message: str, epochs_done: int, cause: str = "") -> None:
+        write_status(self.path, status, message, epochs_done, cause)
 
     def close(self) -> None:
         for close in (self._tb.close, self._metrics.close, self._lock.close):

@@ -255,27 +255,29 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
         return _end(emit, record, run, "stopped", done, run_dir,
                     f"stopped after {done} finished epoch(s); resume with cifar-tui run --resume {run_dir}."
                     if run_dir else "stopped before the run began; nothing was recorded.")
-    except (data_mod.DataError, RecordError) as e:
-        return _end(emit, record, run, "failed", done, run_dir, str(e))
+    except data_mod.DataError as e:
+        return _end(emit, record, run, "failed", done, run_dir, str(e), cause="data")
+    except RecordError as e:
+        return _end(emit, record, run, "failed", done, run_dir, str(e), cause="record")
     except OSError as e:
         full = e.errno == errno.ENOSPC
         why = "the disk is full" if full else (e.strerror or str(e))
         fix = "free some space" if full else "make the folder writable"
         then = f"then resume with cifar-tui run --resume {run_dir}" if record else "or choose another --logdir"
         return _end(emit, record, run, "failed", done, run_dir,
-                    f"could not write the run's record ({why}); {fix}, {then}.")
+                    f"could not write the run's record ({why}); {fix}, {then}.", cause="disk")
     except Exception as e:
         if not _out_of_memory(e):  # a bug, not a user error: keep the details in the run folder
             _write_crash(run_dir)
             return _end(emit, record, run, "failed", done, run_dir, f"internal error: {type(e).__name__}: {e}"
-                        + (f" (details in {run_dir}/error.log)" if run_dir else ""))
+                        + (f" (details in {run_dir}/error.log)" if run_dir else ""), cause="internal")
     # Out of GPU memory. Only now, with the exception and its traceback gone, can the
     # run's tensors be freed, so the next run (or the app) gets the memory back.
     del r
     _free_device_memory()
     return _end(emit, record, run, "failed", done, run_dir,
                 f"the GPU ran out of memory at batch_size {config.batch_size}; "
-                "try a smaller batch_size or close other GPU jobs.")
+                "try a smaller batch_size or close other GPU jobs.", cause="oom")
 
 
 def _resume_state(path: Path, config: RunConfig) -> tuple[dict | None, dict | None]:
@@ -312,14 +314,14 @@ def _out_of_memory(e: Exception) -> bool:
         isinstance(e, RuntimeError) and "out of memory" in str(e))  # MPS says it this way
 
 
-def _end(emit, record, run, status, done, run_dir, message) -> RunEnded:
+def _end(emit, record, run, status, done, run_dir, message, cause="") -> RunEnded:
     if record is not None:
         try:
-            record.finish(status, message, done)
+            record.finish(status, message, done, cause)
         except OSError:
             pass
         record.close()
-    event = RunEnded(run, status, message, done, run_dir)
+    event = RunEnded(run, status, message, done, run_dir, cause)
     emit(event)
     return event
 

@@ -98,12 +98,13 @@ def test_out_of_memory_fails_the_run_frees_it_and_the_queue_goes_on(tmp_path, mo
 
     monkeypatch.setattr(trainer, "build_model", build_model)
     original_end = trainer._end
-    monkeypatch.setattr(trainer, "_end", lambda emit, *a: original_end(lambda e: (Watch()(e), emit(e)), *a))
+    monkeypatch.setattr(trainer, "_end", lambda emit, *a, **kw: original_end(lambda e: (Watch()(e), emit(e)), *a, **kw))
     files = {"dataset": "cifar10", "data_dir": cifar_dir}  # 200 training images
     code, out = queue(tmp_path, [("big", cfg(epochs=2, **files)), ("next", cfg(epochs=1, **files))])
     assert code == 1
     big, nxt = read_run(tmp_path / "q" / "big"), read_run(tmp_path / "q" / "next")
     assert big.status == "failed" and "ran out of memory at batch_size 50" in big.message
+    assert big.cause == "oom"
     assert "smaller batch_size" in big.message and "Traceback" not in out
     assert [m["epoch"] for m in big.metrics] == [1]  # the finished epoch is kept
     assert freed_at_end == [True]
@@ -150,6 +151,7 @@ def test_disk_full_everywhere_leaves_an_interrupted_resumable_run(tmp_path, monk
 
     monkeypatch.setattr(records.os, "fsync", full_disk)
     end = train(cfg(), logdir=str(tmp_path), run="full", dataset=SMALL)
+    assert end.cause == "disk"
     assert end.status == "failed" and end.epochs_done == 1 and "the disk is full" in end.message
     info = read_run(end.run_dir)
     assert info.status == "interrupted" and "--resume" in info.message

@@ -130,7 +130,7 @@ def test_non_finite_loss_is_diverged(tmp_path):
 def test_missing_data_fails_with_the_message_and_no_run_folder(tmp_path):
     config = make_config({"data_dir": str(tmp_path / "nodata"), "epochs": 1, "device": "cpu"})
     end = train(config, logdir=str(tmp_path / "logs"), data_url="http://127.0.0.1:9/none.tar.gz")
-    assert end.status == "failed" and "could not download" in end.message
+    assert end.status == "failed" and "could not download" in end.message and end.cause == "data"
     assert not (tmp_path / "logs").exists()
 
 
@@ -138,7 +138,7 @@ def test_unwritable_logdir_fails_cleanly(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     end = train(cfg(), logdir=str(blocker), dataset=SMALL)
-    assert end.status == "failed" and "--logdir" in end.message
+    assert end.status == "failed" and "--logdir" in end.message and end.cause == "record"
 
 
 def test_trains_on_cifar_format_files(tmp_path, cifar_dir):

@@ -397,8 +397,7 @@ class CifarApp(App):
 
 def is_data_missing(config: RunConfig, ended: RunEnded) -> bool:
     """Whether a run failed because CIFAR-10 is not on disk and could not be fetched."""
-    return (config.dataset == "cifar10" and ended.status == "failed" and ended.epochs_done == 0
-            and "CIFAR-10" in ended.message)
+    return config.dataset == "cifar10" and ended.cause == "data"
 
 
 def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None) -> int:
