@@ -26,9 +26,11 @@ class Net(nn.Module):
         self.logit_relu = logit_relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(torch.relu(self.conv1(x)))
+        # pool then ReLU equals ReLU then pool bit for bit, values and gradients alike
+        # (ReLU is monotone), and runs the ReLU on a quarter of the elements
+        x = torch.relu(self.pool(self.conv1(x)))
         x = torch.relu(self.conv2(x))
-        x = self.pool(torch.relu(self.conv3(x)))
+        x = torch.relu(self.pool(self.conv3(x)))
         x = torch.flatten(x, 1)
         x = torch.relu(self.fc1(self.drop(x)))
         x = torch.relu(self.fc2(self.drop(x)))
@@ -50,7 +52,13 @@ def penalty(model: nn.Module, regularizer: str, strength: float) -> torch.Tensor
     return None
 
 
+FUSED_DEVICES = ("cpu", "cuda")
+
+
 def build_optimizer(config, params) -> torch.optim.Optimizer:
+    params = list(params)
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
-    return torch.optim.Adam(params, lr=config.lr)
+    # the same Adam update in one kernel per tensor instead of a dozen small ops each
+    fused = all(p.device.type in FUSED_DEVICES and p.dtype == torch.float32 for p in params)
+    return torch.optim.Adam(params, lr=config.lr, fused=fused or None)

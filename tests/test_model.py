@@ -67,3 +67,48 @@ def test_optimizer_choice(name, cls):
     config = make_config({"optimizer": name, "lr": 0.01})
     opt = build_optimizer(config, Net().parameters())
     assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.01
+
+
+def _relu_then_pool(net: Net, x: torch.Tensor) -> torch.Tensor:
+    """The study's layer order, written out: conv -> ReLU -> pool."""
+    x = net.pool(torch.relu(net.conv1(x)))
+    x = torch.relu(net.conv2(x))
+    x = net.pool(torch.relu(net.conv3(x)))
+    x = torch.relu(net.fc1(torch.flatten(x, 1)))
+    return net.fc3(torch.relu(net.fc2(x)))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_pool_before_relu_is_bit_identical_in_values_and_gradients(channels_last):
+    torch.manual_seed(0)
+    net = Net()
+    x = torch.randn(16, 3, 32, 32)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    ours = net(x)
+    ours.square().sum().backward()
+    grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    ref = _relu_then_pool(net, x)
+    ref.square().sum().backward()
+    assert torch.equal(ours, ref)
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads, net.parameters()))
+
+
+def test_fused_adam_follows_the_plain_adam_update():
+    config = make_config({"optimizer": "adam", "lr": 0.01})
+    nets = [Net(), Net()]
+    nets[1].load_state_dict(nets[0].state_dict())
+    fused = build_optimizer(config, nets[0].parameters())
+    plain = torch.optim.Adam(nets[1].parameters(), lr=0.01, foreach=False)
+    assert fused.param_groups[0]["fused"]
+    x, y = torch.randn(32, 3, 32, 32), torch.randint(0, 10, (32,))
+    before = [p.detach().clone() for p in nets[0].parameters()]
+    for net, opt in zip(nets, (fused, plain)):  # one step: later steps amplify rounding chaotically
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    for a, b, old in zip(nets[0].parameters(), nets[1].parameters(), before):
+        assert not torch.equal(a, old)  # it moved ~lr
+        assert torch.allclose(a, b, rtol=0, atol=1e-7)  # the same update up to float rounding

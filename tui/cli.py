@@ -1,4 +1,4 @@
-"""The `cifar-tui` command: the console by default, plus `presets`, `run` and `compare`.
+"""The `cifar-tui` command: the console by default, plus `presets`, `run`, `compare` and `bench`.
 
 Usage errors exit 2 with one sentence; a failed run exits 1.
 """
@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--csv", default=None, metavar="FILE", help="write per-epoch rows to FILE and the summary to FILE-summary")
     compare.add_argument("--markdown", default=None, metavar="FILE", help="write a Markdown report")
     compare.add_argument("--logdir", default=argparse.SUPPRESS, help="where the runs are (default: $CIFAR_TUI_LOGDIR or ./runs)")
+    bench = sub.add_parser("bench", help="images/s of the training pipeline next to the bare compute",
+                           description="Time the real training and eval pipeline and the compute floor of the "
+                                       "same model on the same device; synthetic data unless --set dataset=cifar10.")
+    bench.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting, e.g. --set device=cuda (repeatable)")
+    bench.add_argument("--repeats", type=int, default=3, help="timed passes after a warm-up; the best counts (default 3)")
+    bench.add_argument("--train-images", type=int, default=None, help="training images per pass (default: 25000 on a GPU, 5120 on CPU)")
+    bench.add_argument("--test-images", type=int, default=None, help="test images per pass (default: 10000 on a GPU, 5000 on CPU)")
+    _common(bench, argparse.SUPPRESS)
     return p
 
 
@@ -121,6 +129,23 @@ def cmd_compare(args) -> int:
         raise UsageError(str(e)) from None
 
 
+def cmd_bench(args) -> int:
+    from tui.benchprint import print_result
+
+    from core import bench
+
+    values = {"dataset": "synthetic", "epochs": 1, **_overrides(args)}
+    config = make_config(values, _base_config(args))
+    device = bench.resolve_device(config.device)
+    default_train, default_test = bench.default_sizes(device)
+    train_images, test_images = args.train_images or default_train, args.test_images or default_test
+    if args.repeats < 1 or train_images < 1 or test_images < 1:
+        raise UsageError("--repeats, --train-images and --test-images take whole numbers of 1 or more.")
+    dataset, data = bench.bench_data(config, train_images, test_images)
+    print_result(bench.measure(config, dataset, repeats=args.repeats, data=data), config)
+    return 0
+
+
 def cmd_console(args) -> int:
     from tui.app import run_console
 
@@ -128,7 +153,8 @@ def cmd_console(args) -> int:
                        data_url=args.data_url, data_md5=args.data_md5)
 
 
-COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, None: cmd_console}
+COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "bench": cmd_bench,
+            None: cmd_console}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,138 @@
+"""How fast the real training pipeline runs next to the bare compute of the same model.
+
+`measure` times the trainer's own epoch functions (index, augment, convert,
+step, metrics on the device) and, beside them, the compute floor: forward +
+backward + optimizer step, and eval forwards, on one input tensor already on the
+device, with the same model build (memory format, precision, compile, eval
+batch). pipeline/floor is the share of time the data path adds (1.0 = none).
+No UI imports: the CLI prints the result.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import data as data_mod
+from .config import RunConfig
+from .trainer import EVAL_BATCH, _evaluate, _eval_logits, _prepare, _step, _to_input, _train_epoch, resolve_device
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    device: str
+    data: str              # what was timed on, e.g. "synthetic 5120+5000"
+    train_images: int
+    test_images: int
+    repeats: int
+    train_img_s: float     # the pipeline, best of the repeats
+    eval_img_s: float
+    floor_train_img_s: float
+    floor_eval_img_s: float
+
+    @property
+    def train_ratio(self) -> float:
+        """pipeline time / floor time for training (1.0 = the pipeline costs nothing)."""
+        return self.floor_train_img_s / self.train_img_s
+
+    @property
+    def eval_ratio(self) -> float:
+        return self.floor_eval_img_s / self.eval_img_s
+
+
+def default_sizes(device: torch.device) -> tuple[int, int]:
+    """Train and test images per timed pass: the study's epoch on a GPU, a short slice on a CPU."""
+    return (25_000, 10_000) if device.type == "cuda" else (5_120, 5_000)
+
+
+def bench_data(config: RunConfig, train_images: int, test_images: int) -> tuple[data_mod.Dataset, str]:
+    """CIFAR-10 when the config asks for it and it is on disk, else the synthetic look-alike."""
+    note = ""
+    if config.dataset == "cifar10":
+        try:
+            full = data_mod.load_cifar10(config.data_dir, download=False)
+        except data_mod.DataError:
+            note = f" (no CIFAR-10 in {config.data_dir})"
+        else:
+            d = full.head(config.train_fraction)
+            n = min(train_images, len(d.train_y))
+            m = min(test_images, len(d.test_y))
+            return data_mod.Dataset(d.train_x[:n], d.train_y[:n], d.test_x[:m], d.test_y[:m]), f"cifar10 {n}+{m}"
+    d = data_mod.synthetic(train_images, test_images, seed=config.seed)
+    return d, f"synthetic {train_images}+{test_images}{note}"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _timed(fn, device: torch.device) -> float:
+    _sync(device)
+    t0 = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def measure(config: RunConfig, dataset: data_mod.Dataset, *, repeats: int = 3, data: str = "") -> BenchResult:
+    """Time the trainer's epoch functions and the compute floor of the same model on `dataset`.
+
+    After one untimed round, pipeline and floor passes alternate and each keeps
+    its fastest, so a machine whose speed drifts skews both alike."""
+    device = resolve_device(config.device)
+    # two runs with the same build: the floor's fresh model and optimizer do not share state
+    passes = {**_pipeline_passes(_prepare(config, dataset, device)),
+              **_floor_passes(_prepare(config, dataset, device))}
+    best = dict.fromkeys(passes, float("inf"))
+    for i in range(repeats + 1):
+        for name, fn in passes.items():
+            seconds = _timed(fn, device)
+            if i:
+                best[name] = min(best[name], seconds)
+    n, m = len(dataset.train_y), len(dataset.test_y)
+    return BenchResult(str(device), data, n, m, repeats, n / best["train"], m / best["eval"],
+                       n / best["floor_train"], m / best["floor_eval"])
+
+
+def _pipeline_passes(run) -> dict:
+    """One training epoch and one evaluation, exactly as the trainer runs them, ending in its one sync."""
+    stop = threading.Event()
+
+    def train():
+        sums = _train_epoch(run, 1, lambda event: None, stop, "bench")
+        torch.stack([s.float() for s, _ in sums.values()]).tolist()
+
+    def evaluate():
+        sums = _evaluate(run)
+        torch.stack([s.float() for s, _ in sums.values()]).tolist()
+
+    return {"train": train, "eval": evaluate}
+
+
+def _floor_passes(run) -> dict:
+    """The same number of steps and eval forwards on one input already on the device."""
+    bs = run.config.batch_size
+    n, m = len(run.train_y), len(run.test_y)
+    x, y = _to_input(run, run.train_x[:bs]), run.train_y[:bs]
+    x_eval = _to_input(run, run.test_x[:EVAL_BATCH])
+    full, last = divmod(n, bs)
+
+    def train():
+        run.model.train()
+        for _ in range(full):
+            _step(run, x, y)
+        if last:
+            _step(run, x[:last], y[:last])
+
+    @torch.inference_mode()
+    def evaluate():
+        run.model.eval()
+        for i in range(0, m, EVAL_BATCH):
+            _eval_logits(run, x_eval[:min(EVAL_BATCH, m - i)])
+
+    return {"floor_train": train, "floor_eval": evaluate}
