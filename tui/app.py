@@ -120,6 +120,7 @@ class CifarApp(App):
         self._data_failure: tuple[str, list[Job], str] | None = None  # (message, jobs to rerun, experiment)
         self.signalled: int | None = None  # the quit signal received, if any
         self._hung_up = False
+        self._input_pipe: int | None = None  # after a hang-up: the write end of the stand-in stdin
 
     # ---- set-up -------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
@@ -261,7 +262,7 @@ class CifarApp(App):
         """SIGHUP/SIGTERM (main thread, between two steps of the event loop): quit as `q` does."""
         if signum == getattr(signal, "SIGHUP", None) and not self._hung_up and not self.is_headless:
             self._hung_up = True
-            detach_terminal()  # before Textual's next read or write on the dead terminal
+            self._input_pipe = detach_terminal()  # before Textual's next read or write on the dead terminal
         first = self.signalled is None
         self.signalled = self.signalled or signum
         if first:  # call_soon_threadsafe wakes the event loop (from its own thread, too)
@@ -270,6 +271,12 @@ class CifarApp(App):
     async def quit_on_signal(self) -> None:
         self.log_line(f"[yellow]{signal.Signals(self.signalled).name} received:[/] quitting.")
         await self.action_quit()
+
+    def exit(self, *args, **kwargs) -> None:
+        if self._input_pipe is not None:  # EOF on the stand-in stdin: Textual's input thread ends
+            os.close(self._input_pipe)
+            self._input_pipe = None
+        super().exit(*args, **kwargs)
 
     def panic(self, *renderables) -> None:
         """A hung-up terminal can make Textual's input thread fail before the SIGHUP handler has
@@ -505,15 +512,17 @@ def is_data_missing(config: RunConfig, ended: RunEnded) -> bool:
     return config.dataset == "cifar10" and ended.cause == "data"
 
 
-def detach_terminal() -> None:
-    """The terminal hung up: output goes to /dev/null and input to a pipe that stays open and
-    silent, so Textual's threads neither fail on it nor spin until the app has quit."""
+def detach_terminal() -> int:
+    """The terminal hung up: output goes to /dev/null and input to a silent pipe, so Textual's
+    threads neither fail on the dead terminal nor spin on an endless EOF while the run stops.
+    Returns the pipe's write end: closing it (at exit) ends Textual's input thread."""
     from tui.headless import silence_terminal
 
     silence_terminal()
-    read_end, _write_end = os.pipe()  # the write end is left open on purpose: no EOF
+    read_end, write_end = os.pipe()
     os.dup2(read_end, 0)
     os.close(read_end)
+    return write_end
 
 
 def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None) -> int:

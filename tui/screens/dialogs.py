@@ -67,7 +67,7 @@ class PastRunsScreen(ModalScreen[list]):
                 yield Static("No runs here yet: start one, or open the console with --logdir DIR.",
                              classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Open (o)", variant="primary", id="open")
+                yield Button("Resume (o)" if self.single else "Open (o)", variant="primary", id="open")
                 yield Button("Cancel (esc)", id="cancel")
 
     def action_open(self) -> None:
