@@ -44,6 +44,7 @@ DEFAULT_PRESET = "quick-demo"  # offline and quick: the friendliest first choice
 # a hung-up terminal (SIGHUP) or a kill (SIGTERM) quits the way `q` does: Textual leaves both
 # to Python's default, which would end the process mid-batch with the run's status 'running'
 QUIT_SIGNALS = [s for s in (getattr(signal, n, None) for n in ("SIGHUP", "SIGTERM")) if s]
+HANG_UP_GRACE_S = 10.0  # after a hang-up and the run's clean stop, how long the app may take to exit
 
 
 @dataclass
@@ -111,6 +112,8 @@ class CifarApp(App):
         self.smoothing = False
         self.log_y = False
         self._stop = threading.Event()
+        self._trained = threading.Event()  # the training thread has returned (set while none runs)
+        self._trained.set()
         self._worker: Worker | None = None
         self._running_key: str | None = None
         self._run_started = 0.0
@@ -222,23 +225,26 @@ class CifarApp(App):
         self._run_jobs(experiment, queued)
 
     def _run_jobs(self, experiment: str, queued: list[Job]) -> None:
-        self._stop = threading.Event()
+        self._stop, self._trained = threading.Event(), threading.Event()
         self._data_failure = None
         self._mark_charts()
         self._active = True
-        self._worker = self._train(experiment, queued, self._stop)
+        self._worker = self._train(experiment, queued, self._stop, self._trained)
 
     @work(thread=True, exit_on_error=False, group="training", description="training")
-    def _train(self, experiment: str, jobs: list[Job], stop: threading.Event) -> None:
+    def _train(self, experiment: str, jobs: list[Job], stop: threading.Event, trained: threading.Event) -> None:
         """Runs the queue in this thread; talks to the app only through post_message."""
-        for job in jobs:
-            if stop.is_set():
-                return
-            ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
-                          stop, logdir=self.logdir, experiment=experiment, run=job.name,
-                          data_url=self.data_url, data_md5=self.data_md5, resume_dir=job.resume_dir)
-            if is_data_missing(job.config, ended):
-                return  # the rest would fail the same way; the app offers synthetic data
+        try:
+            for job in jobs:
+                if stop.is_set():
+                    return
+                ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
+                              stop, logdir=self.logdir, experiment=experiment, run=job.name,
+                              data_url=self.data_url, data_md5=self.data_md5, resume_dir=job.resume_dir)
+                if is_data_missing(job.config, ended):
+                    return  # the rest would fail the same way; the app offers synthetic data
+        finally:
+            trained.set()
 
     def action_stop(self) -> None:
         if not self.running:
@@ -260,13 +266,23 @@ class CifarApp(App):
 
     def _on_signal(self, signum: int, _frame) -> None:
         """SIGHUP/SIGTERM (main thread, between two steps of the event loop): quit as `q` does."""
+        self._stop.set()  # first of all: the records end right even if the UI cannot go on
         if signum == getattr(signal, "SIGHUP", None) and not self._hung_up and not self.is_headless:
             self._hung_up = True
             self._input_pipe = detach_terminal()  # before Textual's next read or write on the dead terminal
+            threading.Thread(target=self._exit_after_hang_up, args=(signum,), daemon=True).start()
         first = self.signalled is None
         self.signalled = self.signalled or signum
         if first:  # call_soon_threadsafe wakes the event loop (from its own thread, too)
             asyncio.get_running_loop().call_soon_threadsafe(self.call_next, self.quit_on_signal)
+
+    def _exit_after_hang_up(self, signum: int) -> None:
+        """Nobody is watching a hung-up console: once the run has stopped and its records are
+        closed, make sure the process ends even if Textual got stuck on the dead terminal (its
+        output thread may have failed before the handler ran)."""
+        self._trained.wait()
+        time.sleep(HANG_UP_GRACE_S)
+        os._exit(128 + signum)
 
     async def quit_on_signal(self) -> None:
         self.log_line(f"[yellow]{signal.Signals(self.signalled).name} received:[/] quitting.")
@@ -334,6 +350,15 @@ class CifarApp(App):
         self._run_jobs(experiment, [Job(view.key, name, config, resume_dir=view.run_dir)])
 
     # ---- compare ------------------------------------------------------------
+    # the main screen's actions that make no sense over the compare screen (off its footer too)
+    MAIN_ONLY = {"start", "start_all", "preset", "toggle_smoothing", "toggle_log_y", "open_runs",
+                 "hide_run", "toggle_panel", "focus", "resume"}
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action in self.MAIN_ONLY and isinstance(self.screen, CompareScreen):
+            return False
+        return True
+
     def action_compare(self) -> None:
         if isinstance(self.screen, CompareScreen):
             return
