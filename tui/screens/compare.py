@@ -42,8 +42,8 @@ class CompareScreen(Screen):
 
     BINDINGS = [
         Binding("escape,c", "close", "Back"),
-        Binding("space", "toggle_overlay", "Overlay on/off"),
-        Binding("v", "overlay_all", "Overlay all"),
+        Binding("space", "toggle_overlay", "Overlay"),
+        Binding("v", "overlay_all", "All/none"),
         # 1..9, 0 sort by that column; the footer shows one entry for them all
         *[Binding(str((k + 1) % 10), f"sort({k})", "Sort", show=k == 0, key_display="1-0")
           for k in range(len(COLUMNS))],
@@ -55,6 +55,7 @@ class CompareScreen(Screen):
         self.on_overlay = on_overlay  # called after an overlay toggle
         self.sort_key, self.best_first = "test_acc", True
         self.comparison: Comparison | None = None
+        self.keys: dict = {}          # run folder -> RunView
         self._shown: list = []        # the table's rows as last drawn, to skip identical redraws
 
     def compose(self) -> ComposeResult:
@@ -62,7 +63,7 @@ class CompareScreen(Screen):
         yield Static(id="compare-title")
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True, header_height=2)
         yield MetricChart("test_loss", "test loss", id="compare-chart")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.reload()
@@ -72,11 +73,9 @@ class CompareScreen(Screen):
     # ---- data -------------------------------------------------------------
     def reload(self) -> None:
         """Reread every run folder (a run in progress has more epochs now) and redraw."""
-        views = {v.run_dir: v for v in self.views()}
-        self.keys = {}
-        infos = []
-        for path, view in views.items():
-            info = read_run(path)
+        infos, self.keys = [], {}
+        for view in self.views():
+            info = read_run(view.run_dir)
             infos.append(info)
             self.keys[str(info.path)] = view
         self.comparison = compare(infos)
@@ -142,9 +141,9 @@ class CompareScreen(Screen):
             text = "No run on screen has a record yet: start one, or open past runs (o)."
         else:
             way = "best first" if self.best_first else "worst first"
-            text = (f"Sorted by [b]{escape(header)}[/], {way} (1-0 or a click on a header; again: reverse). "
-                    f"Baseline [b]{escape(self.comparison.baseline)}[/]: Δ under a value. "
-                    "space: overlay ● / not ○ in the charts. ◆: lowest test loss, risen since.")
+            text = (f"Sorted by [b]{escape(header)}[/], {way} (1-0 or click a header; again: reverse). "
+                    f"Δ: minus [b]{escape(self.comparison.baseline)}[/]. ● in the charts, ○ not (space). "
+                    "◆ lowest test loss, risen since.")
         self.query_one("#compare-title", Static).update(text)
 
     def _draw_chart(self) -> None:
