@@ -129,6 +129,13 @@ def summarize_metric(epochs: list[int], values: list[float], metric: str,
     return MetricSummary(values[-1], smooth(values, weight)[-1], best, best_epoch)
 
 
+def overfit_onset(epochs: list[int], test_loss: list[float]) -> int | None:
+    """The onset a chart marks: the epoch of the lowest test loss once test loss has risen
+    since (RunSummary.onset when RunSummary.overfits), else None."""
+    s = summarize_metric(epochs, test_loss, "test_loss")
+    return s.best_epoch if s is not None and s.last > s.best else None
+
+
 def series(rows: list[dict], metric: str) -> tuple[list[int], list[float]]:
     """(epochs, values) of one metric from metrics.jsonl rows that have it."""
     pairs = [(int(r["epoch"]), float(r[metric])) for r in rows

@@ -160,7 +160,7 @@ async def test_missing_cifar10_offers_the_synthetic_data_set(tmp_path):
         (failed,) = app.views
         assert failed.message.startswith("could not download CIFAR-10")
         assert "custom: failed — could not download CIFAR-10" in log_text(app)
-        assert failed.status == "failed" and str(app.table.get_row(failed.key)[1]) == "failed"
+        assert failed.status == "failed" and str(app.table.get_row(failed.key)[1]) == "failed (data)"
         await pilot.press("y")
         await wait_for(pilot, lambda: len(app.views) == 2 and not app.running)
         first, second = app.views

@@ -7,6 +7,9 @@ from a timer, so a burst of events costs one redraw.
 """
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -22,10 +25,12 @@ from textual.worker import Worker, WorkerState
 from core.config import ConfigError, RunConfig
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
 from core.presets import load_all
-from core.records import list_runs, read_run
+from core.records import RecordError, list_runs, read_run
+from core.resume import resumable_runs, resume_config, resume_problem
 from core.trainer import train
 from tui.messages import TrainerEvent
 from tui.runview import RunView, Views
+from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
@@ -36,6 +41,10 @@ from tui.widgets.side_panel import SidePanel
 
 CHART_REFRESH_S = 0.3  # charts redraw at most this often
 DEFAULT_PRESET = "quick-demo"  # offline and quick: the friendliest first choice
+# a hung-up terminal (SIGHUP) or a kill (SIGTERM) quits the way `q` does: Textual leaves both
+# to Python's default, which would end the process mid-batch with the run's status 'running'
+QUIT_SIGNALS = [s for s in (getattr(signal, n, None) for n in ("SIGHUP", "SIGTERM")) if s]
+HANG_UP_GRACE_S = 10.0  # after a hang-up and the run's clean stop, how long the app may take to exit
 
 
 @dataclass
@@ -43,16 +52,18 @@ class Job:
     key: str
     name: str
     config: RunConfig
+    resume_dir: str | None = None  # carry on this run folder rather than start a new one
 
 
 class CifarApp(App):
     TITLE = "cifar-tui"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
-    # `c` is kept free for the compare screen
     BINDINGS = [
         Binding("s", "start", "Start"),
         Binding("a", "start_all", "Start all"),
         Binding("x", "stop", "Stop"),
+        Binding("c", "compare", "Compare"),
+        Binding("r", "resume", "Resume", show=False),
         Binding("n", "preset(1)", "Next preset", show=False),
         Binding("p", "preset(-1)", "Prev preset", show=False),
         Binding("m", "toggle_smoothing", "Smooth"),
@@ -72,6 +83,10 @@ class CifarApp(App):
         ("start", "Start run", "start the run in the form (edited: a 'custom' run)"),
         ("start_all", "Start all runs of the preset", "start every run of the preset, with the form's edits"),
         ("stop", "Stop", "stop the run within one batch (finished epochs are kept)"),
+        ("compare", "Compare runs", "the runs on screen side by side: sort, pick the charts' runs, "
+         "see where test loss starts rising"),
+        ("resume", "Resume run", "carry on the table's stopped/interrupted/failed run "
+         "(no run there: choose one under the log dir)"),
         ("preset(1)", "Next preset", "choose the next preset"),
         ("preset(-1)", "Previous preset", "choose the previous preset"),
         ("toggle_smoothing", "Toggle smoothing", "smooth the curves (TensorBoard's EMA, weight 0.6)"),
@@ -97,6 +112,8 @@ class CifarApp(App):
         self.smoothing = False
         self.log_y = False
         self._stop = threading.Event()
+        self._trained = threading.Event()  # the training thread has returned (set while none runs)
+        self._trained.set()
         self._worker: Worker | None = None
         self._running_key: str | None = None
         self._run_started = 0.0
@@ -104,6 +121,9 @@ class CifarApp(App):
         self._active = False
         self._charts_dirty = False
         self._data_failure: tuple[str, list[Job], str] | None = None  # (message, jobs to rerun, experiment)
+        self.signalled: int | None = None  # the quit signal received, if any
+        self._hung_up = False
+        self._input_pipe: int | None = None  # after a hang-up: the write end of the stand-in stdin
 
     # ---- set-up -------------------------------------------------------------
     def get_default_screen(self) -> MainScreen:
@@ -112,6 +132,14 @@ class CifarApp(App):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._startup)
+        if not self.is_headless:  # tests drive the handler directly, not the test runner's signals
+            for signum in QUIT_SIGNALS:
+                signal.signal(signum, self._on_signal)
+
+    def on_unmount(self) -> None:
+        """However the app ends, a training thread still running stops within a batch (the
+        process waits for it), so its records end 'stopped' rather than 'running'."""
+        self._stop.set()
 
     def _startup(self) -> None:
         """Once the main screen is composed."""
@@ -194,23 +222,29 @@ class CifarApp(App):
             view = self.views.add(name, experiment, config=config.to_dict(), epochs=config.epochs)
             self.table.show(view)
             queued.append(Job(view.key, name, config))
-        self._stop = threading.Event()
+        self._run_jobs(experiment, queued)
+
+    def _run_jobs(self, experiment: str, queued: list[Job]) -> None:
+        self._stop, self._trained = threading.Event(), threading.Event()
         self._data_failure = None
         self._mark_charts()
         self._active = True
-        self._worker = self._train(experiment, queued, self._stop)
+        self._worker = self._train(experiment, queued, self._stop, self._trained)
 
     @work(thread=True, exit_on_error=False, group="training", description="training")
-    def _train(self, experiment: str, jobs: list[Job], stop: threading.Event) -> None:
+    def _train(self, experiment: str, jobs: list[Job], stop: threading.Event, trained: threading.Event) -> None:
         """Runs the queue in this thread; talks to the app only through post_message."""
-        for job in jobs:
-            if stop.is_set():
-                return
-            ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
-                          stop, logdir=self.logdir, experiment=experiment, run=job.name,
-                          data_url=self.data_url, data_md5=self.data_md5)
-            if is_data_missing(job.config, ended):
-                return  # the rest would fail the same way; the app offers synthetic data
+        try:
+            for job in jobs:
+                if stop.is_set():
+                    return
+                ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
+                              stop, logdir=self.logdir, experiment=experiment, run=job.name,
+                              data_url=self.data_url, data_md5=self.data_md5, resume_dir=job.resume_dir)
+                if is_data_missing(job.config, ended):
+                    return  # the rest would fail the same way; the app offers synthetic data
+        finally:
+            trained.set()
 
     def action_stop(self) -> None:
         if not self.running:
@@ -230,6 +264,106 @@ class CifarApp(App):
         self._stop.set()
         self.log_line("Stopping the run before quitting (the finished epochs are kept)…")
 
+    def _on_signal(self, signum: int, _frame) -> None:
+        """SIGHUP/SIGTERM (main thread, between two steps of the event loop): quit as `q` does."""
+        self._stop.set()  # first of all: the records end right even if the UI cannot go on
+        if signum == getattr(signal, "SIGHUP", None) and not self._hung_up and not self.is_headless:
+            self._hung_up = True
+            self._input_pipe = detach_terminal()  # before Textual's next read or write on the dead terminal
+            threading.Thread(target=self._exit_after_hang_up, args=(signum,), daemon=True).start()
+        first = self.signalled is None
+        self.signalled = self.signalled or signum
+        if first:  # call_soon_threadsafe wakes the event loop (from its own thread, too)
+            asyncio.get_running_loop().call_soon_threadsafe(self.call_next, self.quit_on_signal)
+
+    def _exit_after_hang_up(self, signum: int) -> None:
+        """Nobody is watching a hung-up console: once the run has stopped and its records are
+        closed, make sure the process ends even if Textual got stuck on the dead terminal (its
+        output thread may have failed before the handler ran)."""
+        self._trained.wait()
+        time.sleep(HANG_UP_GRACE_S)
+        os._exit(128 + signum)
+
+    async def quit_on_signal(self) -> None:
+        self.log_line(f"[yellow]{signal.Signals(self.signalled).name} received:[/] quitting.")
+        await self.action_quit()
+
+    def exit(self, *args, **kwargs) -> None:
+        if self._input_pipe is not None:  # EOF on the stand-in stdin: Textual's input thread ends
+            os.close(self._input_pipe)
+            self._input_pipe = None
+        super().exit(*args, **kwargs)
+
+    def panic(self, *renderables) -> None:
+        """A hung-up terminal can make Textual's input thread fail before the SIGHUP handler has
+        run; that is a quit, not a crash to print onto a terminal that is gone."""
+        if self._hung_up:
+            self.call_next(self.action_quit)
+            return
+        super().panic(*renderables)
+
+    # ---- resuming -----------------------------------------------------------
+    def action_resume(self) -> None:
+        """Resume the table's selected run; with none selected, offer the resumable runs."""
+        if self._refuse(None):
+            return
+        key = self.table.selected_key
+        view = self.views.get(key) if key else None
+        if view is None:
+            self._pick_resumable()
+            return
+        if view.status in ("queued", "running"):
+            self._refuse(f"{view.name} is {view.status}; it cannot be resumed.")
+            return
+        if not view.run_dir:
+            self._refuse(f"{view.name} has no record to resume (it never started); start it again (s).")
+            return
+        self._resume(view)
+
+    def _pick_resumable(self) -> None:
+        runs = resumable_runs(self.logdir)
+        if not runs:
+            self.log_line("No run under the log dir can be resumed (none was stopped, killed or failed).")
+            return
+
+        def chosen(paths: list | None) -> None:
+            if paths:
+                view = self.views.add_past(read_run(paths[0])) or next(
+                    v for v in self.views if v.run_dir == str(paths[0]))
+                self.table.show(view)
+                self._resume(view)
+
+        self.push_screen(PastRunsScreen(runs, self.logdir, title="Resume which run?", single=True), chosen)
+
+    def _resume(self, view: RunView) -> None:
+        problem = resume_problem(read_run(view.run_dir))
+        try:
+            if problem:
+                raise RecordError(problem)
+            config, experiment, name = resume_config(view.run_dir)
+        except (RecordError, ConfigError) as e:
+            self._refuse(str(e))
+            return
+        view.status, view.message, view.cause, view.config = "queued", "", "", config.to_dict()
+        self.table.show(view)
+        self.log_line(f"Resuming [b]{escape(experiment)}/{escape(name)}[/] ({len(view.metrics)} epoch(s) on record).")
+        self._run_jobs(experiment, [Job(view.key, name, config, resume_dir=view.run_dir)])
+
+    # ---- compare ------------------------------------------------------------
+    # the main screen's actions that make no sense over the compare screen (off its footer too)
+    MAIN_ONLY = {"start", "start_all", "preset", "toggle_smoothing", "toggle_log_y", "open_runs",
+                 "hide_run", "toggle_panel", "focus", "resume"}
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action in self.MAIN_ONLY and isinstance(self.screen, CompareScreen):
+            return False
+        return True
+
+    def action_compare(self) -> None:
+        if isinstance(self.screen, CompareScreen):
+            return
+        self.push_screen(CompareScreen(lambda: [v for v in self.views if v.run_dir], self._mark_charts))
+
     # ---- trainer events ---------------------------------------------------
     def on_trainer_event(self, message: TrainerEvent) -> None:
         view = self.views.get(message.key)
@@ -241,8 +375,11 @@ class CifarApp(App):
             return
         if isinstance(event, RunStarted):
             view.status, view.run_dir, view.epochs = "running", event.run_dir, event.epochs
+            view.metrics = [m for m in view.metrics if m["epoch"] < event.first_epoch]  # as on disk now
             self._running_key, self._run_started = view.key, self.clock()
-            self.log_line(f"[b]{escape(event.experiment)}/{escape(Path(event.run_dir).name)}[/] started on {event.device}.")
+            how = f"resumed at epoch {event.first_epoch}" if event.first_epoch > 1 else "started"
+            self.log_line(f"[b]{escape(event.experiment)}/{escape(Path(event.run_dir).name)}[/] {how} on {event.device}.")
+            self._mark_charts()
         elif isinstance(event, EpochDone):
             view.metrics.append(event.metrics)
             self._mark_charts()
@@ -251,7 +388,7 @@ class CifarApp(App):
         self.table.show(view)
 
     def _ended(self, view: RunView, event: RunEnded) -> None:
-        view.status, view.message = event.status, event.message
+        view.status, view.message, view.cause = event.status, event.message, event.cause
         view.run_dir = event.run_dir or view.run_dir
         self._running_key = None
         self._q(EpochProgress).idle()
@@ -315,7 +452,7 @@ class CifarApp(App):
         if not self._charts_dirty:
             return
         self._charts_dirty = False
-        self.charts.show(list(self.views), self.smoothing, self.log_y)
+        self.charts.show([v for v in self.views if v.overlay], self.smoothing, self.log_y)
 
     def action_toggle_smoothing(self) -> None:
         self.smoothing = not self.smoothing
@@ -374,7 +511,7 @@ class CifarApp(App):
         for b in self.BINDINGS:
             keys.setdefault(b.action, []).append(b.key.replace("question_mark", "?"))
         rows = [(", ".join(keys.get(action, [])), text) for action, _, text in self.ACTIONS]
-        self.push_screen(HelpScreen(rows + [("ctrl+p", "command palette"), ("c", "compare (coming)")]))
+        self.push_screen(HelpScreen(rows + [("ctrl+p", "command palette")]))
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
@@ -400,6 +537,21 @@ def is_data_missing(config: RunConfig, ended: RunEnded) -> bool:
     return config.dataset == "cifar10" and ended.cause == "data"
 
 
+def detach_terminal() -> int:
+    """The terminal hung up: output goes to /dev/null and input to a silent pipe, so Textual's
+    threads neither fail on the dead terminal nor spin on an endless EOF while the run stops.
+    Returns the pipe's write end: closing it (at exit) ends Textual's input thread."""
+    from tui.headless import silence_terminal
+
+    silence_terminal()
+    read_end, write_end = os.pipe()
+    os.dup2(read_end, 0)
+    os.close(read_end)
+    return write_end
+
+
 def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None) -> int:
-    CifarApp(logdir=logdir, data_dir=data_dir, data_url=data_url, data_md5=data_md5).run()
-    return 0
+    """Exit status 0, or 128 + N after a quit signal N, like `cifar-tui run`."""
+    app = CifarApp(logdir=logdir, data_dir=data_dir, data_url=data_url, data_md5=data_md5)
+    app.run()
+    return 128 + app.signalled if app.signalled else 0

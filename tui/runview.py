@@ -6,15 +6,14 @@ one RunView per table row and per overlaid curve.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass, field
 
+from core.compare import smooth  # noqa: F401  (the charts' smoothing: TensorBoard's, one implementation)
 from core.records import RunInfo
 
 # xterm-256 colour cube indices: shown exactly in a 256-colour terminal and in
 # truecolor, and far apart in hue so overlaid curves stay distinguishable.
 PALETTE = (33, 208, 40, 197, 141, 220, 51, 130, 250, 165)
-SMOOTHING = 0.6  # TensorBoard's default smoothing weight
 
 
 @dataclass
@@ -30,6 +29,8 @@ class RunView:
     message: str = ""
     run_dir: str = ""
     past: bool = False         # opened from the log dir rather than started here
+    overlay: bool = True       # drawn in the charts (the compare screen toggles it)
+    cause: str = ""            # why a failed run failed: data | record | disk | oom | internal
 
     @property
     def last(self) -> dict:
@@ -83,20 +84,8 @@ class Views:
             return None
         return self.add(info.path.name, info.experiment, config=info.config, status=info.status,
                         epochs=int(info.config.get("epochs", 0) or 0), metrics=list(info.metrics),
-                        message=info.message, run_dir=path, past=True)
+                        message=info.message, cause=info.cause, run_dir=path, past=True)
 
     def remove(self, key: str) -> None:
         self._views.pop(key, None)
 
-
-def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
-    """TensorBoard's debiased exponential moving average (non-finite values pass through)."""
-    out, last, n = [], 0.0, 0
-    for v in values:
-        if not math.isfinite(v):
-            out.append(v)
-            continue
-        last = last * weight + (1 - weight) * v
-        n += 1
-        out.append(last / (1 - weight ** n))
-    return out

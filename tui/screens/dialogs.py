@@ -45,30 +45,42 @@ def describe(info: RunInfo) -> str:
 
 
 class PastRunsScreen(ModalScreen[list]):
-    """Pick run folders under the log dir to overlay; dismisses the chosen paths."""
+    """Pick run folders under the log dir to overlay; dismisses the chosen paths.
+
+    `single`: pick one run (to resume): o takes the highlighted run when none is selected."""
 
     BINDINGS = [("escape", "dismiss([])", "Cancel"), ("o", "open", "Open")]
 
-    def __init__(self, runs: list[RunInfo], logdir: str) -> None:
+    def __init__(self, runs: list[RunInfo], logdir: str, title: str = "", single: bool = False) -> None:
         super().__init__()
         self.runs, self.logdir = runs, logdir
+        self.title, self.single = title or f"Runs under {logdir}", single
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="past"):
-            yield Label(f"Runs under {self.logdir}", classes="dialog-title")
+            yield Label(self.title, classes="dialog-title")
             if self.runs:
                 yield SelectionList(*[(Text(describe(r)), str(r.path)) for r in self.runs], id="past-runs")
-                yield Static("space: select   o: open the selected   escape: cancel", classes="dialog-text")
+                yield Static("↑↓ then o: resume that run   escape: cancel" if self.single else
+                             "space: select   o: open the selected   escape: cancel", classes="dialog-text")
             else:
                 yield Static("No runs here yet: start one, or open the console with --logdir DIR.",
                              classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Open (o)", variant="primary", id="open")
+                yield Button("Resume (o)" if self.single else "Open (o)", variant="primary", id="open")
                 yield Button("Cancel (esc)", id="cancel")
 
     def action_open(self) -> None:
         chosen = self.query(SelectionList)
-        self.dismiss([Path(p) for p in chosen.first().selected] if chosen else [])
+        if not chosen:
+            self.dismiss([])
+            return
+        paths = chosen.first().selected
+        if self.single:
+            highlighted = chosen.first().highlighted
+            paths = paths[:1] or ([chosen.first().get_option_at_index(highlighted).value]
+                                  if highlighted is not None else [])
+        self.dismiss([Path(p) for p in paths])
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -41,3 +41,4 @@ class MainScreen(Screen):
         self.set_class(event.size.width < WIDE, "-narrow")
         self.set_class(event.size.height >= TALL, "-tall")
         self.set_class(event.size.height < SHORT, "-short")
+        self.query_one(Footer).compact = event.size.width < WIDE  # so `q Quit` still fits at 80

@@ -27,7 +27,8 @@ def row(view: RunView, live_seconds: float = 0.0) -> list:
     name = view.name if len(view.name) <= NAME_WIDTH else view.name[:NAME_WIDTH - 1] + "…"
     cells = {
         "run": Text.assemble(("● ", f"color({view.colour})"), (name, "italic" if view.past else "")),
-        "status": Text(view.status, style=STATUS_STYLE.get(view.status, "")),
+        "status": Text(view.status + (f" ({view.cause})" if view.cause and view.status == "failed" else ""),
+                       style=STATUS_STYLE.get(view.status, "")),
         "epoch": f"{len(view.metrics)}/{view.epochs}" if view.epochs else str(len(view.metrics)),
         "best": f"{best[0]:.3f} ({best[1]})" if best else "",
         "time": format_duration(view.seconds + live_seconds) if view.metrics or live_seconds else "",

@@ -1,0 +1,192 @@
+"""The compare screen (`c`): `cifar-tui compare`'s summary table for the runs on screen.
+
+The numbers come from core.compare and the columns from tui.report, so the screen and
+the CLI agree. The table rereads the run folders every second, so runs still training
+(metrics.jsonl growing) stay current. Pick the runs drawn in the charts here; the
+test-loss chart below marks each run's overfitting onset.
+"""
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from core.compare import SORT_KEYS, Comparison, compare, sort_runs
+from core.records import read_run
+from tui.report import COLUMNS, DELTA_UNDER
+from tui.runview import RunView
+from tui.widgets.charts import MetricChart
+
+RELOAD_S = 1.0
+NAME_WIDTH = 18
+
+
+def order(comparison: Comparison, key: str, best_first: bool = True) -> list:
+    """The runs sorted by `key` (core.compare.sort_runs: best first), or worst first;
+    runs without a value stay last either way."""
+    ranked = sort_runs(comparison.runs, key)
+    n = sum(1 for r in ranked if _has(r.value(key)))
+    return ranked if best_first else ranked[:n][::-1] + ranked[n:]
+
+
+def _has(value) -> bool:
+    return value is not None and value == value  # not None, not NaN
+
+
+class CompareScreen(Screen):
+    """Rows are keyed by the RunView key; `views` is the app's live list of runs on screen."""
+
+    BINDINGS = [
+        Binding("escape,c", "close", "Back"),
+        Binding("space", "toggle_overlay", "Overlay"),
+        Binding("v", "overlay_all", "All/none"),
+        # 1..9, 0 sort by that column; the footer shows one entry for them all
+        *[Binding(str((k + 1) % 10), f"sort({k})", "Sort", show=k == 0, key_display="1-0")
+          for k in range(len(COLUMNS))],
+    ]
+
+    def __init__(self, views, on_overlay) -> None:
+        super().__init__()
+        self.views = views            # callable -> list[RunView] with a run folder
+        self.on_overlay = on_overlay  # called after an overlay toggle
+        self.sort_key, self.best_first = "test_acc", True
+        self.comparison: Comparison | None = None
+        self.keys: dict = {}          # run folder -> RunView
+        self._shown: list = []        # the table's rows as last drawn, to skip identical redraws
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="compare-title")
+        yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True, header_height=2)
+        yield MetricChart("test_loss", "test loss", id="compare-chart")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.reload()
+        self.set_interval(RELOAD_S, self.reload)
+        self.query_one(DataTable).focus()
+
+    # ---- data -------------------------------------------------------------
+    def reload(self) -> None:
+        """Reread every run folder (a run in progress has more epochs now) and redraw."""
+        infos, self.keys = [], {}
+        for view in self.views():
+            info = read_run(view.run_dir)
+            infos.append(info)
+            self.keys[str(info.path)] = view
+        self.comparison = compare(infos)
+        self._draw()
+
+    def view_of(self, run) -> RunView:
+        return self.keys[str(run.path)]
+
+    def rows(self) -> list:
+        """The run summaries in table order."""
+        return order(self.comparison, self.sort_key, self.best_first) if self.comparison else []
+
+    # ---- drawing ------------------------------------------------------------
+    def _draw(self) -> None:
+        table = self.query_one(DataTable)
+        runs = self.rows()
+        headers = [self._header(header, key) for header, key, _ in COLUMNS]
+        body = [(self.view_of(r).key, self._cells(r)) for r in runs]
+        if (headers, body) == self._shown:
+            self._draw_chart()
+            return
+        self._shown = (headers, body)
+        selected = self._cursor_key()
+        table.clear(columns=True)
+        for (_, key, _), header in zip(COLUMNS, headers):
+            table.add_column(header, key=key)
+        for row_key, cells in body:
+            table.add_row(*cells, key=row_key, height=max(len(c.plain.splitlines()) for c in cells))
+        keys = [k for k, _ in body]
+        if selected in keys:
+            table.move_cursor(row=keys.index(selected))
+        self._draw_title()
+        self._draw_chart()
+
+    def _header(self, header: str, key: str) -> Text:
+        text = header.replace(" ", "\n", 1)
+        if key == self.sort_key:  # ▼: larger values first
+            return Text(text + (" ▼" if SORT_KEYS[key] != self.best_first else " ▲"), style="bold reverse")
+        return Text(text)
+
+    def _cells(self, run) -> list:
+        view = self.view_of(run)
+        cells = []
+        for _, key, cell in COLUMNS:
+            if key == "run":
+                name = cell(run)
+                name = name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"
+                swatch = ("● ", f"color({view.colour})") if view.overlay else ("○ ", "dim")
+                text = Text.assemble(swatch, (name, "bold" if run.is_baseline else ""))
+                if run.status not in ("finished", "unknown"):
+                    text.append(f"\n  {run.status}", style="dim")
+            else:
+                text = Text(cell(run), justify="right")
+                if key in DELTA_UNDER and not run.is_baseline and key in run.delta:
+                    text.append(f"\n{run.delta[key]:+.3f}", style="dim")
+            cells.append(text)
+        return cells
+
+    def _draw_title(self) -> None:
+        header = next(h for h, k, _ in COLUMNS if k == self.sort_key)
+        n = len(self.comparison.runs) if self.comparison else 0
+        if not n:
+            text = "No run on screen has a record yet: start one, or open past runs (o)."
+        else:
+            way = "best first" if self.best_first else "worst first"
+            text = (f"Sorted by [b]{escape(header)}[/], {way} (1-0 or click a header; again: reverse). "
+                    f"Δ: minus [b]{escape(self.comparison.baseline)}[/]. ● in the charts, ○ not (space). "
+                    "◆ lowest test loss, risen since.")
+        self.query_one("#compare-title", Static).update(text)
+
+    def _draw_chart(self) -> None:
+        shown = [self.view_of(r) for r in self.rows()]
+        self.query_one(MetricChart).show([v for v in shown if v.overlay], False, False)
+
+    def _cursor_key(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+
+    # ---- actions ------------------------------------------------------------
+    def action_sort(self, column: int) -> None:
+        key = COLUMNS[column][1]
+        self.best_first = not self.best_first if key == self.sort_key else True
+        self.sort_key = key
+        self._draw()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self.action_sort(event.column_index)
+
+    def action_toggle_overlay(self) -> None:
+        key = self._cursor_key()
+        view = next((v for v in self.views() if v.key == key), None)
+        if view is None:
+            return
+        view.overlay = not view.overlay
+        self.on_overlay()
+        self._draw()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_toggle_overlay()
+
+    def action_overlay_all(self) -> None:
+        views = self.views()
+        show = not all(v.overlay for v in views)
+        for view in views:
+            view.overlay = show
+        self.on_overlay()
+        self._draw()
+
+    def action_close(self) -> None:
+        self.dismiss()
