@@ -120,6 +120,7 @@ class CifarApp(App):
         self._quitting = False
         self._active = False
         self._charts_dirty = False
+        self._progress = None  # the latest batch progress, not yet drawn
         self._data_failure: tuple[str, list[Job], str] | None = None  # (message, jobs to rerun, experiment)
         self.signalled: int | None = None  # the quit signal received, if any
         self._hung_up = False
@@ -370,8 +371,8 @@ class CifarApp(App):
         if view is None:
             return
         event = message.event
-        if isinstance(event, BatchProgress):
-            self._q(EpochProgress).advance(view.name, event.epoch, view.epochs, event.batch, event.batches)
+        if isinstance(event, BatchProgress):  # drawn by the timer: every redraw costs the trainer GIL time
+            self._progress = (view.name, view.epochs, event)
             return
         if isinstance(event, RunStarted):
             view.status, view.run_dir, view.epochs = "running", event.run_dir, event.epochs
@@ -390,7 +391,7 @@ class CifarApp(App):
     def _ended(self, view: RunView, event: RunEnded) -> None:
         view.status, view.message, view.cause = event.status, event.message, event.cause
         view.run_dir = event.run_dir or view.run_dir
-        self._running_key = None
+        self._running_key, self._progress = None, None
         self._q(EpochProgress).idle()
         style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
         self.log_line(f"[{style}]{escape(view.name)}: {event.status}[/] — {escape(event.message)}")
@@ -446,6 +447,10 @@ class CifarApp(App):
             pass
 
     def _refresh_views(self) -> None:
+        if self._progress:
+            name, epochs, event = self._progress
+            self._progress = None
+            self._q(EpochProgress).advance(name, event.epoch, epochs, event.batch, event.batches)
         if self._running_key and (view := self.views.get(self._running_key)):
             live = self.clock() - self._run_started - view.seconds
             self.table.show(view, max(live, 0.0))
