@@ -71,3 +71,11 @@ def log_text(app) -> str:
 
 def statuses(app) -> dict:
     return {v.name: v.status for v in app.views}
+
+
+async def start_long_run(pilot, app) -> None:
+    """Start a 50-epoch run of the form and wait until its first epoch is in (for stop/quit tests)."""
+    await wait_for(pilot, lambda: ready(app))
+    await fill(pilot, app, epochs="50", **FAST)
+    await pilot.press("s")
+    await wait_for(pilot, lambda: any(v.metrics for v in app.views))

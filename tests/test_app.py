@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from apphelp import (FAST, fill, log_text, make_app, ready, statuses, sync, tiny_synthetic, type_into,
+from apphelp import (FAST, fill, start_long_run, log_text, make_app, ready, statuses, sync, tiny_synthetic, type_into,
                      wait_for)
 from core.config import make_config
 from core.records import read_metrics
@@ -115,10 +115,7 @@ async def test_quick_demo_epochs_arrive_in_the_table_and_the_charts(tmp_path):
 async def test_stop_mid_run_keeps_finished_epochs(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: ready(app))
-        await fill(pilot, app, epochs="50", **FAST)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: any(v.metrics for v in app.views))
+        await start_long_run(pilot, app)
         await pilot.press("x")
         await wait_for(pilot, lambda: not app.running)
         (view,) = app.views
@@ -132,10 +129,7 @@ async def test_stop_mid_run_keeps_finished_epochs(tmp_path):
 async def test_quit_mid_run_stops_the_worker_then_exits(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: ready(app))
-        await fill(pilot, app, epochs="50", **FAST)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: any(v.metrics for v in app.views))
+        await start_long_run(pilot, app)
         worker = app._worker
         await pilot.press("q")
         await wait_for(pilot, lambda: app.return_code is not None)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from apphelp import FAST, fill, log_text, make_app, ready, sync, tiny_synthetic, wait_for
+from apphelp import FAST, fill, start_long_run, log_text, make_app, ready, sync, tiny_synthetic, wait_for
 from core import trainer
 from core.config import make_config
 from core.events import EpochDone
@@ -202,10 +202,7 @@ async def test_quit_signal_stops_the_run_cleanly(tmp_path):
     (the test runner's own signals are left alone); the pty test below sends a real one."""
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: ready(app))
-        await fill(pilot, app, epochs="50", **FAST)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: any(v.metrics for v in app.views))
+        await start_long_run(pilot, app)
         app._on_signal(signal.SIGHUP, None)
         app._on_signal(signal.SIGHUP, None)  # a second one changes nothing
         await wait_for(pilot, lambda: app.return_code is not None)
