@@ -21,6 +21,8 @@ class BatchProgress:
     epoch: int
     batch: int            # batches done in this epoch
     batches: int
+    train_loss: float | None = None  # running mean cross-entropy of this epoch so far
+    phase: str = "train"  # train | eval (the test set is being evaluated)
 
 
 @dataclass(frozen=True)

@@ -117,8 +117,11 @@ def _step(r: _Run, x: torch.Tensor, labels: torch.Tensor):
     return ce, logits, pen
 
 
-def _train_epoch(r: _Run, epoch: int, emit, stop: threading.Event, name: str) -> dict:
-    """One pass over the training set; the sums stay on the device (no host sync here)."""
+def _train_epoch(r: _Run, epoch: int, emit, stop: threading.Event, name: str, live_loss: bool = False) -> dict:
+    """One pass over the training set; the sums stay on the device (no host sync per batch).
+
+    With `live_loss` each progress event (at most every PROGRESS_EVERY_S) carries the epoch's
+    running mean loss: one host sync per event."""
     cfg, dev = r.config, r.device
     n = len(r.train_y)
     batches = math.ceil(n / cfg.batch_size)
@@ -142,8 +145,9 @@ def _train_epoch(r: _Run, epoch: int, emit, stop: threading.Event, name: str) ->
             pen_sum += pen.detach()
         now = time.monotonic()
         if now - last >= PROGRESS_EVERY_S or b + 1 == batches:
-            last = now
-            emit(BatchProgress(name, epoch, b + 1, batches))
+            last = now  # one host sync per progress sample (at most ~10 a second), none per batch
+            running = loss_sum.item() / min((b + 1) * cfg.batch_size, n) if live_loss else None
+            emit(BatchProgress(name, epoch, b + 1, batches, running))
     sums = {"train_loss": (loss_sum, n), "train_acc": (correct, n)}
     if cfg.regularizer in ("l1", "l2"):
         sums["penalty"] = (pen_sum, batches)
@@ -252,7 +256,9 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
                         math.ceil(len(dataset.train_y) / config.batch_size), str(device), first))
         for epoch in range(first, config.epochs + 1):
             t0 = time.perf_counter()
-            stats = _train_epoch(r, epoch, emit, stop, run)
+            stats = _train_epoch(r, epoch, emit, stop, run, live_loss=True)
+            batches = math.ceil(len(r.train_y) / config.batch_size)
+            emit(BatchProgress(run, epoch, batches, batches, phase="eval"))
             stats.update(_evaluate(r))
             totals = torch.stack([s.float() for s, _ in stats.values()]).tolist()  # the one sync
             values = [total / count for total, (_, count) in zip(totals, stats.values())]

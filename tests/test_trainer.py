@@ -154,3 +154,15 @@ def test_records_are_readable_by_others(tmp_path):
     end, _ = run(tmp_path, cfg(epochs=1))
     for name in ("config.json", "status.json", "checkpoint.pt", "metrics.jsonl"):
         assert (tmp_path / "exp" / "r" / name).stat().st_mode & 0o044 == 0o044, name
+
+
+def test_progress_carries_the_epochs_running_loss_and_says_when_it_evaluates(tmp_path):
+    end, events = run(tmp_path, cfg(epochs=1))
+    progress = [e for e in events if isinstance(e, BatchProgress)]
+    last_train = [e for e in progress if e.phase == "train"][-1]
+    assert last_train.batch == 6
+    # at the epoch's last batch the running mean is the epoch's train loss (same sum, same count)
+    assert last_train.train_loss == pytest.approx(read_metrics(end.run_dir)[0]["train_loss"], rel=1e-5)
+    evaluating = [i for i, e in enumerate(events) if isinstance(e, BatchProgress) and e.phase == "eval"]
+    done = next(i for i, e in enumerate(events) if isinstance(e, EpochDone))
+    assert len(evaluating) == 1 and events.index(last_train) < evaluating[0] < done
