@@ -31,6 +31,12 @@ class RunView:
     past: bool = False         # opened from the log dir rather than started here
     overlay: bool = True       # drawn in the charts (the compare screen toggles it)
     cause: str = ""            # why a failed run failed: data | record | disk | oom | internal
+    live: tuple[int, float] | None = None  # (epoch in progress, its running train loss); None between epochs
+
+    @property
+    def label(self) -> str:
+        """The one name this run goes by in the table, the legend, compare and the log."""
+        return self.name
 
     @property
     def last(self) -> dict:
