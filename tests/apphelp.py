@@ -79,3 +79,60 @@ async def start_long_run(pilot, app) -> None:
     await fill(pilot, app, epochs="50", **FAST)
     await pilot.press("s")
     await wait_for(pilot, lambda: any(v.metrics for v in app.views))
+
+
+def craft_run(logdir, experiment: str, name: str, train_loss: list[float], status: str = "finished",
+              **settings):
+    """A finished run folder written by hand (no training): known curves, instantly.
+
+    Test loss follows train loss + 0.1, accuracies 1 - loss/3; `settings` change its config."""
+    import json
+    from pathlib import Path
+
+    from core.config import make_config
+    from core.records import write_json, write_status
+
+    path = Path(logdir) / experiment / name
+    path.mkdir(parents=True)
+    config = make_config({"dataset": "synthetic", "epochs": len(train_loss), **settings}).to_dict()
+    write_json(path / "config.json", {"experiment": experiment, "run": name, "config": config})
+    rows = [{"epoch": e + 1, "train_loss": loss, "test_loss": loss + 0.1, "train_acc": 1 - loss / 3,
+             "test_acc": 1 - (loss + 0.1) / 3, "seconds": 2.0} for e, loss in enumerate(train_loss)]
+    (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_status(path, status, f"{status} {len(rows)} epochs.", len(rows))
+    return path
+
+
+def open_past(app, paths) -> list:
+    """Put run folders on screen as `o` would; returns their views."""
+    from core.records import read_run
+
+    views = [app.views.add_past(read_run(path)) for path in paths]
+    app._relabel()
+    return views
+
+
+def drawn_lines(widget) -> list[str]:
+    """The widget's text as it is drawn now (its last render), one string per row."""
+    from textual.geometry import Region
+
+    width, height = widget.size
+    return ["".join(segment.text for segment in line) for line in widget.render_lines(Region(0, 0, width, height))]
+
+
+def feed(app, view, *events) -> None:
+    """Hand core events for `view` to the app as the training thread would (synchronously)."""
+    from tui.messages import TrainerEvent
+
+    for event in events:
+        app.on_trainer_event(TrainerEvent(view.key, event))
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -7,7 +7,7 @@ import pytest
 from apphelp import (FAST, fill, start_long_run, log_text, make_app, ready, statuses, sync, tiny_synthetic, type_into,
                      wait_for)
 from core.config import make_config
-from core.records import read_metrics
+from core.records import read_metrics, read_run
 from core.trainer import train
 from textual.widgets import Select
 from tui.formcheck import check
@@ -79,7 +79,9 @@ async def test_bad_form_values_are_flagged_inline_and_start_refuses(tmp_path):
         await type_into(pilot, app, "lr", "0.01")
         assert not form.query_one("#error-lr").display and not form.widget("lr").has_class("-invalid")
         assert "batch_size" in form.errors and "lr" not in form.errors
-        assert app.side.run_name == "custom"  # an edited form makes a custom run
+        assert app.side.run_name == "custom"  # an invalid form has no edits to name the run after
+        await type_into(pilot, app, "batch_size", "64")
+        assert app.side.run_name == "baseline+lr0.01+bs64"  # named after what was edited
 
 
 @sync
@@ -90,7 +92,8 @@ async def test_quick_demo_epochs_arrive_in_the_table_and_the_charts(tmp_path):
         await fill(pilot, app, epochs="2", **FAST)
         await pilot.press("a")  # the whole preset: both runs, with the form's edits
         await wait_for(pilot, lambda: not app.running and len(app.views) == 2)
-        await pilot.pause(0.5)  # one chart refresh tick
+        chart = app.get_screen_main().query_one("#chart-test_acc", MetricChart)
+        await wait_for(pilot, lambda: sum(len(x) for _, _, x, _ in chart.series) == 4)  # a chart refresh
         assert statuses(app) == {"baseline": "finished", "augmentation+normalization": "finished"}, log_text(app)
         table = app.table
         for view in app.views:
@@ -100,15 +103,11 @@ async def test_quick_demo_epochs_arrive_in_the_table_and_the_charts(tmp_path):
             best = max(view.metrics, key=lambda m: m["test_acc"])
             assert row[4] == f"{best['test_acc']:.3f} ({best['epoch']})"
             assert view.metrics == read_metrics(view.run_dir)  # the console shows what is on disk
-        chart = app.get_screen_main().query_one("#chart-test_acc", MetricChart)
         assert [(label, x) for label, _, x, _ in chart.series] == [
             ("baseline", [1, 2]), ("augmentation+normalization", [1, 2])]
         baseline = next(iter(app.views))
         assert chart.series[0][3] == [m["test_acc"] for m in baseline.metrics]
         assert len({colour for _, colour, _, _ in chart.series}) == 2
-        await pilot.press("m", "l")
-        await pilot.pause(0.5)
-        assert chart.smoothing and chart.log_y
 
 
 @sync
@@ -153,7 +152,8 @@ async def test_missing_cifar10_offers_the_synthetic_data_set(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, DataMissingScreen))
         (failed,) = app.views
         assert failed.message.startswith("could not download CIFAR-10")
-        assert "custom: failed — could not download CIFAR-10" in log_text(app)
+        assert failed.label == "baseline+ep1+cpu"  # the preset's run, named after the form's edits
+        assert "baseline+ep1+cpu: failed — could not download CIFAR-10" in log_text(app)
         assert failed.status == "failed" and str(app.table.get_row(failed.key)[1]) == "failed (data)"
         await pilot.press("y")
         await wait_for(pilot, lambda: len(app.views) == 2 and not app.running)
@@ -196,3 +196,119 @@ async def test_help_screen_and_palette_list_the_actions(tmp_path):
         assert not isinstance(app.screen, HelpScreen)
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Start run", "Stop", "Toggle smoothing", "Toggle log y", "Open past runs", "Help"} <= titles
+
+
+# ---- run identity, colours, sentences: plain Python ---------------------------------
+
+def test_labels_are_the_run_folders_unique_on_screen(tmp_path):
+    from tui.runview import Views
+
+    (tmp_path / "demo" / "baseline").mkdir(parents=True)  # started once before, on disk
+    views = Views(str(tmp_path))
+    first = views.add("baseline", "demo")
+    second = views.add("baseline", "demo")
+    assert (first.label, second.label) == ("baseline-2", "baseline-3")  # queued: the folders they will get
+    first.run_dir, first.status = str(tmp_path / "demo" / "baseline-2"), "running"
+    (tmp_path / "demo" / "baseline-2").mkdir()
+    views.relabel()
+    assert (first.label, second.label) == ("baseline-2", "baseline-3")  # the same once one starts
+    past = views.add_past(read_run(tmp_path / "demo" / "baseline"))
+    other = views.add("baseline", "ex2")
+    labels = [v.label for v in views]
+    assert labels == ["demo/baseline-2", "demo/baseline-3", "demo/baseline (past)", "ex2/baseline"]
+    assert len(set(labels)) == len(labels)
+    views.remove(other.key)
+    assert past.label == "baseline (past)"  # one experiment again: no prefix
+
+
+def test_settings_that_differ_from_the_experiments_first_run():
+    from tui.confdiff import changes, describe, run_name
+    from tui.runview import Views
+
+    base = make_config({"dataset": "synthetic"}).to_dict()
+    sgd = make_config({"dataset": "synthetic", "optimizer": "sgd", "lr": 0.01}).to_dict()
+    views = Views()
+    a, b, c = (views.add("baseline", "x", config=base), views.add("sgd", "x", config=sgd),
+               views.add("mine", "y", config=sgd))
+    assert (a.settings, b.settings, c.settings) == ("", "sgd, lr 0.01", "")  # c: first of its experiment
+    dropout = make_config({"regularizer": "dropout", "reg_strength": 0.5, "augment": True}).to_dict()
+    plain = make_config({}).to_dict()
+    assert describe(changes(plain, dropout)) == "augment, dropout, p 0.5"
+    assert describe(changes(dropout, plain)) == "no augment, no regularizer"  # no strength without one
+    assert run_name("baseline", changes(base, sgd)) == "baseline+sgd+lr0.01"
+    assert run_name("baseline", []) == "baseline"
+    assert len(run_name("b", changes(plain, dropout) * 20)) <= 48
+
+
+def test_colours_go_to_runs_that_draw_and_stay_with_them():
+    from tui.runview import PALETTE, Views
+
+    assert not any(c in PALETTE for c in range(232, 256)) and not {7, 8, 15} & set(PALETTE)  # no greys
+    assert len(set(PALETTE)) == len(PALETTE)
+    views = Views()
+    failed = views.add("never-started", "x", status="failed")
+    a, b = views.add("a", "x"), views.add("b", "x")
+    assert failed.colour is None and a.colour is None  # nothing drawn yet: no colour taken
+    assert views.colour(b) == PALETTE[0] and views.colour(a) == PALETTE[1]  # in the order they draw
+    b.overlay = False
+    views.remove(failed.key)
+    assert views.colour(b) == PALETTE[0] and views.colour(a) == PALETTE[1]  # for life
+
+
+def test_console_sentences_name_its_keys_and_say_each_word_once():
+    from tui.app import ended_text, for_console
+
+    run_dir = "/tmp/runs/demo/baseline-2"
+    stopped = f"stopped after 2 finished epoch(s); resume with cifar-tui run --resume {run_dir}."
+    assert for_console(stopped, run_dir) == "stopped after 2 finished epoch(s); resume with r on its row."
+    assert ended_text("stopped", for_console(stopped, run_dir)).count("stopped") == 1
+    assert ended_text("finished", "finished 5 epochs.") == "finished 5 epochs."
+    assert ended_text("finished", "already finished all 5 epochs; nothing to do (add epochs with --set epochs=N).") \
+        .count("finished") == 1
+    assert ended_text("failed", "could not download CIFAR-10.") == "failed — could not download CIFAR-10."
+    done = for_console(f"{run_dir} already finished its 3 epochs; resume it with --set epochs=N to train it longer.",
+                       run_dir)
+    assert "cifar-tui run --resume /tmp/runs/demo/baseline-2 --set epochs=N in a shell" in done
+
+
+def test_the_queue_hands_jobs_to_one_thread_at_a_time():
+    import threading
+
+    from tui.jobqueue import Job, JobQueue
+
+    config = make_config({"dataset": "synthetic"})
+    job = lambda k: Job(k, k, "x", config)  # noqa: E731
+    queue = JobQueue()
+    assert queue.put([job("a")]) is True     # no thread takes jobs: start one
+    assert queue.put([job("b"), job("c")]) is False  # the thread will take these too
+    assert queue.take().key == "a" and queue.current.key == "a"
+    assert [j.key for j in queue.clear()] == ["b", "c"]
+    assert queue.take() is None and queue.current is None  # empty: the thread ends...
+    assert queue.put([job("d")]) is True     # ...and the next put starts another
+    taken, lock = [], threading.Lock()
+
+    def consume():
+        while (j := queue.take()) is not None:
+            with lock:
+                taken.append(j.key)
+
+    queue.put([job(f"j{i}") for i in range(50)])
+    thread = threading.Thread(target=consume)
+    thread.start()
+    thread.join()
+    assert taken == ["d"] + [f"j{i}" for i in range(50)]  # all of them, once, in order
+    queue.put([job("e")])
+    queue.take()
+    queue.halt()
+    assert queue.current.stop.is_set() and queue.pending() == []
+
+
+def test_eta_from_measured_epoch_times():
+    from tui.widgets.progress import epoch_seconds, run_left
+
+    assert epoch_seconds([], elapsed=3.0, batch=10, batches=40) == 12.0  # before any epoch ends
+    assert epoch_seconds([], elapsed=0.0, batch=0, batches=40) is None
+    rows = [{"seconds": s} for s in (100.0, 10.0, 12.0, 8.0, 10.0, 10.0)]
+    assert epoch_seconds(rows, elapsed=1.0, batch=1, batches=40) == 10.0  # the latest five epochs
+    assert run_left(10.0, elapsed=4.0, epochs_after=2) == 26.0
+    assert run_left(10.0, elapsed=15.0, epochs_after=0) == 0.0  # a slow epoch: never negative

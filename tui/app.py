@@ -1,18 +1,19 @@
 """The Textual console: bindings, actions and the trainer worker.
 
-The trainer runs in one thread worker per start (a queue of runs). It hands
-core's events to the app with `post_message` and never touches a widget; the
-app updates the table and progress as events arrive and redraws the charts
-from a timer, so a burst of events costs one redraw.
+One training thread takes runs from a queue (tui.jobqueue) that the app appends to
+while it trains; a new thread starts when the queue had run dry. It hands core's
+events to the app with `post_message` and never touches a widget; the app updates
+the table as events arrive and redraws the charts and the progress line from a
+timer, so a burst of events costs one redraw.
 """
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.markup import escape
@@ -28,6 +29,7 @@ from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
 from core.trainer import train
+from tui.jobqueue import Job, JobQueue
 from tui.messages import TrainerEvent
 from tui.runview import RunView, Views
 from tui.screens.compare import CompareScreen
@@ -35,7 +37,7 @@ from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.widgets.charts import ChartGrid, MetricChart
-from tui.widgets.progress import EpochProgress
+from tui.widgets.progress import EpochProgress, epoch_seconds, run_left
 from tui.widgets.runs_table import RunsTable
 from tui.widgets.side_panel import SidePanel
 
@@ -45,14 +47,6 @@ DEFAULT_PRESET = "quick-demo"  # offline and quick: the friendliest first choice
 # to Python's default, which would end the process mid-batch with the run's status 'running'
 QUIT_SIGNALS = [s for s in (getattr(signal, n, None) for n in ("SIGHUP", "SIGTERM")) if s]
 HANG_UP_GRACE_S = 10.0  # after a hang-up and the run's clean stop, how long the app may take to exit
-
-
-@dataclass
-class Job:
-    key: str
-    name: str
-    config: RunConfig
-    resume_dir: str | None = None  # carry on this run folder rather than start a new one
 
 
 class CifarApp(App):
@@ -80,19 +74,23 @@ class CifarApp(App):
     ]
     # (action, palette title, help text) for the palette and the help screen
     ACTIONS = (
-        ("start", "Start run", "start the run in the form (edited: a 'custom' run)"),
-        ("start_all", "Start all runs of the preset", "start every run of the preset, with the form's edits"),
-        ("stop", "Stop", "stop the run within one batch (finished epochs are kept)"),
+        ("start", "Start run", "start the run in the form (edited: named after the edits, e.g. "
+         "baseline+lr0.01); while a run trains it is queued"),
+        ("start_all", "Start all runs of the preset", "start every run of the preset, with the form's edits "
+         "(queued behind a run in progress)"),
+        ("stop", "Stop", "stop the running run within one batch (finished epochs are kept); "
+         "again: clear the queue too"),
         ("compare", "Compare runs", "the runs on screen side by side: sort, pick the charts' runs, "
          "see where test loss starts rising"),
-        ("resume", "Resume run", "carry on the table's stopped/interrupted/failed run "
+        ("resume", "Resume run", "carry on the table's stopped/interrupted/failed run, queued if one trains "
          "(no run there: choose one under the log dir)"),
         ("preset(1)", "Next preset", "choose the next preset"),
         ("preset(-1)", "Previous preset", "choose the previous preset"),
         ("toggle_smoothing", "Toggle smoothing", "smooth the curves (TensorBoard's EMA, weight 0.6)"),
         ("toggle_log_y", "Toggle log y", "logarithmic y axis"),
         ("open_runs", "Open past runs", "overlay runs recorded under the log dir"),
-        ("hide_run", "Hide run", "remove the table's selected run from the charts"),
+        ("hide_run", "Hide run", "hide the table's selected run from the charts (○ in the table); "
+         "again: show it"),
         ("toggle_panel", "Toggle side panel", "hide the presets and form: more room for the charts"),
         ("focus('form')", "Focus form", "move to the run form"),
         ("focus('charts')", "Focus charts", "move to the charts"),
@@ -108,20 +106,23 @@ class CifarApp(App):
         self.clock = clock
         base = RunConfig(data_dir=data_dir) if data_dir else None
         self.presets, self.preset_errors = load_all(base)
-        self.views = Views()
+        self.views = Views(logdir)
         self.smoothing = False
         self.log_y = False
-        self._stop = threading.Event()
+        self.queue = JobQueue()
         self._trained = threading.Event()  # the training thread has returned (set while none runs)
         self._trained.set()
         self._worker: Worker | None = None
         self._running_key: str | None = None
-        self._run_started = 0.0
+        self._run_started = 0.0  # clock when the running run started (in this console)
+        self._time_base = 0.0    # its time column then
+        self._epoch_began = 0.0  # clock when its current epoch began
+        self._stop_pressed = False  # x was pressed since the queue last got work: x again clears it
         self._quitting = False
         self._active = False
         self._charts_dirty = False
-        self._progress = None  # the latest batch progress, not yet drawn
-        self._data_failure: tuple[str, list[Job], str] | None = None  # (message, jobs to rerun, experiment)
+        self._progress = None  # the latest batch progress (view, event), not yet drawn
+        self._data_failure: tuple[str, list[Job]] | None = None  # (message, jobs to rerun)
         self.signalled: int | None = None  # the quit signal received, if any
         self._hung_up = False
         self._input_pipe: int | None = None  # after a hang-up: the write end of the stand-in stdin
@@ -140,7 +141,7 @@ class CifarApp(App):
     def on_unmount(self) -> None:
         """However the app ends, a training thread still running stops within a batch (the
         process waits for it), so its records end 'stopped' rather than 'running'."""
-        self._stop.set()
+        self.queue.halt()
 
     def _startup(self) -> None:
         """Once the main screen is composed."""
@@ -206,8 +207,8 @@ class CifarApp(App):
 
     def _refuse(self, reason) -> bool:
         """Say why a start cannot happen; True if it cannot."""
-        if not reason and self.running:
-            reason = "a run is in progress; stop it first (x) or wait for it to end."
+        if not reason and self._quitting:
+            reason = "the console is quitting."
         if not reason:
             return False
         self.log_line(f"[red]Not started:[/] {escape(str(reason))}")
@@ -221,38 +222,68 @@ class CifarApp(App):
         queued = []
         for name, config in jobs:
             view = self.views.add(name, experiment, config=config.to_dict(), epochs=config.epochs)
-            self.table.show(view)
-            queued.append(Job(view.key, name, config))
-        self._run_jobs(experiment, queued)
+            queued.append(Job(view.key, name, experiment, config))
+        self._relabel()
+        self._enqueue(queued)
 
-    def _run_jobs(self, experiment: str, queued: list[Job]) -> None:
-        self._stop, self._trained = threading.Event(), threading.Event()
-        self._data_failure = None
+    def _enqueue(self, jobs: list[Job]) -> None:
+        """Queue `jobs` behind the run in progress, or start a training thread for them."""
+        ahead = len(self.queue.pending()) + (self.queue.current is not None)
+        self._stop_pressed = False
+        if ahead and jobs:
+            names = ", ".join(escape(self.views.get(j.key).label) for j in jobs)
+            self.log_line(f"Queued {names} ({ahead} run{'s' * (ahead > 1)} ahead).")
+        if self.queue.put(jobs):
+            self._trained = threading.Event()
+            self._data_failure = None
+            self._active = True
+            self._worker = self._train(self._trained)
         self._mark_charts()
-        self._active = True
-        self._worker = self._train(experiment, queued, self._stop, self._trained)
 
     @work(thread=True, exit_on_error=False, group="training", description="training")
-    def _train(self, experiment: str, jobs: list[Job], stop: threading.Event, trained: threading.Event) -> None:
-        """Runs the queue in this thread; talks to the app only through post_message."""
+    def _train(self, trained: threading.Event) -> None:
+        """Trains the queue's runs in turn, in this thread, until it is empty; talks to the app
+        only through post_message."""
         try:
-            for job in jobs:
-                if stop.is_set():
-                    return
+            while (job := self.queue.take()) is not None:
                 ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
-                              stop, logdir=self.logdir, experiment=experiment, run=job.name,
+                              job.stop, logdir=self.logdir, experiment=job.experiment, run=job.name,
                               data_url=self.data_url, data_md5=self.data_md5, resume_dir=job.resume_dir)
                 if is_data_missing(job.config, ended):
-                    return  # the rest would fail the same way; the app offers synthetic data
+                    self.queue.clear()  # the rest would fail the same way; the app offers synthetic data
+        except BaseException:
+            self.queue.abandon()
+            raise
         finally:
             trained.set()
 
     def action_stop(self) -> None:
-        if not self.running:
+        job = self.queue.current
+        if not self.running or job is None:
             self.log_line("Nothing is running.")
             return
-        self._stop.set()
-        self.log_line("Stopping at the end of this batch…")
+        view = self.views.get(job.key)
+        if self._stop_pressed:  # the second x: nothing more is to run
+            job.stop.set()
+            self._clear_queue()
+            return
+        self._stop_pressed = True
+        job.stop.set()
+        waiting = len(self.queue.pending())
+        more = (f" {waiting} run{'s' * (waiting > 1)} still queued: x again clears the queue."
+                if waiting else "")
+        self.log_line(f"Stopping {escape(view.label)} at the end of this batch…{more}")
+
+    def _clear_queue(self) -> None:
+        dropped = self.queue.clear()
+        for job in dropped:
+            self.views.remove(job.key)
+            self.table.drop(job.key)
+        if dropped:
+            self._relabel()
+            self.log_line(f"Cleared the queue ({len(dropped)} run{'s' * (len(dropped) > 1)} not started).")
+        else:
+            self.log_line("The queue is empty; the run in progress is stopping.")
 
     async def action_quit(self) -> None:
         if not self.running:
@@ -262,12 +293,12 @@ class CifarApp(App):
             self.log_line("Still waiting for the trainer to finish its batch…")
             return
         self._quitting = True
-        self._stop.set()
+        self.queue.halt()
         self.log_line("Stopping the run before quitting (the finished epochs are kept)…")
 
     def _on_signal(self, signum: int, _frame) -> None:
         """SIGHUP/SIGTERM (main thread, between two steps of the event loop): quit as `q` does."""
-        self._stop.set()  # first of all: the records end right even if the UI cannot go on
+        self.queue.halt()  # first of all: the records end right even if the UI cannot go on
         if signum == getattr(signal, "SIGHUP", None) and not self._hung_up and not self.is_headless:
             self._hung_up = True
             self._input_pipe = detach_terminal()  # before Textual's next read or write on the dead terminal
@@ -314,10 +345,10 @@ class CifarApp(App):
             self._pick_resumable()
             return
         if view.status in ("queued", "running"):
-            self._refuse(f"{view.name} is {view.status}; it cannot be resumed.")
+            self._refuse(f"{view.label} is {view.status}; it cannot be resumed.")
             return
         if not view.run_dir:
-            self._refuse(f"{view.name} has no record to resume (it never started); start it again (s).")
+            self._refuse(f"{view.label} has no record to resume (it never started); start it again (s).")
             return
         self._resume(view)
 
@@ -331,7 +362,7 @@ class CifarApp(App):
             if paths:
                 view = self.views.add_past(read_run(paths[0])) or next(
                     v for v in self.views if v.run_dir == str(paths[0]))
-                self.table.show(view)
+                self._relabel()
                 self._resume(view)
 
         self.push_screen(PastRunsScreen(runs, self.logdir, title="Resume which run?", single=True), chosen)
@@ -343,12 +374,13 @@ class CifarApp(App):
                 raise RecordError(problem)
             config, experiment, name = resume_config(view.run_dir)
         except (RecordError, ConfigError) as e:
-            self._refuse(str(e))
+            self._refuse(for_console(str(e), view.run_dir))
             return
         view.status, view.message, view.cause, view.config = "queued", "", "", config.to_dict()
-        self.table.show(view)
-        self.log_line(f"Resuming [b]{escape(experiment)}/{escape(name)}[/] ({len(view.metrics)} epoch(s) on record).")
-        self._run_jobs(experiment, [Job(view.key, name, config, resume_dir=view.run_dir)])
+        view.past = False  # training here now
+        self._relabel()
+        self.log_line(f"Resuming [b]{escape(view.label)}[/] ({len(view.metrics)} epoch(s) on record).")
+        self._enqueue([Job(view.key, name, experiment, config, resume_dir=view.run_dir)])
 
     # ---- compare ------------------------------------------------------------
     # the main screen's actions that make no sense over the compare screen (off its footer too)
@@ -372,38 +404,62 @@ class CifarApp(App):
             return
         event = message.event
         if isinstance(event, BatchProgress):  # drawn by the timer: every redraw costs the trainer GIL time
-            self._progress = (view.name, view.epochs, event)
+            self._progress = (view, event)
+            if event.train_loss is not None:  # the epoch's running loss: a partial segment in the charts
+                self.views.colour(view)
+                view.live = (event.epoch, event.train_loss)
+                self._mark_charts()
             return
         if isinstance(event, RunStarted):
+            self._tick(view)
             view.status, view.run_dir, view.epochs = "running", event.run_dir, event.epochs
             view.metrics = [m for m in view.metrics if m["epoch"] < event.first_epoch]  # as on disk now
-            self._running_key, self._run_started = view.key, self.clock()
+            self._running_key = view.key
+            self._run_started = self._epoch_began = self.clock()
+            self._time_base = view.time
+            self._relabel()
             how = f"resumed at epoch {event.first_epoch}" if event.first_epoch > 1 else "started"
-            self.log_line(f"[b]{escape(event.experiment)}/{escape(Path(event.run_dir).name)}[/] {how} on {event.device}.")
-            self._mark_charts()
+            where = "" if view.prefix else f" ({escape(event.experiment)})"
+            self.log_line(f"[b]{escape(view.label)}[/]{where} {how} on {event.device}.")
         elif isinstance(event, EpochDone):
+            self.views.colour(view)
             view.metrics.append(event.metrics)
+            view.live = None
+            self._epoch_began = self.clock()
+            self._tick(view)
             self._mark_charts()
         elif isinstance(event, RunEnded):
             self._ended(view, event)
         self.table.show(view)
 
+    def _tick(self, view: RunView) -> None:
+        """The running run's time column: its time when it started here, plus the time since."""
+        if view.key == self._running_key:
+            view.elapsed = max(view.elapsed, self._time_base + self.clock() - self._run_started)
+
     def _ended(self, view: RunView, event: RunEnded) -> None:
-        view.status, view.message, view.cause = event.status, event.message, event.cause
+        self._tick(view)
+        view.status, view.cause = event.status, event.cause
         view.run_dir = event.run_dir or view.run_dir
-        self._running_key, self._progress = None, None
-        self._q(EpochProgress).idle()
+        view.message = for_console(event.message, view.run_dir)
+        view.live = None
+        if self._progress and self._progress[0] is view:
+            self._progress = None
+        if view.key == self._running_key:
+            self._running_key = None
+            self._q(EpochProgress).idle()
+        self._relabel()
         style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
-        self.log_line(f"[{style}]{escape(view.name)}: {event.status}[/] — {escape(event.message)}")
+        self.log_line(f"[b]{escape(view.label)}[/]: [{style}]{escape(ended_text(event.status, view.message))}[/]")
         config = RunConfig(**view.config) if view.config else None
         if config is not None and is_data_missing(config, event):
-            rerun = [Job(v.key, v.name, RunConfig(**v.config)) for v in self.views
+            rerun = [Job(v.key, v.name, v.experiment, RunConfig(**v.config)) for v in self.views
                      if v.key == view.key or v.status == "queued"]
-            self._data_failure = (event.message, rerun, view.experiment)
+            self._data_failure = (event.message, rerun)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is not self._worker or event.state not in (
+        if event.worker.group != "training" or event.state not in (
                 WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         if event.state == WorkerState.ERROR:  # a bug in the trainer: say so, keep the app up
@@ -412,26 +468,35 @@ class CifarApp(App):
             if self._running_key and (view := self.views.get(self._running_key)):
                 view.status = "failed"
                 self.table.show(view)
-        for view in self.views:
-            if view.status in ("queued", "running"):
+        if event.worker is not self._worker:  # an earlier thread; a newer one trains the queue
+            return
+        for view in self.views:  # what the thread left without an end
+            if view.status == "running" or (view.status == "queued" and not self._in_queue(view.key)):
                 view.status = "skipped" if view.status == "queued" else "failed"
                 self.table.show(view)
         self._running_key = None
         self._active = False
+        self._stop_pressed = False
+        self._q(EpochProgress).idle()
         self._mark_charts()
         if self._quitting:
             self.exit()
         elif self._data_failure:
             self._offer_synthetic(*self._data_failure)
 
-    def _offer_synthetic(self, message: str, jobs: list[Job], experiment: str) -> None:
+    def _in_queue(self, key: str) -> bool:
+        return any(job.key == key for job in self.queue.pending())
+
+    def _offer_synthetic(self, message: str, jobs: list[Job]) -> None:
         def answer(use_synthetic: bool | None) -> None:
             if not use_synthetic:
                 self.log_line("Put CIFAR-10 into the data folder, or set dataset to synthetic in the form.")
                 return
             self.side.form.widget("dataset").value = "synthetic"
             self.log_line("Running again on the synthetic data set.")
-            self._launch(experiment, [(j.name, j.config.replace(dataset="synthetic")) for j in jobs])
+            for experiment in dict.fromkeys(j.experiment for j in jobs):
+                self._launch(experiment, [(j.name, j.config.replace(dataset="synthetic"))
+                                          for j in jobs if j.experiment == experiment])
 
         self.push_screen(DataMissingScreen(message), answer)
 
@@ -448,16 +513,49 @@ class CifarApp(App):
 
     def _refresh_views(self) -> None:
         if self._progress:
-            name, epochs, event = self._progress
+            view, event = self._progress
             self._progress = None
-            self._q(EpochProgress).advance(name, event.epoch, epochs, event.batch, event.batches)
+            left, all_left = self._eta(view, event)
+            self._q(EpochProgress).advance(view.label, event.epoch, view.epochs, event.batch, event.batches,
+                                           event.phase == "eval", left, all_left)
         if self._running_key and (view := self.views.get(self._running_key)):
-            live = self.clock() - self._run_started - view.seconds
-            self.table.show(view, max(live, 0.0))
+            self._tick(view)
+            self.table.show(view)
         if not self._charts_dirty:
             return
         self._charts_dirty = False
-        self.charts.show([v for v in self.views if v.overlay], self.smoothing, self.log_y)
+        self.charts.show(self.drawn(), self.smoothing, self.log_y)
+
+    def drawn(self) -> list[RunView]:
+        """The runs the charts draw: not hidden, and with something to draw (a colour)."""
+        return [v for v in self.views if v.overlay and v.colour is not None]
+
+    def _relabel(self) -> None:
+        """Runs came, went or started: every row's label and settings may change."""
+        self.views.relabel()
+        for view in self.views:
+            self.table.show(view)
+        self._mark_charts()
+
+    def _eta(self, view: RunView, event: BatchProgress) -> tuple[float | None, float | None]:
+        """Seconds left in the running run and in the whole queue (None: unknown / nothing queued),
+        from the epoch times measured so far."""
+        elapsed = self.clock() - self._epoch_began
+        epoch_s = epoch_seconds(view.metrics, elapsed, event.batch, event.batches)
+        if epoch_s is None:
+            return None, None
+        left = run_left(epoch_s, elapsed, view.epochs - event.epoch)
+        pending = self.queue.pending()
+        if not pending:
+            return left, None
+        here = view.config
+        total = left
+        for job in pending:  # a run with a smaller share of the same data trains faster
+            same = job.config.dataset == here.get("dataset") and here.get("train_fraction")
+            scale = job.config.train_fraction / here["train_fraction"] if same else 1.0
+            done = len(self.views.get(job.key).metrics) if job.resume_dir else 0
+            total += epoch_s * scale * max(job.config.epochs - done, 0)
+        return left, total
 
     def action_toggle_smoothing(self) -> None:
         self.smoothing = not self.smoothing
@@ -473,15 +571,19 @@ class CifarApp(App):
         self.side.step(delta)
 
     def action_hide_run(self) -> None:
+        """Hide the selected run's curves, or show them again; its row stays (○ while hidden)."""
         key = self.table.selected_key
-        if key is None:
+        view = self.views.get(key) if key else None
+        if view is None:
+            self.log_line("No run in the table to hide.")
             return
-        if key == self._running_key or self.views.get(key).status == "queued":
-            self.log_line("That run is in progress; stop it first (x).")
-            return
-        self.views.remove(key)
-        self.table.drop(key)
+        view.overlay = not view.overlay
+        self.table.show(view)
         self._mark_charts()
+        if view.overlay:
+            self.log_line(f"[b]{escape(view.label)}[/] is drawn in the charts again.")
+        else:
+            self.log_line(f"[b]{escape(view.label)}[/] is hidden from the charts (○); d again shows it.")
 
     def action_open_runs(self) -> None:
         infos = [read_run(path) for path in list_runs(self.logdir)]
@@ -489,13 +591,10 @@ class CifarApp(App):
         infos = [i for i in infos if str(i.path) not in shown]
 
         def opened(paths: list | None) -> None:
-            for path in paths or []:
-                view = self.views.add_past(read_run(path))
-                if view is not None:
-                    self.table.show(view)
-            if paths:
-                self.log_line(f"Opened {len(paths)} past run(s).")
-                self._mark_charts()
+            added = [v for v in (self.views.add_past(read_run(path)) for path in paths or []) if v]
+            if added:
+                self._relabel()
+                self.log_line(f"Opened {', '.join(escape(v.label) for v in added)}.")
 
         self.push_screen(PastRunsScreen(infos, self.logdir), opened)
 
@@ -506,10 +605,11 @@ class CifarApp(App):
             self.table.focus()
 
     def action_focus(self, target: str) -> None:
-        if target == "form":
+        if target == "form":  # the field edited last
             self.side.remove_class("-hidden")
-        widget = {"form": "#form Input, #form Select", "charts": MetricChart, "runs": RunsTable}[target]
-        self.get_screen_main().query(widget).first().focus()
+            self.side.form.focus_field()
+            return
+        self.get_screen_main().query({"charts": MetricChart, "runs": RunsTable}[target]).first().focus()
 
     def action_help(self) -> None:
         keys: dict[str, list[str]] = {}
@@ -529,12 +629,33 @@ class CifarApp(App):
         view = self.views.get(event.row_key.value)
         if view is not None:
             where = f" ({escape(view.run_dir)})" if view.run_dir else ""
-            self.log_line(f"[b]{escape(view.name)}[/]{where}: {view.status}"
-                          + (f" — {escape(view.message)}" if view.message else ""))
+            differs = f"; differs from the first run: {escape(view.settings)}" if view.settings else ""
+            self.log_line(f"[b]{escape(view.label)}[/]{where}: {escape(ended_text(view.status, view.message))}"
+                          + differs)
 
     def on_side_panel_preset_chosen(self, message: SidePanel.PresetChosen) -> None:
         n = len(message.preset.runs)
         self.sub_title = f"{message.preset.name} ({n} run{'s' if n != 1 else ''})"
+
+
+def for_console(message: str, run_dir: str) -> str:
+    """Core's sentences name the shell commands (they are shared with `cifar-tui run`); in the
+    console, name its key instead where it has one."""
+    if run_dir:
+        message = message.replace(f"cifar-tui run --resume {run_dir}", "r on its row")
+    message = message.replace(" (add epochs with --set epochs=N)", "")
+    return message.replace("resume it with --set epochs=N to train it longer",  # no key for that here
+                           f"to train it longer, run cifar-tui run --resume {run_dir or 'RUN_DIR'} "
+                           "--set epochs=N in a shell")
+
+
+def ended_text(status: str, message: str) -> str:
+    """`finished 5 epochs.` rather than `finished — finished 5 epochs.`"""
+    if not message:
+        return status
+    if re.search(rf"\b{re.escape(status)}\b", message):
+        return message
+    return f"{status} — {message}"
 
 
 def is_data_missing(config: RunConfig, ended: RunEnded) -> bool:

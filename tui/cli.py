@@ -16,19 +16,30 @@ class UsageError(Exception):
     """Bad usage: printed as one sentence, exit 2."""
 
 
-def _common(p: argparse.ArgumentParser, default=None) -> None:
-    """Options both the console and the subcommands take; subcommands pass SUPPRESS so
-    `cifar-tui --logdir X run` keeps X."""
-    p.add_argument("--logdir", default=default, help="where run records go (default: $CIFAR_TUI_LOGDIR or ./runs)")
-    p.add_argument("--data-dir", default=default, help="CIFAR-10 folder (default: $CIFAR_TUI_DATA or ~/.cache/cifar-tui)")
-    p.add_argument("--data-url", default=default, help="CIFAR-10 archive URL, for mirrors ($CIFAR_TUI_DATA_URL)")
-    p.add_argument("--data-md5", default=default, help="md5 of that archive ($CIFAR_TUI_DATA_MD5)")
+COMMON = ("logdir", "data_dir", "data_url", "data_md5")
+
+
+def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
+    """Options both the console and the subcommands take (`only` those a command uses);
+    subcommands pass SUPPRESS so `cifar-tui --logdir X run` keeps X."""
+    helps = {"logdir": ("DIR", "where run records go (default: $CIFAR_TUI_LOGDIR or ./runs)"),
+             "data_dir": ("DIR", "CIFAR-10 folder (default: $CIFAR_TUI_DATA or ~/.cache/cifar-tui)"),
+             "data_url": ("URL", "CIFAR-10 archive URL, for mirrors ($CIFAR_TUI_DATA_URL)"),
+             "data_md5": ("MD5", "md5 of that archive ($CIFAR_TUI_DATA_MD5)")}
+    for name in only:
+        metavar, text = helps[name]
+        p.add_argument("--" + name.replace("_", "-"), default=default, metavar=metavar, help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cifar-tui", description="Train small CNNs on CIFAR-10 and watch the curves live.")
+    p = argparse.ArgumentParser(
+        prog="cifar-tui", usage="cifar-tui [-h] [--logdir DIR] [--data-dir DIR] [--data-url URL] [--data-md5 MD5] "
+                                "[COMMAND ...]",
+        description="Train small CNNs on CIFAR-10 and watch the curves live. With no COMMAND, cifar-tui opens "
+                    "the console (keys: ? inside it); a COMMAND works without it, in the shell.",
+        epilog="`cifar-tui COMMAND --help` tells more about one command.")
     _common(p)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands (optional)", prog="cifar-tui")
     sub.add_parser("presets", help="list the presets with their descriptions")
     run = sub.add_parser("run", help="run a preset (or one config) headless",
                          description="Run a preset's runs in turn, or one config built from --set.")
@@ -54,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=3, help="timed passes after a warm-up; the best counts (default 3)")
     bench.add_argument("--train-images", type=int, default=None, help="training images per pass (default: 25000 on a GPU, 5120 on CPU)")
     bench.add_argument("--test-images", type=int, default=None, help="test images per pass (default: 10000 on a GPU, 5000 on CPU)")
-    _common(bench, argparse.SUPPRESS)
+    _common(bench, argparse.SUPPRESS, only=("data_dir",))  # the data it times, if dataset=cifar10
     return p
 
 

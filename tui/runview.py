@@ -7,21 +7,24 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core.compare import smooth  # noqa: F401  (the charts' smoothing: TensorBoard's, one implementation)
-from core.records import RunInfo
+from core.records import RunInfo, safe_name
+from tui.confdiff import changes, describe
 
-# xterm-256 colour cube indices: shown exactly in a 256-colour terminal and in
-# truecolor, and far apart in hue so overlaid curves stay distinguishable.
-PALETTE = (33, 208, 40, 197, 141, 220, 51, 130, 250, 165)
+# xterm-256 colour indices: shown exactly in a 256-colour terminal and in truecolor, far
+# apart in hue so overlaid curves stay distinguishable, and no grey (the axes' colour).
+PALETTE = (33, 208, 40, 197, 141, 220, 51, 130, 213, 165)
+PAST_MARK = " (past)"
 
 
 @dataclass
 class RunView:
     key: str
-    name: str
+    name: str                  # the name the run was started under (its folder may add -2, -3...)
     experiment: str
-    colour: int
+    colour: int | None = None  # given when the run first has something to draw, kept for life
     config: dict = field(default_factory=dict)
     status: str = "queued"     # queued | running | finished | stopped | failed | diverged | ...
     epochs: int = 0            # epochs the run asks for
@@ -29,14 +32,19 @@ class RunView:
     message: str = ""
     run_dir: str = ""
     past: bool = False         # opened from the log dir rather than started here
-    overlay: bool = True       # drawn in the charts (the compare screen toggles it)
+    overlay: bool = True       # drawn in the charts (`d` and the compare screen toggle it)
     cause: str = ""            # why a failed run failed: data | record | disk | oom | internal
     live: tuple[int, float] | None = None  # (epoch in progress, its running train loss); None between epochs
+    elapsed: float = 0.0       # seconds shown in the time column: only ever grows
+    folder: str = ""           # the run folder's name: on disk, or the one it will most likely get
+    prefix: str = ""           # "experiment/" while runs of two experiments are on screen
+    settings: str = ""         # how its config differs from its experiment's first run: "lr 0.01, sgd"
 
     @property
     def label(self) -> str:
-        """The one name this run goes by in the table, the legend, compare and the log."""
-        return self.name
+        """The one name this run goes by in the table, the legend, compare and the log:
+        its run folder's name, unique on screen (see Views.relabel)."""
+        return self.prefix + (self.folder or self.name) + (PAST_MARK if self.past else "")
 
     @property
     def last(self) -> dict:
@@ -55,21 +63,28 @@ class RunView:
     def seconds(self) -> float:
         return sum(m.get("seconds", 0.0) for m in self.metrics)
 
+    @property
+    def time(self) -> float:
+        """Seconds trained, as the table shows them: never less than the epochs on record."""
+        return max(self.elapsed, self.seconds)
+
     def series(self, metric: str) -> tuple[list[int], list[float]]:
         rows = [m for m in self.metrics if metric in m]
         return [m["epoch"] for m in rows], [m[metric] for m in rows]
 
 
 class Views:
-    """The runs on screen, in order, each with its own colour for life."""
+    """The runs on screen, in order. Each gets a colour once it has something to draw and
+    keeps it while the console is open; runs that never start take none."""
 
-    def __init__(self):
+    def __init__(self, logdir: str | None = None):
+        self.logdir = logdir  # to foresee the folder a queued run will get
         self._views: dict[str, RunView] = {}
         self._keys = itertools.count(1)
-        self._colours = itertools.cycle(PALETTE)
+        self._given = 0  # colours handed out so far
 
     def __iter__(self):
-        return iter(self._views.values())
+        return iter(list(self._views.values()))
 
     def __len__(self):
         return len(self._views)
@@ -79,8 +94,11 @@ class Views:
 
     def add(self, name: str, experiment: str, **fields) -> RunView:
         key = f"r{next(self._keys)}"
-        view = RunView(key, name, experiment, next(self._colours), **fields)
+        view = RunView(key, name, experiment, **fields)
         self._views[key] = view
+        if view.metrics:
+            self.colour(view)
+        self.relabel()
         return view
 
     def add_past(self, info: RunInfo) -> RunView | None:
@@ -94,4 +112,47 @@ class Views:
 
     def remove(self, key: str) -> None:
         self._views.pop(key, None)
+        self.relabel()
 
+    def colour(self, view: RunView) -> int:
+        """The run's colour, given now if it has none: the palette in order, so the first
+        runs that draw get the most distinct colours, whatever failed or was skipped."""
+        if view.colour is None:
+            view.colour = PALETTE[self._given % len(PALETTE)]
+            self._given += 1
+        return view.colour
+
+    def relabel(self) -> None:
+        """Give every run its label and settings text; call after runs come, go or start.
+
+        A run that has started is named by its folder; a queued one by the folder it will
+        most likely get (the next free `name`, `name-2`, ... on disk and on screen), so two
+        runs queued under one name are told apart before either starts. A run that ended
+        without a folder keeps its name: it draws nothing and its status says why."""
+        experiments = {v.experiment for v in self}
+        claimed: dict[str, set[str]] = {}
+        for v in self:
+            if v.run_dir:
+                v.folder = Path(v.run_dir).name
+                claimed.setdefault(v.experiment, set()).add(v.folder)
+        for v in self:
+            if v.run_dir:
+                continue
+            if v.status in ("queued", "running"):  # foreseen: in queue order, the folders they will get
+                v.folder = self._free_folder(v, claimed.setdefault(v.experiment, set()))
+            else:  # ended without a record (failed before it began, skipped): nothing to tell apart
+                v.folder = safe_name(v.name)
+        first: dict[str, dict] = {}
+        for v in self:
+            v.prefix = f"{v.experiment}/" if len(experiments) > 1 else ""
+            base = first.setdefault(v.experiment, v.config)
+            v.settings = "" if base is v.config else describe(changes(base, v.config))
+
+    def _free_folder(self, view: RunView, claimed: set[str]) -> str:
+        base = safe_name(view.name)
+        parent = Path(self.logdir, safe_name(view.experiment)) if self.logdir else None
+        for n in itertools.count(1):
+            folder = base if n == 1 else f"{base}-{n}"
+            if folder not in claimed and not (parent and (parent / folder).exists()):
+                claimed.add(folder)
+                return folder

@@ -20,6 +20,7 @@ from core.records import read_run
 from tui.report import COLUMNS, DELTA_UNDER
 from tui.runview import RunView
 from tui.widgets.charts import MetricChart
+from tui.widgets.runs_table import shorten, swatch
 
 RELOAD_S = 1.0
 NAME_WIDTH = 18
@@ -121,10 +122,8 @@ class CompareScreen(Screen):
         cells = []
         for _, key, cell in COLUMNS:
             if key == "run":
-                name = cell(run)
-                name = name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"
-                swatch = ("● ", f"color({view.colour})") if view.overlay else ("○ ", "dim")
-                text = Text.assemble(swatch, (name, "bold" if run.is_baseline else ""))
+                name = view.label + (" (baseline)" if run.is_baseline and view.label != "baseline" else "")
+                text = Text.assemble(swatch(view), (shorten(name, NAME_WIDTH), "bold" if run.is_baseline else ""))
                 if run.status not in ("finished", "unknown"):
                     text.append(f"\n  {run.status}", style="dim")
             else:
@@ -142,9 +141,13 @@ class CompareScreen(Screen):
         else:
             way = "best first" if self.best_first else "worst first"
             text = (f"Sorted by [b]{escape(header)}[/], {way} (1-0 or click a header; again: reverse). "
-                    f"Δ: minus [b]{escape(self.comparison.baseline)}[/]. ● in the charts, ○ not (space). "
+                    f"Δ: minus [b]{escape(self._baseline_label())}[/]. ● in the charts, ○ not (space). "
                     "◆ lowest test loss, risen since.")
         self.query_one("#compare-title", Static).update(text)
+
+    def _baseline_label(self) -> str:
+        base = next((r for r in self.comparison.runs if r.is_baseline), None)
+        return self.view_of(base).label if base else ""
 
     def _draw_chart(self) -> None:
         shown = [self.view_of(r) for r in self.rows()]

@@ -10,9 +10,13 @@ INTRO = """\
 # cifar-tui
 
 Pick a **preset** on the left (its runs fill the form), edit the **form** if you like
-(an edited form makes a `custom` run), then start. Curves of every run on screen are
-overlaid, one colour per run (the dot in the table). Records go to the log dir, the
-same as `cifar-tui run`: `metrics.jsonl`, TensorBoard files, `checkpoint.pt`.
+(an edited run is named after its edits, e.g. `baseline+lr0.01`), then start; starting
+while a run trains queues the new run. Curves of every run on screen are overlaid, one
+colour per run (the ● in the table; ○: hidden with `d`). A run is named by its folder
+under the log dir (`baseline-2` when started twice), past runs opened with `o` say
+`(past)`, and the table's last column shows how a run's settings differ from its
+experiment's first run. Records go to the log dir, the same as `cifar-tui run`:
+`metrics.jsonl`, TensorBoard files, `checkpoint.pt`.
 
 In a text field keys type text: press `escape` to leave the form, then use the keys.
 `ctrl+p` opens the command palette with the same actions.

@@ -1,7 +1,8 @@
-"""A one-line progress bar for the epoch being trained, with its ETA."""
+"""One progress line for the run being trained: its epoch, a bar, and how long is left for
+the run and for the whole queue, from the epoch times measured so far."""
 from __future__ import annotations
 
-import time
+from statistics import fmean
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -9,33 +10,46 @@ from textual.widgets import Label, ProgressBar
 
 from tui.widgets.runs_table import format_duration
 
+RECENT_EPOCHS = 5  # the epoch time is the mean of this many latest epochs (speed can drift)
+
+
+def epoch_seconds(rows: list[dict], elapsed: float, batch: int, batches: int) -> float | None:
+    """Seconds one epoch takes: measured on the run's latest finished epochs; before the
+    first one ends, this epoch's batches so far extrapolated (without its evaluation)."""
+    measured = [r["seconds"] for r in rows[-RECENT_EPOCHS:] if r.get("seconds")]
+    if measured:
+        return fmean(measured)
+    return elapsed / batch * batches if batch > 0 and elapsed > 0 else None
+
+
+def run_left(epoch_s: float, elapsed: float, epochs_after: int) -> float:
+    """Seconds left in a run: the rest of this epoch (at least nothing) and `epochs_after` more."""
+    return max(epoch_s - elapsed, 0.0) + epoch_s * epochs_after
+
 
 class EpochProgress(Horizontal):
-    def __init__(self, clock=time.monotonic, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.clock = clock
-        self._epoch = None
-        self._mark = (0.0, 0)  # (time, batch) of the epoch's first progress event
-
     def compose(self) -> ComposeResult:
         yield Label("idle", id="progress-label")
-        yield ProgressBar(show_eta=False, id="progress-bar")
+        yield ProgressBar(show_eta=False, show_percentage=False, id="progress-bar")
         yield Label("", id="progress-eta")
 
-    def advance(self, run: str, epoch: int, epochs: int, batch: int, batches: int) -> None:
-        now = self.clock()
-        if (run, epoch) != self._epoch:
-            self._epoch, self._mark = (run, epoch), (now, batch)
-        # fixed-width labels, so no layout pass: this runs ten times a second
+    def advance(self, run: str, epoch: int, epochs: int, batch: int, batches: int, evaluating: bool = False,
+                left: float | None = None, all_left: float | None = None) -> None:
+        """Show epoch `epoch` of `run` at `batch` of `batches`; `left`: seconds left in the run,
+        `all_left`: in the whole queue (None: not known yet, or nothing queued)."""
+        # no layout pass for the left label (fixed width): this runs a few times a second
         self.query_one("#progress-label", Label).update(f"ep {epoch}/{epochs} {run}", layout=False)
         self.query_one(ProgressBar).update(total=batches, progress=batch)
-        t0, b0 = self._mark
-        eta = (now - t0) / (batch - b0) * (batches - batch) if batch > b0 else None
-        self.query_one("#progress-eta", Label).update("" if eta is None else f"ETA {format_duration(eta)}",
-                                                      layout=False)
+        now = "evaluating" if evaluating else ("" if left is None else f"ETA {format_duration(left)}")
+        queue = "" if all_left is None else f"all {format_duration(all_left)}"
+        self.query_one("#progress-eta", Label).update(" · ".join(t for t in (now, queue) if t))
 
     def idle(self, text: str = "idle") -> None:
-        self._epoch = None
         self.query_one("#progress-label", Label).update(text)
         self.query_one(ProgressBar).update(total=100, progress=0)
         self.query_one("#progress-eta", Label).update("")
+
+    @property
+    def text(self) -> str:
+        """The line's words (label and ETA), for the tests and the log."""
+        return " ".join(str(self.query_one(f"#progress-{k}", Label).render()) for k in ("label", "eta"))

@@ -6,13 +6,17 @@ from textual.widgets import DataTable
 
 from tui.runview import RunView
 
-# test accuracy first: at 80 columns it is what stays on screen without scrolling
+# test accuracy first: at 80 columns it is what stays on screen without scrolling; the
+# settings that differ from the experiment's first run come last (wide terminals show them)
 COLUMNS = (("run", "run"), ("status", "status"), ("epoch", "epoch"), ("te acc", "test_acc"),
            ("best (ep)", "best"), ("te loss", "test_loss"), ("tr acc", "train_acc"),
-           ("tr loss", "train_loss"), ("time", "time"))
+           ("tr loss", "train_loss"), ("time", "time"), ("differs from first run", "settings"))
 STATUS_STYLE = {"running": "bold", "finished": "green", "stopped": "yellow", "queued": "dim",
                 "skipped": "dim", "failed": "red", "diverged": "red", "interrupted": "yellow"}
-NAME_WIDTH = 16
+NAME_WIDTH = 18       # the run column on a narrow table...
+WIDE_NAME_WIDTH = 40  # ...and on a table this wide or wider
+WIDE_TABLE = 110
+DRAWN, HIDDEN = "● ", "○ "
 
 
 def format_duration(seconds: float) -> str:
@@ -21,17 +25,32 @@ def format_duration(seconds: float) -> str:
         else f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def row(view: RunView, live_seconds: float = 0.0) -> list:
+def shorten(label: str, width: int) -> str:
+    """Cut the middle out of a long label: its end (`-2`, `(past)`) is what tells runs apart."""
+    if len(label) <= width:
+        return label
+    head = (width - 1) * 2 // 5
+    return label[:head] + "…" + label[len(label) - (width - 1 - head):]
+
+
+def swatch(view: RunView) -> tuple[str, str]:
+    """● in the run's colour when drawn, ○ when hidden with `d`; nothing before it has a colour."""
+    if view.colour is None:
+        return "  ", ""
+    return (DRAWN if view.overlay else HIDDEN), f"color({view.colour})"
+
+
+def row(view: RunView, name_width: int = NAME_WIDTH) -> list:
     last = view.last
     best = view.best
-    name = view.name if len(view.name) <= NAME_WIDTH else view.name[:NAME_WIDTH - 1] + "…"
     cells = {
-        "run": Text.assemble(("● ", f"color({view.colour})"), (name, "italic" if view.past else "")),
+        "run": Text.assemble(swatch(view), (shorten(view.label, name_width), "italic" if view.past else "")),
         "status": Text(view.status + (f" ({view.cause})" if view.cause and view.status == "failed" else ""),
                        style=STATUS_STYLE.get(view.status, "")),
         "epoch": f"{len(view.metrics)}/{view.epochs}" if view.epochs else str(len(view.metrics)),
         "best": f"{best[0]:.3f} ({best[1]})" if best else "",
-        "time": format_duration(view.seconds + live_seconds) if view.metrics or live_seconds else "",
+        "time": format_duration(view.time) if view.time else "",
+        "settings": Text(view.settings, style="dim"),
     }
     for metric in ("train_loss", "test_loss", "train_acc", "test_acc"):
         cells[metric] = f"{last[metric]:.3f}" if metric in last else ""
@@ -41,14 +60,27 @@ def row(view: RunView, live_seconds: float = 0.0) -> list:
 class RunsTable(DataTable):
     """Rows keyed by RunView.key."""
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.name_width = NAME_WIDTH
+        self._views: dict[str, RunView] = {}  # the views shown, to redraw them when the width changes
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
         for label, key in COLUMNS:
             self.add_column(label, key=key)
 
-    def show(self, view: RunView, live_seconds: float = 0.0) -> None:
-        cells = row(view, live_seconds)
+    def on_resize(self, event) -> None:
+        width = WIDE_NAME_WIDTH if event.size.width >= WIDE_TABLE else NAME_WIDTH
+        if width != self.name_width:
+            self.name_width = width
+            for view in self._views.values():
+                self.show(view)
+
+    def show(self, view: RunView) -> None:
+        self._views[view.key] = view
+        cells = row(view, self.name_width)
         if view.key in self.rows:  # only changed cells: the timer calls this several times a second
             for (_, column), old, value in zip(COLUMNS, self.get_row(view.key), cells):
                 if old != value:
@@ -57,6 +89,7 @@ class RunsTable(DataTable):
             self.add_row(*cells, key=view.key)
 
     def drop(self, key: str) -> None:
+        self._views.pop(key, None)
         if key in self.rows:
             self.remove_row(key)
 

@@ -9,6 +9,7 @@ from textual.widgets import Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from core.presets import Preset
+from tui.confdiff import changes, run_name
 from tui.widgets.run_form import RunForm
 
 
@@ -44,11 +45,13 @@ class SidePanel(Vertical):
 
     @property
     def run_name(self) -> str:
-        """The name a form-started run gets: the chosen run's, or 'custom' once edited."""
+        """The name a form-started run gets: the chosen run's, with what was edited added
+        (`baseline+sgd+lr0.01`); `custom` when no run of the preset is chosen."""
         chosen = self.query_one("#preset-run", Select).value
-        if chosen is Select.NULL or self.form.edited:
+        config = self.form.validate()
+        if chosen is Select.NULL or config is None:
             return "custom"
-        return str(chosen)
+        return run_name(str(chosen), changes(self.form.base.to_dict(), config.to_dict()))
 
     def choose(self, name: str) -> None:
         """Highlight and choose the preset `name`."""
