@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from apphelp import (FAST, fill, start_long_run, log_text, make_app, ready, statuses, sync, tiny_synthetic, type_into,
-                     wait_for)
+from apphelp import (FAST, FakeClock, craft_run, drawn_lines, feed, fill, log_text, make_app, open_past, ready,
+                     start_long_run, statuses, sync, tiny_synthetic, type_into, wait_for)
 from core.config import make_config
 from core.records import read_metrics, read_run
 from core.trainer import train
@@ -191,7 +191,9 @@ async def test_help_screen_and_palette_list_the_actions(tmp_path):
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         keys = dict((text, key) for key, text in app.screen.keys)
         assert keys["command palette"] == "ctrl+p"
-        assert {k for k, _ in app.screen.keys} >= {"s", "a", "x", "n", "p", "m", "l", "o", "f", "g", "t, escape", "?", "q"}
+        assert {k for k, _ in app.screen.keys} >= {"s", "a", "x", "c", "r", "n", "p", "m", "l", "o", "d", "b", "f",
+                                                   "g", "t, escape", "?", "q"}
+        assert "again: clear the queue too" in " ".join(keys) and "again: show it" in " ".join(keys)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         titles = {c.title for c in app.get_system_commands(app.screen)}
@@ -312,3 +314,171 @@ def test_eta_from_measured_epoch_times():
     assert epoch_seconds(rows, elapsed=1.0, batch=1, batches=40) == 10.0  # the latest five epochs
     assert run_left(10.0, elapsed=4.0, epochs_after=2) == 26.0
     assert run_left(10.0, elapsed=15.0, epochs_after=0) == 0.0  # a slow epoch: never negative
+
+
+# ---- every key, checked by what it draws or stores ----------------------------------
+
+def plot_rows(chart) -> list[str]:
+    """The chart as drawn, without its title row (a title change alone must not count)."""
+    return [line for line in drawn_lines(chart) if chart.title not in line]
+
+
+async def redrawn(pilot, chart, before: list[str]) -> list[str]:
+    """Wait for the chart's next drawing that differs from `before`."""
+    await wait_for(pilot, lambda: plot_rows(chart) != before, timeout=10)
+    return plot_rows(chart)
+
+
+@sync
+async def test_keys_change_what_the_charts_draw(tmp_path):
+    logdir = tmp_path / "runs"
+    paths = [craft_run(logdir, "study", "baseline", [2.0, 1.0, 0.5, 0.25]),
+             craft_run(logdir, "study", "sgd", [2.0, 0.6, 0.3, 0.1], optimizer="sgd", lr=0.01),
+             craft_run(logdir, "study", "flat", [2.3, 2.3, 2.3, 2.3], lr=1e-5)]
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        baseline, sgd, flat = open_past(app, paths)
+        chart = app.get_screen_main().query_one("#chart-train_loss", MetricChart)
+        await wait_for(pilot, lambda: len(chart.series) == 3)
+        assert [label for label, *_ in chart.series] == ["baseline (past)", "sgd (past)", "flat (past)"]
+        assert app.table.get_row(sgd.key)[-1].plain == "sgd, lr 0.01"  # what differs from the first run
+        await pilot.press("escape")
+        plain = await redrawn(pilot, chart, [])
+
+        await pilot.press("m")  # smoothing: the curves move
+        smoothed = await redrawn(pilot, chart, plain)
+        await pilot.press("m")
+        assert await redrawn(pilot, chart, smoothed) == plain
+        await pilot.press("l")  # log y: the curves and the axis change
+        logged = await redrawn(pilot, chart, plain)
+        await pilot.press("l")
+        assert await redrawn(pilot, chart, logged) == plain
+        assert "Smoothing on" in log_text(app) and "Log y on" in log_text(app)
+
+        await pilot.press("t", "down", "d")  # hide the second row's run: its curve goes, its row stays
+        await wait_for(pilot, lambda: len(chart.series) == 2)
+        assert [label for label, *_ in chart.series] == ["baseline (past)", "flat (past)"]
+        assert app.table.get_row(sgd.key)[0].plain.startswith("○ sgd")
+        assert "sgd (past) is hidden from the charts" in log_text(app)
+        await pilot.press("d")  # and back, in its own colour
+        await wait_for(pilot, lambda: len(chart.series) == 3)
+        assert chart.series[1][:2] == ("sgd (past)", sgd.colour)
+        assert app.table.get_row(sgd.key)[0].plain.startswith("● sgd")
+        assert "sgd (past) is drawn in the charts again" in log_text(app)
+
+        await pilot.press("enter")  # the row's record and last message, in the log
+        assert f"sgd (past) ({paths[1]}): finished 4 epochs.; differs from the first run: sgd, lr 0.01" \
+            in log_text(app)
+
+        await pilot.press("ctrl+p")  # the palette runs the same actions
+        await pilot.press(*"Toggle smoothing", "enter")
+        await redrawn(pilot, chart, plain)
+        assert app.smoothing
+
+
+@sync
+async def test_panel_preset_and_focus_keys(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        form = app.side.form
+        await pilot.press("escape", "n")  # the next preset fills the form with its first run
+        await pilot.pause()
+        preset = app.side.preset
+        assert preset.name != "quick-demo" and form.widget("epochs").value == str(preset.runs[0][1].epochs)
+        assert app.sub_title.startswith(preset.name)
+        await pilot.press("p")
+        await pilot.pause()
+        assert app.side.preset.name == "quick-demo" and form.widget("epochs").value == "5"
+
+        charts = app.charts
+        narrow = charts.size.width
+        await pilot.press("b")  # the side panel goes: the charts take its room
+        await wait_for(pilot, lambda: charts.size.width > narrow)
+        assert app.side.size.width == 0
+        await pilot.press("b")
+        await wait_for(pilot, lambda: charts.size.width == narrow)
+
+        await pilot.press("f")  # before any edit: the first field
+        assert app.focused is form.widget("dataset")
+        await type_into(pilot, app, "lr", "0.01")
+        await pilot.press("escape", "g")
+        assert isinstance(app.focused, MetricChart)
+        await pilot.press("t")
+        assert app.focused is app.table
+        await pilot.press("f")  # back where the last edit was
+        assert app.focused is form.widget("lr")
+        await pilot.pause()
+        grounds = {str(label.render()): label.rich_style.bgcolor for label in form.query(".field-name")}
+        assert [name for name, colour in grounds.items() if colour != grounds["dataset"]] == ["lr"]  # lit
+
+
+@sync
+async def test_unchecked_boxes_show_no_x(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        box = app.side.form.widget("augment")
+        assert not box.value and "X" not in str(box.render()) and "off" in str(box.render())
+        box.focus()
+        await pilot.press("space")
+        await pilot.pause()
+        assert box.value and "X" in str(box.render()) and "on" in str(box.render())
+        assert app.side.run_name == "baseline+aug"
+
+
+@sync
+async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path):
+    """Core's events handed in by hand with a clock the test moves: what the table, the
+    progress line, the charts' input and the log then show."""
+    from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+    from tui.jobqueue import Job
+    from tui.runview import PALETTE
+
+    clock = FakeClock()
+    app = make_app(tmp_path, clock=clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        config = make_config({"dataset": "synthetic", "epochs": 3})
+        never = app.views.add("never", "demo", config=config.to_dict(), epochs=3)
+        feed(app, never, RunEnded("never", "failed", "could not write", 0, "", "record"))
+        view = app.views.add("baseline", "demo", config=config.to_dict(), epochs=3)
+        app.queue.put([Job("later", "later", "demo", config.replace(epochs=2))])  # one run waits
+        app._relabel()
+        run_dir = str(tmp_path / "runs" / "demo" / "baseline-2")
+        progress = app.get_screen_main().query_one("#progress")
+
+        feed(app, view, RunStarted("baseline", "demo", run_dir, 3, 40, "cpu"))
+        assert view.status == "running" and view.label == "baseline-2" and view.colour is None
+        clock.now += 3
+        feed(app, view, BatchProgress("baseline", 1, 10, 40, train_loss=2.25))
+        assert view.live == (1, 2.25) and view.colour == PALETTE[0]  # the failed run took no colour
+        app._refresh_views()
+        # 10 of 40 batches in 3 s: 12 s an epoch; 9 s left of this one, 2 more; the queued run 2 x 12 s
+        assert progress.text == "ep 1/3 baseline-2 ETA 0:33 · all 0:57"
+        assert app.table.get_row(view.key)[8] == "0:03"
+        assert app.charts.query_one("#chart-train_loss").series[0][0] == "baseline-2"
+
+        clock.now += 9
+        feed(app, view, BatchProgress("baseline", 1, 40, 40, phase="eval"))
+        app._refresh_views()
+        assert progress.text.startswith("ep 1/3 baseline-2 evaluating")
+        clock.now += 2
+        feed(app, view, EpochDone("baseline", 1, 3, {"epoch": 1, "train_loss": 2.0, "seconds": 13.5}))
+        assert view.live is None
+        clock.now += 6  # stopped 20 s after it started, 6 s into epoch 2
+        feed(app, view, RunEnded("baseline", "stopped",
+                                 f"stopped after 1 finished epoch(s); resume with cifar-tui run --resume {run_dir}.",
+                                 1, run_dir))
+        app._refresh_views()
+        assert app.table.get_row(view.key)[8] == "0:20"  # not back to the 13.5 s on record
+        assert "baseline-2: stopped after 1 finished epoch(s); resume with r on its row." in log_text(app)
+        assert progress.text.startswith("idle")
+
+        clock.now += 100  # resumed later: the time goes on from 0:20
+        feed(app, view, RunStarted("baseline", "demo", run_dir, 3, 40, "cpu", first_epoch=2))
+        clock.now += 5
+        app._refresh_views()
+        assert app.table.get_row(view.key)[8] == "0:25"
+        assert "baseline-2 (demo) resumed at epoch 2 on cpu." in log_text(app)

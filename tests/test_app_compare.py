@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from apphelp import FAST, fill, start_long_run, log_text, make_app, ready, sync, tiny_synthetic, wait_for
+from apphelp import FAST, fill, log_text, make_app, open_past, ready, start_long_run, sync, tiny_synthetic, wait_for
 from core import trainer
 from core.config import make_config
 from core.events import EpochDone
@@ -46,12 +46,6 @@ def craft(logdir, name, test_acc, test_loss, status="finished"):
     (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     write_status(path, status, "", len(rows))
     return path
-
-
-def open_past(app, paths):
-    for path in paths:
-        app.table.show(app.views.add_past(read_run(path)))
-    app._mark_charts()
 
 
 def names(screen):
@@ -98,20 +92,20 @@ async def test_compare_screen_sorts_both_ways_toggles_overlays_and_marks_the_ons
         assert row[7].plain.splitlines()[0] == "0.250"
 
         chart = screen.query_one("#compare-chart", MetricChart)
-        assert [label for label, *_ in chart.series] == ["baseline", "falling", "overfit"]
+        assert [label for label, *_ in chart.series] == ["baseline (past)", "falling (past)", "overfit (past)"]
         assert chart.markers == [(2, 2)]  # overfit's onset: epoch 2; the others still fall
         await pilot.press("down", "down", "space")  # overfit off the charts
         overfit = next(v for v in app.views if v.name == "overfit")
         assert not overfit.overlay and "○" in screen.query_one("#compare-table").get_row(overfit.key)[0].plain
-        assert [label for label, *_ in chart.series] == ["baseline", "falling"] and chart.markers == []
+        assert [label for label, *_ in chart.series] == ["baseline (past)", "falling (past)"] and chart.markers == []
         await pilot.press("escape")
-        await pilot.pause(0.5)  # a chart refresh tick
         main_chart = app.get_screen_main().query_one("#chart-test_loss", MetricChart)
-        assert [label for label, *_ in main_chart.series] == ["baseline", "falling"]
+        labels = lambda: [label for label, *_ in main_chart.series]  # noqa: E731
+        await wait_for(pilot, lambda: labels() == ["baseline (past)", "falling (past)"], timeout=10)  # a redraw
         await pilot.press("c", "v")  # overlay all again
         await pilot.press("escape")
-        await pilot.pause(0.5)
-        assert [label for label, *_ in main_chart.series] == ["baseline", "overfit", "falling"]
+        await wait_for(pilot, lambda: len(labels()) == 3, timeout=10)
+        assert labels() == ["baseline (past)", "overfit (past)", "falling (past)"]
         assert main_chart.markers == [(1, 2)]
         main_chart.render()  # the marker draws (plotext accepts it) at 120x40
 

@@ -33,7 +33,7 @@ class MetricChart(PlotextPlot):
         self.log_y = False
 
     def show(self, views: list[RunView], smoothing: bool, log_y: bool) -> None:
-        self.series = [(v.name, v.colour, *v.series(self.metric)) for v in views]
+        self.series = [(v.label, v.colour, *v.series(self.metric)) for v in views]
         self.markers = []
         if self.metric == ONSET_METRIC:
             for k, (_, _, x, y) in enumerate(self.series):

@@ -39,9 +39,13 @@ def _text(value) -> str:
 class RunForm(VerticalScroll):
     """The settings of the run that `s` starts. Posts RunForm.Changed after each edit."""
 
-    # the focused field stands out: its name lit, its value on a tinted ground (the compact
-    # widgets' own focus style is a 5% tint, invisible on most terminals)
+    # the focused field stands out: its row tinted, its name lit, its value on a stronger tint
+    # (the compact widgets' own focus style is a 5% tint, invisible on most terminals). The
+    # row's own rule also makes Textual restyle the name when focus comes or goes.
     DEFAULT_CSS = """
+    RunForm .field:focus-within {
+        background: $accent 15%;
+    }
     RunForm .field:focus-within .field-name {
         background: $accent 40%;
         text-style: bold;
@@ -61,6 +65,7 @@ class RunForm(VerticalScroll):
         self.base = RunConfig(dataset="synthetic")
         self.errors: dict[str, str] = {}
         self.last_edited: str | None = None  # the field `f` returns to
+        self._loaded: dict = {}  # each field's value as `load` set it
         self._loading = False
 
     def compose(self) -> ComposeResult:
@@ -91,10 +96,7 @@ class RunForm(VerticalScroll):
             for name, kind, _ in FIELDS:
                 value = getattr(config, name)
                 w = self.widget(name)
-                if kind == "input":
-                    w.value = _text(value)
-                else:
-                    w.value = value
+                w.value = self._loaded[name] = _text(value) if kind == "input" else value
             self._hints()
         finally:
             self._loading = False
@@ -155,8 +157,9 @@ class RunForm(VerticalScroll):
         event.stop()
         if self._loading:
             return
-        if event.control.id and event.control.id.startswith("field-"):
-            self.last_edited = event.control.id.removeprefix("field-")
+        name = (event.control.id or "").removeprefix("field-")
+        if name in self._loaded and event.control.value != self._loaded[name]:  # not `load`'s own change
+            self.last_edited = name
         self._hints()
         self.validate()
         self.post_message(self.Changed(self))
