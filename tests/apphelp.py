@@ -116,7 +116,7 @@ def drawn_lines(widget) -> list[str]:
     """The widget's text as it is drawn now (its last render), one string per row."""
     from textual.geometry import Region
 
-    width, height = widget.size
+    width, height = widget.outer_size  # borders too
     return ["".join(segment.text for segment in line) for line in widget.render_lines(Region(0, 0, width, height))]
 
 

@@ -172,7 +172,13 @@ async def test_past_runs_can_be_opened_and_overlaid(tmp_path):
         await wait_for(pilot, lambda: ready(app))
         await pilot.press("escape", "o")
         await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
-        await pilot.press("space", "o")
+        runs = app.screen.query_one("#past-runs")
+        row = lambda: next((line for line in drawn_lines(runs) if "old/earlier" in line), "")  # noqa: E731
+        await wait_for(pilot, row)
+        assert "▐ ▌ old/earlier" in row()  # not selected: an empty box
+        await pilot.press("space")
+        await wait_for(pilot, lambda: "▐X▌ old/earlier" in row())
+        await pilot.press("o")
         await wait_for(pilot, lambda: len(app.views) == 1)
         (view,) = app.views
         assert view.past and view.run_dir == ended.run_dir and view.status == "finished"

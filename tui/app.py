@@ -262,28 +262,30 @@ class CifarApp(App):
         if not self.running or job is None:
             self.log_line("Nothing is running.")
             return
-        view = self.views.get(job.key)
+        label = escape(self.views.get(job.key).label)
+        stopping = job.stop.is_set()
+        job.stop.set()
         if self._stop_pressed:  # the second x: nothing more is to run
-            job.stop.set()
-            self._clear_queue()
+            dropped = self._clear_queue()
+            what = f"cleared the queue ({dropped} run{'s' * (dropped != 1)} not started)"
+            self.log_line(f"{what[0].upper()}{what[1:]}." if stopping else
+                          f"Stopping {label} at the end of this batch; {what}.")
             return
         self._stop_pressed = True
-        job.stop.set()
         waiting = len(self.queue.pending())
-        more = (f" {waiting} run{'s' * (waiting > 1)} still queued: x again clears the queue."
+        more = (f" {waiting} run{'s' * (waiting > 1)} still queued: x again clears the queue too."
                 if waiting else "")
-        self.log_line(f"Stopping {escape(view.label)} at the end of this batch…{more}")
+        self.log_line(f"Stopping {label} at the end of this batch…{more}")
 
-    def _clear_queue(self) -> None:
+    def _clear_queue(self) -> int:
+        """Drop the runs not started yet (rows too); how many."""
         dropped = self.queue.clear()
         for job in dropped:
             self.views.remove(job.key)
             self.table.drop(job.key)
         if dropped:
             self._relabel()
-            self.log_line(f"Cleared the queue ({len(dropped)} run{'s' * (len(dropped) > 1)} not started).")
-        else:
-            self.log_line("The queue is empty; the run in progress is stopping.")
+        return len(dropped)
 
     async def action_quit(self) -> None:
         if not self.running:

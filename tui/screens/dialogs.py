@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.segment import Segment
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, SelectionList, Static
+from textual.strip import Strip
+from textual.widgets import Button, Checkbox, Label, SelectionList, Static
 
 from core.records import RunInfo
 
@@ -44,6 +46,21 @@ def describe(info: RunInfo) -> str:
     return f"{info.experiment}/{info.path.name}  {info.status}  {len(info.metrics)} ep{acc}"
 
 
+class TickList(SelectionList):
+    """A SelectionList whose unselected rows show an empty box: the stock one shows a dim X,
+    which reads as ticked on many terminals."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        index = self.scroll_offset.y + y
+        if index >= self.option_count or self.get_option_at_index(index).value in self.selected:
+            return strip
+        segments = list(strip)
+        if len(segments) > 1 and segments[1].text == Checkbox.BUTTON_INNER:
+            segments[1] = Segment(" ", segments[1].style)
+        return Strip(segments, strip.cell_length)
+
+
 class PastRunsScreen(ModalScreen[list]):
     """Pick run folders under the log dir to overlay; dismisses the chosen paths.
 
@@ -60,7 +77,7 @@ class PastRunsScreen(ModalScreen[list]):
         with Vertical(classes="dialog", id="past"):
             yield Label(self.title, classes="dialog-title")
             if self.runs:
-                yield SelectionList(*[(Text(describe(r)), str(r.path)) for r in self.runs], id="past-runs")
+                yield TickList(*[(Text(describe(r)), str(r.path)) for r in self.runs], id="past-runs")
                 yield Static("↑↓ then o: resume that run   escape: cancel" if self.single else
                              "space: select   o: open the selected   escape: cancel", classes="dialog-text")
             else:
