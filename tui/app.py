@@ -267,7 +267,8 @@ class CifarApp(App):
         job.stop.set()
         if self._stop_pressed:  # the second x: nothing more is to run
             dropped = self._clear_queue()
-            what = f"cleared the queue ({dropped} run{'s' * (dropped != 1)} not started)"
+            what = (f"cleared the queue ({dropped} run{'s' * (dropped != 1)} not started)" if dropped
+                    else "nothing else was queued")
             self.log_line(f"{what[0].upper()}{what[1:]}." if stopping else
                           f"Stopping {label} at the end of this batch; {what}.")
             return

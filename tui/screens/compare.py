@@ -122,7 +122,7 @@ class CompareScreen(Screen):
         cells = []
         for _, key, cell in COLUMNS:
             if key == "run":
-                name = view.label + (" (baseline)" if run.is_baseline and view.label != "baseline" else "")
+                name = view.label + (" (baseline)" if run.is_baseline and view.folder != "baseline" else "")
                 text = Text.assemble(swatch(view), (shorten(name, NAME_WIDTH), "bold" if run.is_baseline else ""))
                 if run.status not in ("finished", "unknown"):
                     text.append(f"\n  {run.status}", style="dim")

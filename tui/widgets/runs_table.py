@@ -4,7 +4,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.runview import RunView
+from tui.runview import PAST_MARK, RunView
 
 # test accuracy first: at 80 columns it is what stays on screen without scrolling; the
 # settings that differ from the experiment's first run come last (wide terminals show them)
@@ -13,9 +13,9 @@ COLUMNS = (("run", "run"), ("status", "status"), ("epoch", "epoch"), ("te acc", 
            ("tr loss", "train_loss"), ("time", "time"), ("differs from first run", "settings"))
 STATUS_STYLE = {"running": "bold", "finished": "green", "stopped": "yellow", "queued": "dim",
                 "skipped": "dim", "failed": "red", "diverged": "red", "interrupted": "yellow"}
-NAME_WIDTH = 18       # the run column on a narrow table...
-WIDE_NAME_WIDTH = 40  # ...and on a table this wide or wider
-WIDE_TABLE = 110
+NAME_WIDTH = 18       # the run column at least (80 columns: run, status, epoch, test acc fit)...
+WIDE_NAME_WIDTH = 40  # ...and at most, taking what the other columns leave
+OTHER_COLUMNS = 74    # about what the columns up to `time` take besides the run's name (and a scrollbar)
 DRAWN, HIDDEN = "● ", "○ "
 
 
@@ -26,11 +26,14 @@ def format_duration(seconds: float) -> str:
 
 
 def shorten(label: str, width: int) -> str:
-    """Cut the middle out of a long label: its end (`-2`, `(past)`) is what tells runs apart."""
+    """Cut the middle out of a long label: its end (`-2`) is what tells runs apart, and
+    `(past)` stays whole."""
     if len(label) <= width:
         return label
-    head = (width - 1) * 2 // 5
-    return label[:head] + "…" + label[len(label) - (width - 1 - head):]
+    mark = PAST_MARK if label.endswith(PAST_MARK) else ""
+    name, room = label[:len(label) - len(mark)], width - len(mark) - 1
+    head = room * 2 // 5
+    return name[:head] + "…" + name[len(name) - (room - head):] + mark
 
 
 def swatch(view: RunView) -> tuple[str, str]:
@@ -72,7 +75,7 @@ class RunsTable(DataTable):
             self.add_column(label, key=key)
 
     def on_resize(self, event) -> None:
-        width = WIDE_NAME_WIDTH if event.size.width >= WIDE_TABLE else NAME_WIDTH
+        width = max(NAME_WIDTH, min(WIDE_NAME_WIDTH, event.size.width - OTHER_COLUMNS))
         if width != self.name_width:
             self.name_width = width
             for view in self._views.values():
