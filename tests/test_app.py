@@ -488,3 +488,15 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
         app._refresh_views()
         assert app.table.get_row(view.key)[8] == "0:25"
         assert "baseline-2 (demo) resumed at epoch 2 on cpu." in log_text(app)
+
+
+def test_help_texts_say_what_runs_without_a_command(capsys):
+    from tui.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = " ".join(capsys.readouterr().out.split())
+    assert "[COMMAND ...]" in top and "With no COMMAND, cifar-tui opens the console" in top
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    assert "--logdir" not in capsys.readouterr().out  # bench writes no records
