@@ -348,7 +348,7 @@ async def test_keys_change_what_the_charts_draw(tmp_path):
         chart = app.get_screen_main().query_one("#chart-train_loss", MetricChart)
         await wait_for(pilot, lambda: len(chart.series) == 3)
         assert [label for label, *_ in chart.series] == ["baseline (past)", "sgd (past)", "flat (past)"]
-        assert app.table.get_row(sgd.key)[-1].plain == "sgd, lr 0.01"  # what differs from the first run
+        assert app.table.get_row(sgd.key)[5].plain == "sgd, lr 0.01"  # what differs from the first run
         await pilot.press("escape")
         plain = await redrawn(pilot, chart, [])
 
@@ -463,7 +463,7 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
         app._refresh_views()
         # 10 of 40 batches in 3 s: 12 s an epoch; 9 s left of this one, 2 more; the queued run 2 x 12 s
         assert progress.text == "ep 1/3 baseline-2 ETA 0:33 · all 0:57"
-        assert app.table.get_row(view.key)[8] == "0:03"
+        assert app.table.get_row(view.key)[9] == "0:03"
         assert app.charts.query_one("#chart-train_loss").series[0][0] == "baseline-2"
 
         clock.now += 9
@@ -478,7 +478,7 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
                                  f"stopped after 1 finished epoch(s); resume with cifar-tui run --resume {run_dir}.",
                                  1, run_dir))
         app._refresh_views()
-        assert app.table.get_row(view.key)[8] == "0:20"  # not back to the 13.5 s on record
+        assert app.table.get_row(view.key)[9] == "0:20"  # not back to the 13.5 s on record
         assert "baseline-2: stopped after 1 finished epoch(s); resume with r on its row." in log_text(app)
         assert progress.text.startswith("idle")
 
@@ -486,7 +486,7 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
         feed(app, view, RunStarted("baseline", "demo", run_dir, 3, 40, "cpu", first_epoch=2))
         clock.now += 5
         app._refresh_views()
-        assert app.table.get_row(view.key)[8] == "0:25"
+        assert app.table.get_row(view.key)[9] == "0:25"
         assert "baseline-2 (demo) resumed at epoch 2 on cpu." in log_text(app)
 
 

@@ -92,7 +92,7 @@ class CifarApp(App):
         ("hide_run", "Hide run", "hide the table's selected run from the charts (○ in the table); "
          "again: show it"),
         ("toggle_panel", "Toggle side panel", "hide the presets and form: more room for the charts"),
-        ("focus('form')", "Focus form", "move to the run form"),
+        ("focus('form')", "Focus form", "move to the run form (to the field edited last)"),
         ("focus('charts')", "Focus charts", "move to the charts"),
         ("focus('runs')", "Focus table", "move to the runs table"),
         ("help", "Help", "this screen"),

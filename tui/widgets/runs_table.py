@@ -6,16 +6,15 @@ from textual.widgets import DataTable
 
 from tui.runview import PAST_MARK, RunView
 
-# test accuracy first: at 80 columns it is what stays on screen without scrolling; the
-# settings that differ from the experiment's first run come last (wide terminals show them)
+# test accuracy first: at 80 columns it is what stays on screen without scrolling; next to
+# it, from 120 columns, the settings where a run differs from its experiment's first run
 COLUMNS = (("run", "run"), ("status", "status"), ("epoch", "epoch"), ("te acc", "test_acc"),
-           ("best (ep)", "best"), ("te loss", "test_loss"), ("tr acc", "train_acc"),
-           ("tr loss", "train_loss"), ("time", "time"), ("differs from first run", "settings"))
+           ("best (ep)", "best"), ("vs first run", "settings"), ("te loss", "test_loss"),
+           ("tr acc", "train_acc"), ("tr loss", "train_loss"), ("time", "time"))
 STATUS_STYLE = {"running": "bold", "finished": "green", "stopped": "yellow", "queued": "dim",
                 "skipped": "dim", "failed": "red", "diverged": "red", "interrupted": "yellow"}
 NAME_WIDTH = 18       # the run column at least (80 columns: run, status, epoch, test acc fit)...
 WIDE_NAME_WIDTH = 40  # ...and at most, taking what the other columns leave
-OTHER_COLUMNS = 74    # about what the columns up to `time` take besides the run's name (and a scrollbar)
 DRAWN, HIDDEN = "● ", "○ "
 
 
@@ -75,14 +74,30 @@ class RunsTable(DataTable):
             self.add_column(label, key=key)
 
     def on_resize(self, event) -> None:
-        width = max(NAME_WIDTH, min(WIDE_NAME_WIDTH, event.size.width - OTHER_COLUMNS))
+        self._fit()
+
+    def _fit(self) -> None:
+        """Give the run's name the room the other columns leave, the settings column included
+        (what differs matters more than the end of a long name)."""
+        if not self.columns:
+            return
+        settings = max((len(v.settings) for v in self._views.values()), default=0)
+        others = sum(c.get_render_width(self) for c in self.columns.values() if c.key.value not in ("run", "settings"))
+        if settings:
+            others += max(settings, len("vs first run")) + 2 * self.cell_padding
+        spare = self.size.width - others - 2 * self.cell_padding - len(DRAWN) - 2  # 2: a scrollbar
+        width = max(NAME_WIDTH, min(WIDE_NAME_WIDTH, spare))
         if width != self.name_width:
             self.name_width = width
             for view in self._views.values():
                 self.show(view)
 
     def show(self, view: RunView) -> None:
+        new = self._views.get(view.key) is None or len(view.settings) > max(
+            len(v.settings) for v in self._views.values())
         self._views[view.key] = view
+        if new:
+            self._fit()
         cells = row(view, self.name_width)
         if view.key in self.rows:  # only changed cells: the timer calls this several times a second
             for (_, column), old, value in zip(COLUMNS, self.get_row(view.key), cells):
