@@ -46,7 +46,7 @@ class SidePanel(Vertical):
     @property
     def run_name(self) -> str:
         """The name a form-started run gets: the chosen run's, with what was edited added
-        (`baseline+sgd+lr0.01`); `custom` when no run of the preset is chosen."""
+        (`baseline+sgd+lr0.01`); `custom` when no run of the preset is chosen or a value is bad."""
         chosen = self.query_one("#preset-run", Select).value
         config = self.form.validate()
         if chosen is Select.NULL or config is None:
