@@ -62,7 +62,7 @@ class CompareScreen(Screen):
         yield Header()
         yield Static(id="compare-title")
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True, header_height=2)
-        yield MetricChart("test_loss", "test loss", id="compare-chart")
+        yield MetricChart("test_loss", "test loss", keyed=True, id="compare-chart")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -1,0 +1,158 @@
+"""Axis arithmetic for the charts: round ticks that bracket the data, labels on the right rows.
+
+Pure functions, no plotting library, so the tests can check them directly.
+
+plotext maps a value v on an axis with limits (lo, hi) spanning n cells to cell
+floor(0.5 + (n - 1)(v - lo)/(hi - lo)). Tick labels use character rows; braille data
+uses four sub-rows per character row, so with its own rounding a point equal to a
+tick's value can land a row away from that tick's label. Two things keep them together:
+the limits reach a row's half beyond the outer ticks, so each row holds the values
+nearest its middle (the outer ticks' rows too); and `label_positions` puts each label
+on the row where a point of its value is drawn.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+STEPS = (1, 2, 5)
+MAX_Y_TICKS = 6  # more labels than this on a short chart only add clutter
+BRAILLE_ROWS = 4  # braille sub-rows per character row
+
+
+@dataclass(frozen=True)
+class Axis:
+    lo: float            # the limits to give the plot (log10 units on a log axis)
+    hi: float
+    ticks: list[float]   # tick values in data units, evenly spaced (log: 1-2-5 values)
+    labels: list[str]
+    log: bool = False
+
+
+def nice_steps(start: float):
+    """1-2-5 steps (…, 0.1, 0.2, 0.5, 1, 2, …) from the largest one not above `start`, upwards."""
+    exponent = math.floor(math.log10(start))
+    while True:
+        for m in STEPS:
+            step = m * 10.0 ** exponent
+            if step >= start * (1 - 1e-9):
+                yield step
+        exponent += 1
+
+
+def decimals(step: float) -> int:
+    """Decimals that show every multiple of `step` exactly (1-2-5 steps only)."""
+    return max(0, -math.floor(math.log10(step) + 1e-9))
+
+
+def span_limits(values: list[float], min_span: float, floor: float | None = None,
+                ceiling: float | None = None) -> tuple[float, float]:
+    """The data's range, widened about its middle to at least `min_span` (so noise on a flat
+    curve stays small) and shifted to stay within [floor, ceiling] where the data allows."""
+    lo, hi = min(values), max(values)
+    if hi - lo >= min_span:
+        return lo, hi
+    mid = (lo + hi) / 2
+    lo, hi = mid - min_span / 2, mid + min_span / 2
+    if floor is not None and lo < floor:
+        lo, hi = floor, floor + min_span
+    if ceiling is not None and hi > ceiling:
+        lo, hi = max(ceiling - min_span, floor if floor is not None else -math.inf), ceiling
+    return lo, hi
+
+
+def most_ticks(rows: int) -> int:
+    """About one label every other row, at most MAX_Y_TICKS, at least the two ends."""
+    return max(2, min(MAX_Y_TICKS, (rows + 1) // 2 + 1))
+
+
+def y_axis(values: list[float], rows: int, min_span: float, floor: float | None = None,
+           ceiling: float | None = None, log: bool = False) -> Axis:
+    """Round ticks that bracket `values`, the outermost ones in the middle of the plot's top
+    and bottom rows, on a plot `rows` character rows tall.
+
+    Linear: the finest 1-2-5 step that needs at most `most_ticks(rows)` ticks, ticks at its
+    multiples from the one at or below the smallest value to the one at or above the largest.
+    Log: values of the 1-2-5 sequence (…, 0.5, 1, 2, 5, …) that bracket the data."""
+    finite = [v for v in values if math.isfinite(v) and (v > 0 or not log)]
+    if not finite:
+        finite = [0.1, 1.0] if log else [floor if floor is not None else 0.0,
+                                         ceiling if ceiling is not None else 1.0]
+    lo, hi = span_limits(finite, min_span, None if log else floor, ceiling)
+    most = most_ticks(rows)
+    if log:
+        return _log_axis(lo if lo > 0 else min(finite), hi, most, rows)
+    for step in nice_steps((hi - lo) / (most - 1)):
+        first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+        last = max(last, first + 1)
+        if last - first + 1 <= most:
+            break
+    ticks = [k * step for k in range(first, last + 1)]
+    places = decimals(step)
+    return Axis(*limits(ticks[0], ticks[-1], rows), ticks, [f"{t:.{places}f}" for t in ticks])
+
+
+def limits(bottom: float, top: float, rows: int) -> tuple[float, float]:
+    """Limits that put `bottom` and `top` in the middle of the lowest and highest row's
+    braille sub-rows: 2 of 4 from each edge, so the space is 4·rows - 4 sub-rows between them."""
+    if rows < 2:
+        return bottom, top
+    per_sub = (top - bottom) / (BRAILLE_ROWS * (rows - 1))
+    edge = (BRAILLE_ROWS / 2 - 0.5) * per_sub  # plotext's 0.5 offset: cell k spans [k - 0.5, k + 0.5)
+    return bottom - edge, top + edge
+
+
+def _log_axis(lo: float, hi: float, most: int, rows: int) -> Axis:
+    values = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 2)
+              for m in STEPS]
+    below = max(v for v in values if v <= lo * (1 + 1e-9))
+    above = min(v for v in values if v > below and v >= hi * (1 - 1e-9))
+    ticks = [v for v in values if below <= v <= above]
+    if len(ticks) > most:  # a wide range: the decades (and the two ends) only
+        ticks = [t for t in ticks if t in (below, above) or _mantissa(t) == 1]
+    if len(ticks) > most:
+        keep = {round(k * (len(ticks) - 1) / (most - 1)) for k in range(most)}
+        ticks = [t for k, t in enumerate(ticks) if k in keep]
+    labels = [f"{t:.{decimals(t)}f}" for t in ticks]
+    return Axis(*limits(math.log10(below), math.log10(above), rows), ticks, labels, log=True)
+
+
+def _mantissa(value: float) -> int:
+    return round(value / 10.0 ** math.floor(math.log10(value) + 1e-9))
+
+
+def position(value: float, axis: Axis) -> float:
+    """Where `value` is between the limits: 0 at lo, 1 at hi."""
+    v = math.log10(value) if axis.log else value
+    return (v - axis.lo) / (axis.hi - axis.lo)
+
+
+def drawn_row(value: float, axis: Axis, rows: int) -> int:
+    """The character row (0 = bottom) of a braille point of `value` on a plot `rows` rows tall."""
+    sub = math.floor(round(0.5 + (BRAILLE_ROWS * rows - 1) * position(value, axis), 8))
+    return sub // BRAILLE_ROWS
+
+
+def label_positions(axis: Axis, rows: int) -> tuple[list[float], list[str]]:
+    """Tick positions (data units) and labels to give plotext: each label moved to the row
+    where a point of its value is drawn; a label that would share a row is left out."""
+    positions, labels, used = [], [], set()
+    for tick, label in zip(axis.ticks, axis.labels):
+        row = drawn_row(tick, axis, rows)
+        if row in used:
+            continue
+        used.add(row)
+        v = axis.lo + row * (axis.hi - axis.lo) / max(rows - 1, 1)
+        positions.append(10 ** v if axis.log else v)
+        labels.append(label)
+    return positions, labels
+
+
+def x_ticks(last: int, columns: int) -> list[int]:
+    """Whole epochs 1…last: 1, then multiples of a 1-2-5 step, about one per 6 columns."""
+    if last <= 1:
+        return [1]
+    room = max(1, columns // 6)
+    step = int(next(s for s in nice_steps(max(1.0, (last - 1) / room))))
+    multiples = list(range(step, last + 1, step))
+    return multiples if step == 2 else sorted({1, *multiples})
