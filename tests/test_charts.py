@@ -153,7 +153,7 @@ async def test_four_runs_one_flat_all_drawn_inside_the_plot_and_none_under_the_k
             if not chart.display:
                 continue
             drawn = Drawn(chart)
-            assert drawn.rows[0] and chart.title in drawn.text[0]
+            assert len(drawn.rows) == chart.size.height and chart.title in drawn.text[0]
             for view in views:
                 cells = drawn.cells(view.colour)
                 assert cells, f"{view.label} not drawn in {metric}"
@@ -350,6 +350,7 @@ async def test_the_compare_chart_has_its_key_under_the_plot(tmp_path):
         chart.show(views, False, False)
         await pilot.pause()
         drawn = Drawn(chart)
+        assert len(drawn.rows) == chart.size.height  # all on screen, nothing cut off
         under = "\n".join(drawn.text[drawn.axis_row + 2:])
         assert all(view.label in under for view in views)
         for view in views:

@@ -196,6 +196,8 @@ class MetricChart(PlotextPlot):
         key = self.key(width) if self.keyed else []
         key = key[:max(0, height - ROWS_AROUND_CANVAS - 3)]  # the plot keeps at least 3 rows
         plot_height = max(1, height - len(key) - 1)  # 1: the title row
+        if not any(x for _, _, x, _ in self.series) and not self.live:
+            return self._empty(width, height)
         self._draw(width, plot_height)
         plt = self.plt
         plt.plotsize(width, plot_height)
@@ -203,11 +205,20 @@ class MetricChart(PlotextPlot):
         plt.theme(self._get_plotext_theme_name(self.app.theme))
         text = self._title_line(width)
         text.append("\n")
-        text.append_text(Text.from_ansi(plt.build()))
+        text.append_text(Text.from_ansi(plt.build().rstrip("\n")))
         for line in key:
             text.append("\n")
             text.append_text(line)
         return text
+
+    def _empty(self, width: int, height: int) -> Text:
+        """No epoch to draw yet: the title and one line saying so, not a bare frame."""
+        lines = [self._title_line(width)] + [Text() for _ in range(height - 1)]
+        note = "no finished epoch yet" if self.series else "no runs on screen yet"
+        line = Text(note, style="dim")
+        line.align("center", width)
+        lines[max(1, height // 2)] = line
+        return Text("\n").join(lines[:height])
 
     def _title_line(self, width: int) -> Text:
         """Drawn here, not by plotext: its title row is overwritten when the top frame is off."""
