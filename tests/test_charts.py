@@ -278,7 +278,9 @@ async def test_the_epoch_in_progress_is_drawn_and_replaced_by_the_epochs_value(t
         dots = drawn.cells(running.colour, re.compile(re.escape(LIVE_MARKER)))
         assert dots
         last_braille = max(j for _, j in drawn.cells(running.colour))
-        assert max(j for _, j in dots) > last_braille  # towards the epoch in progress
+        end = max(dots, key=lambda cell: cell[1])
+        assert end[1] > last_braille  # towards the epoch in progress
+        assert abs(drawn.value_at_row(end[0]) - 1.1) <= drawn.row_value_step() / 2 + 1e-9  # at its value
         assert chart.last_epoch == 8
         assert not Drawn(chart_of(app, "test_loss")).cells(running.colour, re.compile(re.escape(LIVE_MARKER)))
         await pilot.press("g", "right", "left", "left")  # the cursor on epoch 6 reads the running value
@@ -355,3 +357,25 @@ async def test_the_compare_chart_has_its_key_under_the_plot(tmp_path):
         assert all(view.label in under for view in views)
         for view in views:
             assert all(i in drawn.canvas for i, _ in drawn.cells(view.colour, BRAILLE))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@sync
+async def test_the_overfitting_marker_sits_on_its_curve(tmp_path, size):
+    app = make_app(tmp_path)
+    rng = random.Random(1)
+    shape = [2.0, 1.6, 1.3, 1.1, 1.0, 1.05, 1.15, 1.3]  # lowest at epoch 5, risen since
+    async with app.run_test(size=size) as pilot:
+        (view,) = await with_views(pilot, app, [("overfit", [dict(epoch=1, test_loss=1.0)])])
+        await pilot.press("v")  # the test-loss chart in view at 80x24
+        chart = chart_of(app, "test_loss")
+        for _ in range(20):
+            scale, shift = rng.uniform(0.2, 1.5), rng.uniform(0, 1)
+            losses = [shift + scale * v for v in shape][:rng.randint(6, 8)]
+            view.metrics = [dict(epoch=e, test_loss=v) for e, v in enumerate(losses, 1)]
+            chart.show([view], False, False)
+            drawn = Drawn(chart)
+            ((row, column),) = drawn.cells(view.colour, re.compile("◆"))
+            beside = {i for i, j in drawn.cells(view.colour) if abs(j - column) <= 1}
+            assert row in beside
+            assert abs(drawn.value_at_row(row) - losses[4]) <= drawn.row_value_step() / 2 + 1e-9

@@ -127,10 +127,28 @@ def position(value: float, axis: Axis) -> float:
     return (v - axis.lo) / (axis.hi - axis.lo)
 
 
+def braille_cell(fraction: float, cells: int, sub: int) -> int:
+    """The character cell (0 = bottom/left) where plotext draws a braille dot at `fraction`
+    of the way between the limits; `sub` dots per cell: 4 down a row, 2 across a column."""
+    return math.floor(round(0.5 + (sub * cells - 1) * fraction, 8)) // sub
+
+
 def drawn_row(value: float, axis: Axis, rows: int) -> int:
     """The character row (0 = bottom) of a braille point of `value` on a plot `rows` rows tall."""
-    sub = math.floor(round(0.5 + (BRAILLE_ROWS * rows - 1) * position(value, axis), 8))
-    return sub // BRAILLE_ROWS
+    return braille_cell(position(value, axis), rows, BRAILLE_ROWS)
+
+
+def on_row(value: float, axis: Axis, rows: int) -> float:
+    """The value to give plotext for a character (a label, ◆, ·) to land on the row where a
+    braille point of `value` is drawn: the middle of that row in plotext's own rounding."""
+    v = axis.lo + drawn_row(value, axis, rows) * (axis.hi - axis.lo) / max(rows - 1, 1)
+    return 10 ** v if axis.log else v
+
+
+def on_column(x: float, lo: float, hi: float, columns: int) -> float:
+    """As `on_row`, across: the x for a character to share the column of a braille point at x."""
+    column = braille_cell((x - lo) / (hi - lo), columns, 2)
+    return lo + column * (hi - lo) / max(columns - 1, 1)
 
 
 def label_positions(axis: Axis, rows: int) -> tuple[list[float], list[str]]:
@@ -139,12 +157,10 @@ def label_positions(axis: Axis, rows: int) -> tuple[list[float], list[str]]:
     positions, labels, used = [], [], set()
     for tick, label in zip(axis.ticks, axis.labels):
         row = drawn_row(tick, axis, rows)
-        if row in used:
-            continue
-        used.add(row)
-        v = axis.lo + row * (axis.hi - axis.lo) / max(rows - 1, 1)
-        positions.append(10 ** v if axis.log else v)
-        labels.append(label)
+        if row not in used:
+            used.add(row)
+            positions.append(on_row(tick, axis, rows))
+            labels.append(label)
     return positions, labels
 
 

@@ -25,7 +25,7 @@ from textual_plotext import PlotextPlot
 
 from core.compare import overfit_onset, smooth
 from tui.runview import RunView
-from tui.widgets.axes import Axis, label_positions, x_ticks, y_axis
+from tui.widgets.axes import Axis, label_positions, on_column, on_row, x_ticks, y_axis
 
 CHARTS = (("train_loss", "train loss"), ("test_loss", "test loss"),
           ("train_acc", "train acc"), ("test_acc", "test acc"))
@@ -246,15 +246,22 @@ class MetricChart(PlotextPlot):
         if epoch is not None:  # first, so the curves draw over it
             bottom, top = (10 ** axis.lo, 10 ** axis.hi) if self.log_y else (axis.lo, axis.hi)
             plt.plot([epoch, epoch], [bottom, top], color=CURSOR_COLOUR, marker="braille")
-        for k, (_, colour, x, y) in enumerate(drawn):
+        # characters (not braille) go on the cells of the braille points they belong to
+        columns = width - max(map(len, axis.labels)) - 1  # less the y labels and the axis
+
+        def cell(epoch, value):
+            return on_column(epoch, 1, last, columns), on_row(value, axis, rows)
+
+        for k, (epoch, value) in live.items():  # before the curves: the last point draws over its start
+            _, colour, x, y = drawn[k]
+            points = ([cell(x[-1], y[-1])] if x else []) + [cell(epoch, value)]
+            plt.plot(*zip(*points), color=colour, marker=LIVE_MARKER)
+        for _, colour, x, y in drawn:
             if x:
                 plt.plot(x, y, color=colour, marker="braille")
-            if k in live:
-                start = ([x[-1]], [y[-1]]) if x else ([], [])
-                plt.plot(start[0] + [live[k][0]], start[1] + [live[k][1]], color=colour, marker=LIVE_MARKER)
         for k, onset in self.markers:  # on the curve as drawn (smoothed or not)
             _, colour, x, y = drawn[k]
-            plt.scatter([onset], [y[x.index(onset)]], color=colour, marker=ONSET_MARKER)
+            plt.scatter(*zip(cell(onset, y[x.index(onset)])), color=colour, marker=ONSET_MARKER)
         plt.yscale("log" if self.log_y else "linear")
         plt.ylim(axis.lo, axis.hi)
         plt.yticks(*label_positions(axis, rows))
