@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from apphelp import make_app, ready, sync, wait_for
-from tui.widgets.axes import decimals, x_ticks, y_axis
+from tui.widgets.axes import decimals, drawn_row, x_ticks, y_axis
 from tui.widgets.charts import CHARTS, CURSOR_COLOUR, LIVE_MARKER, ChartGrid, ChartKey, MetricChart
 
 BRAILLE = re.compile("[\u2801-\u28ff]")
@@ -43,6 +43,14 @@ def test_linear_ticks_bracket_the_data_at_even_round_steps(seed):
     assert axis.lo <= axis.ticks[0] and axis.hi >= axis.ticks[-1]
     assert all(float(label) == pytest.approx(t) for label, t in zip(axis.labels, axis.ticks))
     assert len({len(label) for label in axis.labels}) == 1 or any(t >= 10 for t in axis.ticks)
+
+
+@pytest.mark.parametrize("rows", [9, 12, 17, 20, 25])
+def test_tick_rows_are_evenly_spaced_where_that_costs_the_curves_little(rows):
+    axis = y_axis([0.55, 2.3], rows, min_span=0.1)
+    tick_rows = [drawn_row(t, axis, rows) for t in axis.ticks]
+    assert len({b - a for a, b in zip(tick_rows, tick_rows[1:])}) == 1 and len(tick_rows) >= 3
+    assert drawn_row(0.55, axis, rows) >= tick_rows[0] and drawn_row(2.3, axis, rows) <= tick_rows[-1]
 
 
 def test_a_flat_loss_gets_a_span_of_a_tenth_of_its_value_so_noise_stays_flat():

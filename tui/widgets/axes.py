@@ -68,11 +68,12 @@ def most_ticks(rows: int) -> int:
 
 def y_axis(values: list[float], rows: int, min_span: float, floor: float | None = None,
            ceiling: float | None = None, log: bool = False) -> Axis:
-    """Round ticks that bracket `values`, the outermost ones in the middle of the plot's top
-    and bottom rows, on a plot `rows` character rows tall.
+    """Round ticks that bracket `values` on a plot `rows` character rows tall.
 
-    Linear: the finest 1-2-5 step that needs at most `most_ticks(rows)` ticks, ticks at its
-    multiples from the one at or below the smallest value to the one at or above the largest.
+    Linear: ticks at the multiples of a 1-2-5 step, from the one at or below the smallest
+    value to the one at or above the largest. Where it costs the curves little height, the
+    ticks sit a whole number of rows apart (evenly spaced on screen too); otherwise the
+    finest step that fits spans the whole height and the labels round to their rows.
     Log: values of the 1-2-5 sequence (…, 0.5, 1, 2, 5, …) that bracket the data."""
     finite = [v for v in values if math.isfinite(v) and (v > 0 or not log)]
     if not finite:
@@ -82,24 +83,42 @@ def y_axis(values: list[float], rows: int, min_span: float, floor: float | None 
     most = most_ticks(rows)
     if log:
         return _log_axis(lo if lo > 0 else min(finite), hi, most, rows)
-    for step in nice_steps((hi - lo) / (most - 1)):
-        first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
-        last = max(last, first + 1)
-        if last - first + 1 <= most:
-            break
-    ticks = [k * step for k in range(first, last + 1)]
+    steps = nice_steps((hi - lo) / (most - 1))
+    ticks = [_ticks(lo, hi, next(steps)) for _ in range(4)]  # from the finest that fits, coarser
+    fine = next(t for t in ticks if len(t) <= most)
+    fill = (fine, 0, (rows - 1) / (len(fine) - 1))  # the whole height, labels rounded to rows
+    even = [(t, (rows - 1 - gap * (len(t) - 1)) // 2, gap) for t in ticks
+            if 3 <= len(t) <= most and (gap := (rows - 1) // (len(t) - 1)) >= (2 if rows >= 5 else 1)]
+    best = max(even, key=lambda layout: _rows_used(lo, hi, *layout), default=None)
+    if best is None or _rows_used(lo, hi, *best) < EVEN_ROWS_WORTH * _rows_used(lo, hi, *fill):
+        best = fill
+    ticks, bottom_row, gap = best  # gap: rows between two ticks
+    step = ticks[1] - ticks[0]
     places = decimals(step)
-    return Axis(*limits(ticks[0], ticks[-1], rows), ticks, [f"{t:.{places}f}" for t in ticks])
+    return Axis(*limits(ticks[0], bottom_row, step / gap, rows), ticks, [f"{t:.{places}f}" for t in ticks])
 
 
-def limits(bottom: float, top: float, rows: int) -> tuple[float, float]:
-    """Limits that put `bottom` and `top` in the middle of the lowest and highest row's
-    braille sub-rows: 2 of 4 from each edge, so the space is 4·rows - 4 sub-rows between them."""
-    if rows < 2:
-        return bottom, top
-    per_sub = (top - bottom) / (BRAILLE_ROWS * (rows - 1))
-    edge = (BRAILLE_ROWS / 2 - 0.5) * per_sub  # plotext's 0.5 offset: cell k spans [k - 0.5, k + 0.5)
-    return bottom - edge, top + edge
+EVEN_ROWS_WORTH = 0.7  # evenly spaced tick rows are worth up to 30% of the curves' height
+
+
+def _ticks(lo: float, hi: float, step: float) -> list[float]:
+    """The multiples of `step` from the one at or below `lo` to the one at or above `hi`."""
+    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+    return [k * step for k in range(first, max(last, first + 1) + 1)]
+
+
+def _rows_used(lo, hi, ticks, _bottom_row, gap) -> float:
+    """How many rows tall the data is drawn."""
+    return (hi - lo) / (ticks[1] - ticks[0]) * gap
+
+
+def limits(bottom: float, bottom_row: int, per_row: float, rows: int) -> tuple[float, float]:
+    """Limits that put `bottom` in the middle of row `bottom_row` (in braille dots: 2 of 4
+    from its edge) with `per_row` of value to a row, so every tick a whole number of rows
+    above it is in the middle of its row too, and each row holds the values nearest its middle."""
+    per_dot = per_row / BRAILLE_ROWS
+    low = bottom - (BRAILLE_ROWS * bottom_row + BRAILLE_ROWS / 2 - 0.5) * per_dot  # 0.5: plotext's rounding
+    return low, low + (BRAILLE_ROWS * rows - 1) * per_dot
 
 
 def _log_axis(lo: float, hi: float, most: int, rows: int) -> Axis:
@@ -114,7 +133,8 @@ def _log_axis(lo: float, hi: float, most: int, rows: int) -> Axis:
         keep = {round(k * (len(ticks) - 1) / (most - 1)) for k in range(most)}
         ticks = [t for k, t in enumerate(ticks) if k in keep]
     labels = [f"{t:.{decimals(t)}f}" for t in ticks]
-    return Axis(*limits(math.log10(below), math.log10(above), rows), ticks, labels, log=True)
+    low, high = math.log10(below), math.log10(above)
+    return Axis(*limits(low, 0, (high - low) / max(rows - 1, 1), rows), ticks, labels, log=True)
 
 
 def _mantissa(value: float) -> int:
