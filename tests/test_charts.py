@@ -319,6 +319,10 @@ async def test_at_80x24_one_chart_at_a_time_and_v_cycles_them(tmp_path):
         assert chart.region.height >= 10 and "v: next" in Drawn(chart).text[0]
         await pilot.press("g")  # focus lands on the chart in view
         await wait_for(pilot, lambda: app.focused is chart)
+        await pilot.press("right", "left", "v")  # the cursor (epoch 7) comes along to the next chart
+        await wait_for(pilot, lambda: app.focused is chart_of(app, "test_loss"))
+        assert app.focused.cursor == 7
+        assert "test loss, epoch 7" in str(app.get_screen_main().query_one(ChartKey).render())
 
 
 @sync

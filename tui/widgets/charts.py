@@ -348,8 +348,10 @@ class ChartGrid(Vertical):
             chart.display = first <= k < first + self.per_page
             chart.hint = f"  (v: next, {self.page + 1}/{self.pages})" if self.pages > 1 else ""
             chart.refresh()
-        if had_focus and not focused.display:
-            self.shown()[0].focus()
+        if had_focus and not focused.display:  # the cursor comes along to the chart in view
+            target = self.shown()[0]
+            target.cursor = focused.cursor
+            target.focus()
         self.query_one(ChartKey).refresh()
 
     # ---- the key follows the charts -----------------------------------------
