@@ -12,6 +12,7 @@ on the row where a point of its value is drawn.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -68,12 +69,12 @@ def most_ticks(rows: int) -> int:
 
 def y_axis(values: list[float], rows: int, min_span: float, floor: float | None = None,
            ceiling: float | None = None, log: bool = False) -> Axis:
-    """Round ticks that bracket `values` on a plot `rows` character rows tall.
+    """Round ticks, evenly spaced, that bracket `values` on a plot `rows` character rows tall.
 
-    Linear: ticks at the multiples of a 1-2-5 step, from the one at or below the smallest
-    value to the one at or above the largest. Where it costs the curves little height, the
-    ticks sit a whole number of rows apart (evenly spaced on screen too); otherwise the
-    finest step that fits spans the whole height and the labels round to their rows.
+    Linear: every tick in the middle of a row, a whole number of rows apart, so a point is
+    drawn on a labelled row only when its value is within half a row of that label. Of the
+    layouts that do this (tick values: multiples of a 1-2-5 step, every one or every few of
+    them labelled), the one that draws the data tallest.
     Log: values of the 1-2-5 sequence (…, 0.5, 1, 2, 5, …) that bracket the data."""
     finite = [v for v in values if math.isfinite(v) and (v > 0 or not log)]
     if not finite:
@@ -83,33 +84,43 @@ def y_axis(values: list[float], rows: int, min_span: float, floor: float | None 
     most = most_ticks(rows)
     if log:
         return _log_axis(lo if lo > 0 else min(finite), hi, most, rows)
-    steps = nice_steps((hi - lo) / (most - 1))
-    ticks = [_ticks(lo, hi, next(steps)) for _ in range(4)]  # from the finest that fits, coarser
-    fine = next(t for t in ticks if len(t) <= most)
-    fill = (fine, 0, (rows - 1) / (len(fine) - 1))  # the whole height, labels rounded to rows
-    even = [(t, (rows - 1 - gap * (len(t) - 1)) // 2, gap) for t in ticks
-            if 3 <= len(t) <= most and (gap := (rows - 1) // (len(t) - 1)) >= (2 if rows >= 5 else 1)]
-    best = max(even, key=lambda layout: _rows_used(lo, hi, *layout), default=None)
-    if best is None or _rows_used(lo, hi, *best) < EVEN_ROWS_WORTH * _rows_used(lo, hi, *fill):
-        best = fill
-    ticks, bottom_row, gap = best  # gap: rows between two ticks
-    step = ticks[1] - ticks[0]
-    places = decimals(step)
-    return Axis(*limits(ticks[0], bottom_row, step / gap, rows), ticks, [f"{t:.{places}f}" for t in ticks])
+    best = _layout(lo, hi, rows, most, 3, 2) or _layout(lo, hi, rows, most, 2, 1)
+    ticks, bottom_row, per_row = best
+    places = min(d for d in range(12) if all(math.isclose(t, round(t, d), abs_tol=1e-9) for t in ticks))
+    return Axis(*limits(ticks[0], bottom_row, per_row, rows), ticks, [f"{t:.{places}f}" for t in ticks])
 
 
-EVEN_ROWS_WORTH = 0.7  # evenly spaced tick rows are worth up to 30% of the curves' height
+def _layout(lo: float, hi: float, rows: int, most: int, fewest: int, min_gap: int):
+    """(ticks, row of the lowest, value per row) drawing [lo, hi] tallest, or None.
+
+    Ticks: every (1st, 2nd or 5th) multiple of a 1-2-5 step, from the one at or below lo to the
+    one at or above hi, `stride` times the step itself a 1-2-5 value; between `fewest` and
+    `most` of them, `gap` ≥ min_gap rows apart. Ties go to ticks at multiples of their own
+    spacing (0, 1, 2 over 0.5, 1.5, 2.5), then of a coarser step (0.5, 1.5 over 0.4, 1.4),
+    then to fewer labels."""
+    best, best_score = None, None
+    for step in itertools.islice(nice_steps((hi - lo) / (BRAILLE_ROWS * rows)), 12):
+        first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+        last = max(last, first + 1)
+        n = last - first
+        for stride in STEPS:  # label every, every other or every fifth: 2.5, 3.5 but not 2.3, 3.3
+            labels = n // stride + 1
+            if n % stride or not fewest <= labels <= most or not _is_round(stride * step):
+                continue
+            gap = (rows - 1) // (labels - 1)
+            if gap < min_gap:
+                continue
+            per_row = stride * step / gap
+            score = (round((hi - lo) / per_row, 6), first % stride == 0, step, -labels)
+            if best_score is None or score > best_score:
+                ticks = [k * step for k in range(first, last + 1, stride)]
+                best, best_score = (ticks, (rows - 1 - gap * (labels - 1)) // 2, per_row), score
+    return best
 
 
-def _ticks(lo: float, hi: float, step: float) -> list[float]:
-    """The multiples of `step` from the one at or below `lo` to the one at or above `hi`."""
-    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
-    return [k * step for k in range(first, max(last, first + 1) + 1)]
-
-
-def _rows_used(lo, hi, ticks, _bottom_row, gap) -> float:
-    """How many rows tall the data is drawn."""
-    return (hi - lo) / (ticks[1] - ticks[0]) * gap
+def _is_round(value: float) -> bool:
+    """1, 2 or 5 times a power of ten."""
+    return _mantissa(value) in STEPS and math.isclose(value, _mantissa(value) * 10.0 ** math.floor(math.log10(value) + 1e-9))
 
 
 def limits(bottom: float, bottom_row: int, per_row: float, rows: int) -> tuple[float, float]:

@@ -181,6 +181,13 @@ class MetricChart(PlotextPlot):
             items.append((colour, f"{label} {value}"))
         return f"{self.title}{' ~' if self.smoothing else ''}, epoch {epoch}:  ", items
 
+    def key_height(self, width: int) -> int:
+        """Rows the key needs, cursor on or off, so the plot keeps its size when it comes on."""
+        values = [(colour, f"{label} 0.000 so far" if k in self.live else f"{label} 0.000")
+                  for k, (label, colour, _, _) in enumerate(self.series)]
+        prefix = f"{self.title} ~, epoch {self.last_epoch}:  "
+        return max(len(key_lines(values, width, prefix)), len(self.key(width)))
+
     def key(self, width: int) -> list[Text]:
         prefix, items = self.readout()
         if prefix.startswith("  "):  # the hint goes after the items
@@ -194,7 +201,8 @@ class MetricChart(PlotextPlot):
     def render(self):
         width, height = self.size.width, self.size.height
         key = self.key(width) if self.keyed else []
-        key = key[:max(0, height - ROWS_AROUND_CANVAS - 3)]  # the plot keeps at least 3 rows
+        rows = min(self.key_height(width), max(0, height - ROWS_AROUND_CANVAS - 3)) if key else 0
+        key = (key + [Text()] * rows)[:rows]  # the plot keeps at least 3 rows
         plot_height = max(1, height - len(key) - 1)  # 1: the title row
         if not any(x for _, _, x, _ in self.series) and not self.live:
             return self._empty(width, height)
@@ -252,13 +260,15 @@ class MetricChart(PlotextPlot):
         def cell(epoch, value):
             return on_column(epoch, 1, last, columns), on_row(value, axis, rows)
 
-        for k, (epoch, value) in live.items():  # before the curves: the last point draws over its start
-            _, colour, x, y = drawn[k]
-            points = ([cell(x[-1], y[-1])] if x else []) + [cell(epoch, value)]
-            plt.plot(*zip(*points), color=colour, marker=LIVE_MARKER)
         for _, colour, x, y in drawn:
             if x:
                 plt.plot(x, y, color=colour, marker="braille")
+        for k, (epoch, value) in live.items():
+            _, colour, x, y = drawn[k]
+            points = ([cell(x[-1], y[-1])] if x else []) + [cell(epoch, value)]
+            plt.plot(*zip(*points), color=colour, marker=LIVE_MARKER)
+            if x:  # the last finished point again, over the segment's first dot
+                plt.plot(x[-1:], y[-1:], color=colour, marker="braille")
         for k, onset in self.markers:  # on the curve as drawn (smoothed or not)
             _, colour, x, y = drawn[k]
             plt.scatter(*zip(cell(onset, y[x.index(onset)])), color=colour, marker=ONSET_MARKER)
@@ -280,7 +290,13 @@ class ChartKey(Static):
         chart = self.grid.key_chart()
         if chart is None:
             return ""
-        return Text("\n").join(chart.key(max(1, self.size.width)))
+        width = max(1, self.content_size.width)
+        lines = chart.key(width)
+        return Text("\n").join(lines + [Text()] * (chart.key_height(width) - len(lines)))
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        chart = self.grid.key_chart()
+        return chart.key_height(max(1, width)) if chart is not None else 1
 
 
 class ChartGrid(Vertical):
