@@ -259,7 +259,7 @@ async def test_the_cursor_moves_by_epoch_and_reads_each_runs_value(tmp_path):
         await pilot.press("left", "left")
         assert chart.cursor == 6
         text = " ".join(str(key.render()).split())
-        assert "epoch 6" in text
+        assert "train loss, epoch 6" in text  # four charts in view: it names the one read
         for view in views:
             x, y = view.series("train_loss")
             expected = f"{y[x.index(6)]:.3f}" if 6 in x else "–"
@@ -330,7 +330,7 @@ async def test_at_80x24_one_chart_at_a_time_and_v_cycles_them(tmp_path):
         await pilot.press("right", "left", "v")  # the cursor (epoch 7) comes along to the next chart
         await wait_for(pilot, lambda: app.focused is chart_of(app, "test_loss"))
         assert app.focused.cursor == 7
-        assert "test loss, epoch 7" in str(app.get_screen_main().query_one(ChartKey).render())
+        assert "epoch 7:" in str(app.get_screen_main().query_one(ChartKey).render())
 
 
 @sync

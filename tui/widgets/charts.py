@@ -163,8 +163,9 @@ class MetricChart(PlotextPlot):
     def cursor_shown(self) -> int | None:
         return self.cursor if self.has_focus else None
 
-    def readout(self) -> tuple[str, list[tuple[int, str]]]:
-        """The key row: (prefix, [(colour, text)]): with the cursor on, each run's value there."""
+    def readout(self, named: bool = False) -> tuple[str, list[tuple[int, str]]]:
+        """The key row: (prefix, [(colour, text)]): with the cursor on, each run's value there;
+        `named`: the prefix says which chart (a key shared by several charts in view)."""
         epoch = self.cursor_shown
         if epoch is None:
             hint = "  (←/→: read values)" if self.has_focus and self.series else ""
@@ -179,17 +180,18 @@ class MetricChart(PlotextPlot):
             else:
                 value = "–"
             items.append((colour, f"{label} {value}"))
-        return f"{self.title}{' ~' if self.smoothing else ''}, epoch {epoch}:  ", items
+        name = f"{self.title}{' ~' if self.smoothing else ''}, " if named else ""
+        return f"{name}epoch {epoch}:  ", items
 
-    def key_height(self, width: int) -> int:
+    def key_height(self, width: int, named: bool = False) -> int:
         """Rows the key needs, cursor on or off, so the plot keeps its size when it comes on."""
         values = [(colour, f"{label} 0.000 so far" if k in self.live else f"{label} 0.000")
                   for k, (label, colour, _, _) in enumerate(self.series)]
-        prefix = f"{self.title} ~, epoch {self.last_epoch}:  "
-        return max(len(key_lines(values, width, prefix)), len(self.key(width)))
+        prefix = (f"{self.title} ~, " if named else "") + f"epoch {self.last_epoch}:  "
+        return max(len(key_lines(values, width, prefix)), len(self.key(width, named)))
 
-    def key(self, width: int) -> list[Text]:
-        prefix, items = self.readout()
+    def key(self, width: int, named: bool = False) -> list[Text]:
+        prefix, items = self.readout(named)
         if prefix.startswith("  "):  # the hint goes after the items
             lines = key_lines(items, width)
             if lines[-1].cell_len + len(prefix) <= width:
@@ -291,12 +293,13 @@ class ChartKey(Static):
         if chart is None:
             return ""
         width = max(1, self.content_size.width)
-        lines = chart.key(width)
-        return Text("\n").join(lines + [Text()] * (chart.key_height(width) - len(lines)))
+        named = len(self.grid.shown()) > 1
+        lines = chart.key(width, named)
+        return Text("\n").join(lines + [Text()] * (chart.key_height(width, named) - len(lines)))
 
     def get_content_height(self, container, viewport, width: int) -> int:
         chart = self.grid.key_chart()
-        return chart.key_height(max(1, width)) if chart is not None else 1
+        return chart.key_height(max(1, width), len(self.grid.shown()) > 1) if chart is not None else 1
 
 
 class ChartGrid(Vertical):
