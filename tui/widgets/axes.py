@@ -93,17 +93,17 @@ def y_axis(values: list[float], rows: int, min_span: float, floor: float | None 
 def _layout(lo: float, hi: float, rows: int, most: int, fewest: int, min_gap: int):
     """(ticks, row of the lowest, value per row) drawing [lo, hi] tallest, or None.
 
-    Ticks: every (1st, 2nd or 5th) multiple of a 1-2-5 step, from the one at or below lo to the
+    Ticks: every (or every other) multiple of a 1-2-5 step, from the one at or below lo to the
     one at or above hi, `stride` times the step itself a 1-2-5 value; between `fewest` and
-    `most` of them, `gap` ≥ min_gap rows apart. Ties go to ticks at multiples of their own
-    spacing (0, 1, 2 over 0.5, 1.5, 2.5), then of a coarser step (0.5, 1.5 over 0.4, 1.4),
-    then to fewer labels."""
+    `most` of them, `gap` ≥ min_gap rows apart. Ticks at multiples of their own spacing
+    (0, 1, 2 rather than 0.5, 1.5, 2.5) win unless the other draws the data a sixth taller;
+    ties go to a coarser step, then to fewer labels."""
     best, best_score = None, None
     for step in itertools.islice(nice_steps((hi - lo) / (BRAILLE_ROWS * rows)), 12):
         first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
         last = max(last, first + 1)
         n = last - first
-        for stride in STEPS:  # label every, every other or every fifth: 2.5, 3.5 but not 2.3, 3.3
+        for stride in (1, 2):  # label every multiple or every other: 0.5, 1.5, 2.5 but not 0.4, 1.4, 2.4
             labels = n // stride + 1
             if n % stride or not fewest <= labels <= most or not _is_round(stride * step):
                 continue
@@ -111,11 +111,16 @@ def _layout(lo: float, hi: float, rows: int, most: int, fewest: int, min_gap: in
             if gap < min_gap:
                 continue
             per_row = stride * step / gap
-            score = (round((hi - lo) / per_row, 6), first % stride == 0, step, -labels)
+            aligned = first % stride == 0  # 0.1, 0.2, 0.3 read easier than 0.05, 0.15, 0.25
+            height = (hi - lo) / per_row * (1 if aligned else UNALIGNED_WORTH)
+            score = (round(height, 6), aligned, step, -labels)
             if best_score is None or score > best_score:
                 ticks = [k * step for k in range(first, last + 1, stride)]
                 best, best_score = (ticks, (rows - 1 - gap * (labels - 1)) // 2, per_row), score
     return best
+
+
+UNALIGNED_WORTH = 0.85
 
 
 def _is_round(value: float) -> bool:
