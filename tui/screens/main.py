@@ -59,8 +59,7 @@ class MainScreen(Screen):
         """One line instead of the layout; keys typed meanwhile reach no hidden field."""
         if tiny:
             self.query_one("#too-small", Static).update(
-                f"This terminal is {width}×{height}; the console needs at least "
-                f"{MIN_WIDTH}×{MIN_HEIGHT}. Enlarge it (q quits).")
+                f"Enlarge the terminal to {MIN_WIDTH}×{MIN_HEIGHT} or more (it is {width}×{height}); q quits.")
             if not self.has_class("-tiny"):
                 self._focus_before_tiny = self.focused
                 self.set_focus(None)
