@@ -273,6 +273,8 @@ async def test_the_cursor_moves_by_epoch_and_reads_each_runs_value(tmp_path):
         last = {j for _, j in Drawn(chart).cells(CURSOR_COLOUR)}
         assert min(first) < min(cursor_columns) < min(last)
         assert min(first) == drawn.axis_col + 1
+        await pilot.click(chart, offset=(drawn.axis_col + 1, 3))  # a click at the left edge: epoch 1
+        assert chart.cursor == 1 and "epoch 1:" in str(key.render())
         await pilot.press("t")  # focus elsewhere: no cursor, the key again
         await wait_for(pilot, lambda: not chart.has_focus)
         assert not Drawn(chart).cells(CURSOR_COLOUR)

@@ -25,7 +25,7 @@ from textual_plotext import PlotextPlot
 
 from core.compare import overfit_onset, smooth
 from tui.runview import RunView
-from tui.widgets.axes import Axis, label_positions, on_column, on_row, x_ticks, y_axis
+from tui.widgets.axes import label_positions, on_column, on_row, x_ticks, y_axis
 
 CHARTS = (("train_loss", "train loss"), ("test_loss", "test loss"),
           ("train_acc", "train acc"), ("test_acc", "test acc"))
@@ -100,7 +100,7 @@ class MetricChart(PlotextPlot):
         self.log_y = False
         self.cursor: int | None = None  # the epoch the cursor is on (shown while focused)
         self.hint = ""  # appended to the title (the grid's "v: next chart")
-        self.axis: Axis | None = None  # the y axis as last drawn (for tests and the readout)
+        self._columns: tuple[int, int, int] | None = None  # as last drawn: (first canvas column, columns, last epoch)
 
     # ---- data ---------------------------------------------------------------
     def show(self, views: list[RunView], smoothing: bool, log_y: bool) -> None:
@@ -163,14 +163,25 @@ class MetricChart(PlotextPlot):
     def cursor_shown(self) -> int | None:
         return self.cursor if self.has_focus else None
 
-    def readout(self, named: bool = False) -> tuple[str, list[tuple[int, str]]]:
-        """The key row: (prefix, [(colour, text)]): with the cursor on, each run's value there;
-        `named`: the prefix says which chart (a key shared by several charts in view)."""
+    def on_click(self, event: events.Click) -> None:
+        """A click on the plot puts the cursor on the nearest epoch (the click also focuses)."""
+        if self._columns is None:
+            return
+        left, columns, last = self._columns
+        column = event.x - left
+        if 0 <= column < columns:
+            self.cursor = round(1 + column * (last - 1) / max(columns - 1, 1))
+            self._cursor_moved()
+
+    def readout(self, named: bool = False) -> tuple[str, list[tuple[int, str]], str]:
+        """The key row: (prefix, [(colour, text)], hint). With the cursor on, each run's value
+        there; `named`: the prefix says which chart (a key shared by several charts in view)."""
         epoch = self.cursor_shown
         if epoch is None:
-            hint = "  (←/→: read values)" if self.has_focus and self.series else ""
-            return hint, [(colour, label) for label, colour, _, _ in self.series]
-        drawn, live = self.drawn(), self.live_points(self.drawn())
+            hint = "(←/→: read values)" if self.has_focus and self.series else ""
+            return "", [(colour, label) for label, colour, _, _ in self.series], hint
+        drawn = self.drawn()
+        live = self.live_points(drawn)
         items = []
         for k, (label, colour, x, y) in enumerate(drawn):
             if epoch in x:
@@ -181,7 +192,7 @@ class MetricChart(PlotextPlot):
                 value = "–"
             items.append((colour, f"{label} {value}"))
         name = f"{self.title}{' ~' if self.smoothing else ''}, " if named else ""
-        return f"{name}epoch {epoch}:  ", items
+        return f"{name}epoch {epoch}:  ", items, ""
 
     def key_height(self, width: int, named: bool = False) -> int:
         """Rows the key needs, cursor on or off, so the plot keeps its size when it comes on."""
@@ -191,13 +202,11 @@ class MetricChart(PlotextPlot):
         return max(len(key_lines(values, width, prefix)), len(self.key(width, named)))
 
     def key(self, width: int, named: bool = False) -> list[Text]:
-        prefix, items = self.readout(named)
-        if prefix.startswith("  "):  # the hint goes after the items
-            lines = key_lines(items, width)
-            if lines[-1].cell_len + len(prefix) <= width:
-                lines[-1].append(prefix, style="dim")
-            return lines
-        return key_lines(items, width, prefix)
+        prefix, items, hint = self.readout(named)
+        lines = key_lines(items, width, prefix)
+        if hint and lines[-1].cell_len + 2 + len(hint) <= width:
+            lines[-1].append("  " + hint, style="dim")
+        return lines
 
     # ---- drawing ------------------------------------------------------------
     def render(self):
@@ -249,7 +258,7 @@ class MetricChart(PlotextPlot):
         live = self.live_points(drawn)
         values = [v for _, _, _, y in drawn for v in y] + [v for _, v in live.values()]
         rows = max(2, height - 2)  # the canvas: less the x axis and its labels
-        self.axis = axis = y_axis(values, rows, min_span(self.metric, values), floor=0.0,
+        axis = y_axis(values, rows, min_span(self.metric, values), floor=0.0,
                                   ceiling=1.0 if self.metric.endswith("acc") else None, log=self.log_y)
         last = max(self.last_epoch, 2)
         epoch = self.cursor_shown
@@ -258,6 +267,7 @@ class MetricChart(PlotextPlot):
             plt.plot([epoch, epoch], [bottom, top], color=CURSOR_COLOUR, marker="braille")
         # characters (not braille) go on the cells of the braille points they belong to
         columns = width - max(map(len, axis.labels)) - 1  # less the y labels and the axis
+        self._columns = (width - columns, columns, last)
 
         def cell(epoch, value):
             return on_column(epoch, 1, last, columns), on_row(value, axis, rows)
