@@ -401,3 +401,17 @@ async def test_the_overfitting_marker_sits_on_its_curve(tmp_path, size):
             beside = {i for i, j in drawn.cells(view.colour) if abs(j - column) <= 1}
             assert row in beside
             assert abs(drawn.value_at_row(row) - losses[4]) <= drawn.row_value_step() / 2 + 1e-9
+
+
+@sync
+async def test_values_no_axis_can_show_are_left_out_not_a_crash(tmp_path):
+    app = make_app(tmp_path)
+    rows = [dict(epoch=1, train_loss=2.3, train_acc=0.0), dict(epoch=2, train_loss=float("nan"), train_acc=0.1),
+            dict(epoch=3, train_loss=1.9, train_acc=0.2)]
+    async with app.run_test(size=(120, 40)) as pilot:
+        (view,) = await with_views(pilot, app, [("diverged", rows)])
+        await pilot.press("l")  # log y: acc 0.0 has no place there
+        await wait_for(pilot, lambda: chart_of(app, "train_acc").log_y)
+        for metric in ("train_loss", "train_acc"):
+            drawn = Drawn(chart_of(app, metric))
+            assert drawn.cells(view.colour) and drawn.labels()

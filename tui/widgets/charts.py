@@ -14,6 +14,8 @@ loss has risen since.
 """
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -120,8 +122,14 @@ class MetricChart(PlotextPlot):
         self.post_message(self.Changed(self))
 
     def drawn(self) -> list[tuple[str, int, list[int], list[float]]]:
-        """The series as drawn: smoothed or not; the epoch in progress not included."""
-        return [(label, colour, x, smooth(y) if self.smoothing else y) for label, colour, x, y in self.series]
+        """The series as drawn: smoothed or not, without the points no axis can show (NaN,
+        infinite; on a log axis 0 and below); the epoch in progress not included."""
+        return [(label, colour, *self._drawable(x, smooth(y) if self.smoothing else y))
+                for label, colour, x, y in self.series]
+
+    def _drawable(self, x: list[int], y: list[float]) -> tuple[list[int], list[float]]:
+        keep = [k for k, v in enumerate(y) if math.isfinite(v) and (v > 0 or not self.log_y)]
+        return [x[k] for k in keep], [y[k] for k in keep]
 
     def live_points(self, drawn) -> dict[int, tuple[int, float]]:
         """Per run with an epoch in progress: (epoch, value as drawn). Smoothed, it is where the
@@ -131,7 +139,9 @@ class MetricChart(PlotextPlot):
             _, _, x, y = self.series[k]
             if x and epoch <= x[-1]:
                 continue  # the epoch's own value is in: it replaces the running one
-            points[k] = (epoch, smooth(y + [value])[-1] if self.smoothing else value)
+            value = smooth(y + [value])[-1] if self.smoothing else value
+            if math.isfinite(value) and (value > 0 or not self.log_y):
+                points[k] = (epoch, value)
         return points
 
     @property
