@@ -73,7 +73,7 @@ def y_axis(values: list[float], rows: int, min_span: float, floor: float | None 
 
     Linear: every tick in the middle of a row, a whole number of rows apart, so a point is
     drawn on a labelled row only when its value is within half a row of that label. Of the
-    layouts that do this (tick values: multiples of a 1-2-5 step, every one or every few of
+    layouts that do this (tick values: multiples of a 1-2-5 step, every one or every other of
     them labelled), the one that draws the data tallest.
     Log: values of the 1-2-5 sequence (…, 0.5, 1, 2, 5, …) that bracket the data."""
     finite = [v for v in values if math.isfinite(v) and (v > 0 or not log)]
