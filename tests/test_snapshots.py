@@ -1,4 +1,5 @@
-"""Snapshots of the main screen (pytest-textual-snapshot): idle, and after a finished quick run.
+"""Snapshots of the main screen (pytest-textual-snapshot): idle, after a finished quick run,
+and four finished runs (one flat, two of the same run name from two starts) at three sizes.
 
 Deterministic on any machine and torch version: the finished run is a scripted
 trainer that sends fixed metrics through the real event path (float results of
@@ -11,6 +12,7 @@ from apphelp import fill, make_app, ready, wait_for
 from core.events import EpochDone, RunEnded, RunStarted
 
 SIZES = [(80, 24), (120, 40)]
+FOUR_SIZES = [(80, 24), (120, 40), (200, 60)]
 
 
 def scripted_train(config, on_event, stop=None, *, experiment="custom", run="run", **_):
@@ -55,3 +57,39 @@ def test_after_a_finished_quick_run(snap_compare, tmp_path, size):
         await pilot.pause(0.6)  # the charts' refresh tick
 
     assert snap_compare(app, terminal_size=size, run_before=finished_run)
+
+
+def curve(epochs, train_loss, test_loss, train_acc, test_acc):
+    """Fixed metrics per epoch from four functions of the epoch."""
+    return [{"epoch": e, "train_loss": train_loss(e), "test_loss": test_loss(e), "train_acc": train_acc(e),
+             "test_acc": test_acc(e), "seconds": 1.0} for e in range(1, epochs + 1)]
+
+
+FOUR_RUNS = (  # (run folder, metrics): baseline twice, from two starts of the same run
+    ("baseline", curve(10, lambda e: 2.2 - 0.12 * e, lambda e: 2.1 - 0.1 * e + 0.03 * max(0, e - 6) ** 2,
+                       lambda e: 0.2 + 0.05 * e, lambda e: 0.22 + 0.04 * e)),
+    ("baseline-2", curve(10, lambda e: 2.15 - 0.11 * e, lambda e: 2.05 - 0.09 * e,
+                         lambda e: 0.21 + 0.048 * e, lambda e: 0.23 + 0.039 * e)),
+    ("sgd-lr1e-3", curve(10, lambda e: 2.3026 + 0.0006 * (-1) ** e, lambda e: 2.3019 - 0.0002 * (e % 3),
+                         lambda e: 0.1 + 0.002 * (e % 2), lambda e: 0.1 + 0.001 * (e % 3))),
+    ("dropout", curve(7, lambda e: 2.0 - 0.15 * e, lambda e: 1.9 - 0.12 * e,
+                      lambda e: 0.3 + 0.06 * e, lambda e: 0.3 + 0.05 * e)),
+)
+
+
+@pytest.mark.parametrize("size", FOUR_SIZES)
+def test_four_finished_runs(snap_compare, tmp_path, size):
+    app = make_app(tmp_path)
+
+    async def four_runs(pilot):
+        await wait_for(pilot, lambda: ready(app))
+        for folder, metrics in FOUR_RUNS:
+            name = folder.removesuffix("-2")  # the run's name; its folder says which start
+            view = app.views.add(name, "ex3-optimizers", status="finished", epochs=10, metrics=metrics,
+                                 run_dir=f"runs/ex3-optimizers/{folder}")
+            app.table.show(view)
+        app._mark_charts()
+        await wait_for(pilot, lambda: len(app.charts.query_one("#chart-train_loss").series) == 4)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=four_runs)

@@ -63,7 +63,7 @@ class CompareScreen(Screen):
         yield Header()
         yield Static(id="compare-title")
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True, header_height=2)
-        yield MetricChart("test_loss", "test loss", id="compare-chart")
+        yield MetricChart("test_loss", "test loss", keyed=True, id="compare-chart")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -151,7 +151,8 @@ class CompareScreen(Screen):
 
     def _draw_chart(self) -> None:
         shown = [self.view_of(r) for r in self.rows()]
-        self.query_one(MetricChart).show([v for v in shown if v.overlay], False, False)
+        # a run that has drawn nothing yet has no colour and no curve
+        self.query_one(MetricChart).show([v for v in shown if v.overlay and v.colour is not None], False, False)
 
     def _cursor_key(self) -> str | None:
         table = self.query_one(DataTable)

@@ -1,10 +1,16 @@
-"""The main screen: side panel | charts over progress, runs table and log."""
+"""The main screen: side panel | charts over progress, runs table and log.
+
+Sized for 80×24 first: there the charts show one at a time (`v` cycles); wider and
+taller terminals get two or four at once (ChartGrid decides from its own size).
+Below 80×24 one line asks for a larger terminal instead of a broken layout.
+"""
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, RichLog
+from textual.widgets import Footer, Header, RichLog, Static
 
 from core.presets import Preset
 from tui.widgets.charts import ChartGrid
@@ -14,17 +20,21 @@ from tui.widgets.side_panel import SidePanel
 
 
 WIDE, TALL, SHORT = 140, 40, 30
+MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 
 class MainScreen(Screen):
     AUTO_FOCUS = "#presets"
+    BINDINGS = [Binding("v", "next_charts", "Next chart", show=False)]
 
     def __init__(self, presets: list[Preset], initial: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
         self.presets, self.initial = presets, initial
+        self._focus_before_tiny = None
 
     def compose(self) -> ComposeResult:
         yield Header()
+        yield Static(id="too-small")
         with Horizontal(id="body"):
             yield SidePanel(self.presets, self.initial, id="side")
             with Vertical(id="main"):
@@ -37,8 +47,33 @@ class MainScreen(Screen):
 
     def on_resize(self, event) -> None:
         """Wide terminals get the log beside the table, tall ones a taller table."""
-        self.set_class(event.size.width >= WIDE, "-wide")
-        self.set_class(event.size.width < WIDE, "-narrow")
-        self.set_class(event.size.height >= TALL, "-tall")
-        self.set_class(event.size.height < SHORT, "-short")
-        self.query_one(Footer).compact = event.size.width < WIDE  # so `q Quit` still fits at 80
+        width, height = event.size
+        self.set_class(width >= WIDE, "-wide")
+        self.set_class(width < WIDE, "-narrow")
+        self.set_class(height >= TALL, "-tall")
+        self.set_class(height < SHORT, "-short")
+        self.query_one(Footer).compact = width < WIDE  # so `q Quit` still fits at 80
+        self._too_small(width < MIN_WIDTH or height < MIN_HEIGHT, width, height)
+
+    def _too_small(self, tiny: bool, width: int, height: int) -> None:
+        """One line instead of the layout; keys typed meanwhile reach no hidden field."""
+        if tiny:
+            self.query_one("#too-small", Static).update(
+                f"Enlarge the terminal to {MIN_WIDTH}×{MIN_HEIGHT} or more (it is {width}×{height}); q quits.")
+            if not self.has_class("-tiny"):
+                self._focus_before_tiny = self.focused
+                self.set_focus(None)
+        elif self.has_class("-tiny"):
+            if self._focus_before_tiny is not None and self._focus_before_tiny.is_attached:
+                self.set_focus(self._focus_before_tiny)
+            self._focus_before_tiny = None
+        self.set_class(tiny, "-tiny")
+
+    def action_next_charts(self) -> None:
+        self.query_one(ChartGrid).next_page()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "next_charts":
+            grid = self.query_one(ChartGrid)
+            return grid.pages > 1
+        return True

@@ -1,39 +1,114 @@
-"""Four plotext charts: every run on screen overlaid, one fixed colour per run.
+"""Metric charts: every run on screen overlaid, one fixed colour per run.
 
-The test-loss chart also marks each run's overfitting onset (core.compare: the epoch of
-its lowest test loss) where test loss has risen since.
+plotext draws its legend inside the plot, over the curves, so the charts draw no
+legend there: a key row of `● label` items sits under them (one row shared by the
+grid, since a run has the same colour in every chart). Axes come from tui.widgets.axes:
+round ticks that bracket the data, each tick on its own row.
+
+The focused chart has a cursor (←/→ by epoch): a vertical line, and the key row turns
+into a readout of each run's value at that epoch. The train-loss chart also draws the
+epoch in progress (RunView.live) as a dotted segment from the last finished epoch to
+the running loss; the epoch's own value replaces it. The test-loss chart marks each
+run's overfitting onset (core.compare: the epoch of its lowest test loss) where test
+loss has risen since.
 """
 from __future__ import annotations
 
+import math
+
+from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
-from textual.containers import Grid
+from textual.binding import Binding
+from textual.containers import Grid, Vertical
+from textual.message import Message
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from core.compare import overfit_onset, smooth
 from tui.runview import RunView
+from tui.widgets.axes import label_positions, on_column, on_row, x_ticks, y_axis
 
 CHARTS = (("train_loss", "train loss"), ("test_loss", "test loss"),
           ("train_acc", "train acc"), ("test_acc", "test acc"))
-LEGEND_MIN_WIDTH = 44  # below this the legend would hide the curves; the table's swatches serve
 ONSET_MARKER = "◆"
 ONSET_METRIC = "test_loss"
+LIVE_METRIC = "train_loss"
+LIVE_MARKER = "·"
+CURSOR_COLOUR = 244  # mid grey: visible on dark and light themes, quieter than any run
+# around the chart's canvas: the title row above, the x axis and its labels below
+ROWS_AROUND_CANVAS = 3
+LOSS_MIN_SPAN = 0.1  # a loss axis spans at least 10% of the loss: noise on a flat curve stays flat
+ACC_MIN_SPAN = 0.02
+
+
+def min_span(metric: str, values: list[float]) -> float:
+    if metric.endswith("acc"):
+        return ACC_MIN_SPAN
+    middle = (min(values) + max(values)) / 2 if values else 1.0
+    return max(LOSS_MIN_SPAN * abs(middle), 1e-3)
+
+
+def fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}" if abs(value) < 100 else f"{value:.4g}"
+
+
+def key_lines(items: list[tuple[int, str]], width: int, prefix: str = "") -> list[Text]:
+    """`● label` items (colour, text) wrapped into lines of `width`, never splitting an item."""
+    lines, line = [], Text(prefix)
+    for colour, text in items:
+        item = Text.assemble(("●", f"color({colour})"), " ", text)
+        gap = "  " if line.cell_len else ""
+        if line.cell_len and line.cell_len + len(gap) + item.cell_len > width:
+            lines.append(line)
+            line, gap = Text(), ""
+        line.append(gap)
+        line.append_text(item)
+    if line.cell_len or not lines:
+        lines.append(line)
+    for line in lines:
+        line.truncate(width, overflow="ellipsis")
+    return lines
 
 
 class MetricChart(PlotextPlot):
-    """One metric per epoch for each run; redrawn from `series` on every render."""
+    """One metric per epoch for each run; redrawn from `series` on every render.
+
+    `keyed`: draw its own key row(s) under the plot (a chart on its own); in the grid
+    the shared ChartKey does it."""
 
     can_focus = True
+    BINDINGS = [
+        Binding("left", "cursor(-1)", "Epoch ←", show=False),
+        Binding("right", "cursor(1)", "Epoch →", show=False),
+        Binding("home", "cursor_to('first')", "First epoch", show=False),
+        Binding("end", "cursor_to('last')", "Last epoch", show=False),
+    ]
 
-    def __init__(self, metric: str, title: str, **kwargs) -> None:
+    class Changed(Message):
+        """The series or the cursor changed: a shared key redraws."""
+
+        def __init__(self, chart: MetricChart) -> None:
+            super().__init__()
+            self.chart = chart
+
+    def __init__(self, metric: str, title: str, keyed: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.metric, self.title = metric, title
+        self.metric, self.title, self.keyed = metric, title, keyed
         self.series: list[tuple[str, int, list[int], list[float]]] = []  # (label, colour, x, y)
         self.markers: list[tuple[int, int]] = []  # (index in series, onset epoch): test loss only
+        self.live: dict[int, tuple[int, float]] = {}  # index in series -> (epoch in progress, running value)
         self.smoothing = False
         self.log_y = False
+        self.cursor: int | None = None  # the epoch the cursor is on (shown while focused)
+        self.hint = ""  # appended to the title (the grid's "v: next chart")
+        self._columns: tuple[int, int, int] | None = None  # as last drawn: (first canvas column, columns, last epoch)
 
+    # ---- data ---------------------------------------------------------------
     def show(self, views: list[RunView], smoothing: bool, log_y: bool) -> None:
         self.series = [(v.label, v.colour, *v.series(self.metric)) for v in views]
+        self.live = {k: v.live for k, v in enumerate(views)
+                     if self.metric == LIVE_METRIC and v.live is not None}
         self.markers = []
         if self.metric == ONSET_METRIC:
             for k, (_, _, x, y) in enumerate(self.series):
@@ -41,37 +116,289 @@ class MetricChart(PlotextPlot):
                 if epoch is not None:
                     self.markers.append((k, epoch))
         self.smoothing, self.log_y = smoothing, log_y
+        if self.cursor is not None:
+            self.cursor = min(max(self.cursor, 1), self.last_epoch)
         self.refresh()
+        self.post_message(self.Changed(self))
 
+    def drawn(self) -> list[tuple[str, int, list[int], list[float]]]:
+        """The series as drawn: smoothed or not, without the points no axis can show (NaN,
+        infinite; on a log axis 0 and below); the epoch in progress not included."""
+        return [(label, colour, *self._drawable(x, smooth(y) if self.smoothing else y))
+                for label, colour, x, y in self.series]
+
+    def _drawable(self, x: list[int], y: list[float]) -> tuple[list[int], list[float]]:
+        keep = [k for k, v in enumerate(y) if math.isfinite(v) and (v > 0 or not self.log_y)]
+        return [x[k] for k in keep], [y[k] for k in keep]
+
+    def live_points(self, drawn) -> dict[int, tuple[int, float]]:
+        """Per run with an epoch in progress: (epoch, value as drawn). Smoothed, it is where the
+        smoothed curve would go if the epoch ended now."""
+        points = {}
+        for k, (epoch, value) in self.live.items():
+            _, _, x, y = self.series[k]
+            if x and epoch <= x[-1]:
+                continue  # the epoch's own value is in: it replaces the running one
+            value = smooth(y + [value])[-1] if self.smoothing else value
+            if math.isfinite(value) and (value > 0 or not self.log_y):
+                points[k] = (epoch, value)
+        return points
+
+    @property
+    def last_epoch(self) -> int:
+        epochs = [x[-1] for _, _, x, _ in self.series if x] + [e for e, _ in self.live.values()]
+        return max(epochs, default=1)
+
+    # ---- cursor -------------------------------------------------------------
+    def action_cursor(self, step: int) -> None:
+        last = self.last_epoch
+        self.cursor = last if self.cursor is None else min(max(self.cursor + step, 1), last)
+        self._cursor_moved()
+
+    def action_cursor_to(self, where: str) -> None:
+        self.cursor = 1 if where == "first" else self.last_epoch
+        self._cursor_moved()
+
+    def _cursor_moved(self) -> None:
+        self.refresh()
+        self.post_message(self.Changed(self))
+
+    def on_focus(self, _event: events.Focus) -> None:
+        self._cursor_moved()
+
+    def on_blur(self, _event: events.Blur) -> None:
+        self._cursor_moved()
+
+    @property
+    def cursor_shown(self) -> int | None:
+        return self.cursor if self.has_focus else None
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on the plot puts the cursor on the nearest epoch (the click also focuses)."""
+        if self._columns is None:
+            return
+        left, columns, last = self._columns
+        column = event.x - left
+        if 0 <= column < columns:
+            self.cursor = round(1 + column * (last - 1) / max(columns - 1, 1))
+            self._cursor_moved()
+
+    def readout(self, named: bool = False) -> tuple[str, list[tuple[int, str]], str]:
+        """The key row: (prefix, [(colour, text)], hint). With the cursor on, each run's value
+        there; `named`: the prefix says which chart (a key shared by several charts in view)."""
+        epoch = self.cursor_shown
+        if epoch is None:
+            hint = "(←/→: read values)" if self.has_focus and self.series else ""
+            return "", [(colour, label) for label, colour, _, _ in self.series], hint
+        drawn = self.drawn()
+        live = self.live_points(drawn)
+        items = []
+        for k, (label, colour, x, y) in enumerate(drawn):
+            if epoch in x:
+                value = fmt(y[x.index(epoch)])
+            elif k in live and live[k][0] == epoch:
+                value = fmt(live[k][1]) + " so far"
+            else:
+                value = "–"
+            items.append((colour, f"{label} {value}"))
+        name = f"{self.title}{' ~' if self.smoothing else ''}, " if named else ""
+        return f"{name}epoch {epoch}:  ", items, ""
+
+    def key_height(self, width: int, named: bool = False) -> int:
+        """Rows the key needs, cursor on or off, so the plot keeps its size when it comes on."""
+        values = [(colour, f"{label} 0.000 so far" if k in self.live else f"{label} 0.000")
+                  for k, (label, colour, _, _) in enumerate(self.series)]
+        prefix = (f"{self.title} ~, " if named else "") + f"epoch {self.last_epoch}:  "
+        return max(len(key_lines(values, width, prefix)), len(self.key(width, named)))
+
+    def key(self, width: int, named: bool = False) -> list[Text]:
+        prefix, items, hint = self.readout(named)
+        lines = key_lines(items, width, prefix)
+        if hint and lines[-1].cell_len + 2 + len(hint) <= width:
+            lines[-1].append("  " + hint, style="dim")
+        return lines
+
+    # ---- drawing ------------------------------------------------------------
     def render(self):
+        width, height = self.size.width, self.size.height
+        key = self.key(width) if self.keyed else []
+        rows = min(self.key_height(width), max(0, height - ROWS_AROUND_CANVAS - 3)) if key else 0
+        key = (key + [Text()] * rows)[:rows]  # the plot keeps at least 3 rows
+        plot_height = max(1, height - len(key) - 1)  # 1: the title row
+        if not any(x for _, _, x, _ in self.series) and not self.live:
+            return self._empty(width, height)
+        self._draw(width, plot_height)
+        plt = self.plt
+        plt.plotsize(width, plot_height)
+        plt._set_size(width, plot_height)  # as PlotextPlot.render does: resizing needs both
+        plt.theme(self._get_plotext_theme_name(self.app.theme))
+        text = self._title_line(width)
+        text.append("\n")
+        text.append_text(Text.from_ansi(plt.build().rstrip("\n")))
+        for line in key:
+            text.append("\n")
+            text.append_text(line)
+        return text
+
+    def _empty(self, width: int, height: int) -> Text:
+        """No epoch to draw yet: the title and one line saying so, not a bare frame."""
+        lines = [self._title_line(width)] + [Text() for _ in range(height - 1)]
+        note = "no finished epoch yet" if self.series else "no runs on screen yet"
+        line = Text(note, style="dim")
+        line.align("center", width)
+        lines[max(1, height // 2)] = line
+        return Text("\n").join(lines[:height])
+
+    def _title_line(self, width: int) -> Text:
+        """Drawn here, not by plotext: its title row is overwritten when the top frame is off."""
+        title = Text(self.title + (" ~" if self.smoothing else ""), style="bold")
+        if self.markers:
+            title.append(f"  {ONSET_MARKER} lowest")
+        title.append(self.hint, style="dim")
+        title.truncate(width, overflow="ellipsis")
+        title.align("center", width)
+        return title
+
+    def _draw(self, width: int, height: int) -> None:
         plt = self.plt
         plt.clear_data()
-        drawn = [(label, colour, x, smooth(y) if self.smoothing else y)
-                 for label, colour, x, y in self.series]
-        legend = self.size.width >= LEGEND_MIN_WIDTH
-        last = 1
-        for label, colour, x, y in drawn:
-            if not x:
-                continue
-            plt.plot(x, y, color=colour, marker="braille", label=label if legend else None)
-            last = max(last, x[-1])
-        for k, epoch in self.markers:  # on the curve as drawn (smoothed or not)
+        plt.xaxes(True, False)  # an L-shaped frame: the row and column go to the data
+        plt.yaxes(True, False)
+        drawn = self.drawn()
+        live = self.live_points(drawn)
+        values = [v for _, _, _, y in drawn for v in y] + [v for _, v in live.values()]
+        rows = max(2, height - 2)  # the canvas: less the x axis and its labels
+        axis = y_axis(values, rows, min_span(self.metric, values), floor=0.0,
+                                  ceiling=1.0 if self.metric.endswith("acc") else None, log=self.log_y)
+        last = max(self.last_epoch, 2)
+        epoch = self.cursor_shown
+        if epoch is not None:  # first, so the curves draw over it
+            bottom, top = (10 ** axis.lo, 10 ** axis.hi) if self.log_y else (axis.lo, axis.hi)
+            plt.plot([epoch, epoch], [bottom, top], color=CURSOR_COLOUR, marker="braille")
+        # characters (not braille) go on the cells of the braille points they belong to
+        columns = width - max(map(len, axis.labels)) - 1  # less the y labels and the axis
+        self._columns = (width - columns, columns, last)
+
+        def cell(epoch, value):
+            return on_column(epoch, 1, last, columns), on_row(value, axis, rows)
+
+        for _, colour, x, y in drawn:
+            if x:
+                plt.plot(x, y, color=colour, marker="braille")
+        for k, (epoch, value) in live.items():
             _, colour, x, y = drawn[k]
-            plt.scatter([epoch], [y[x.index(epoch)]], color=colour, marker=ONSET_MARKER)
-        onset = f" {ONSET_MARKER} lowest" if self.markers and self.size.width >= LEGEND_MIN_WIDTH else ""
-        plt.title(self.title + (" ~" if self.smoothing else "") + onset)
+            points = ([cell(x[-1], y[-1])] if x else []) + [cell(epoch, value)]
+            plt.plot(*zip(*points), color=colour, marker=LIVE_MARKER)
+            if x:  # the last finished point again, over the segment's first dot
+                plt.plot(x[-1:], y[-1:], color=colour, marker="braille")
+        for k, onset in self.markers:  # on the curve as drawn (smoothed or not)
+            _, colour, x, y = drawn[k]
+            plt.scatter(*zip(cell(onset, y[x.index(onset)])), color=colour, marker=ONSET_MARKER)
         plt.yscale("log" if self.log_y else "linear")
-        step = max(1, -(-last // 6))
-        plt.xticks(list(range(1, last + 1, step)))
-        plt.xlim(1, max(last, 2))
-        return super().render()
+        plt.ylim(axis.lo, axis.hi)
+        plt.yticks(*label_positions(axis, rows))
+        plt.xlim(1, last)
+        plt.xticks(x_ticks(last, width - max(map(len, axis.labels)) - 2))
 
 
-class ChartGrid(Grid):
+class ChartKey(Static):
+    """The key row(s) shared by the grid's charts: the focused chart's readout when its cursor is on."""
+
+    def __init__(self, grid: ChartGrid, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.grid = grid
+
+    def render(self):
+        chart = self.grid.key_chart()
+        if chart is None:
+            return ""
+        width = max(1, self.content_size.width)
+        named = len(self.grid.shown()) > 1
+        lines = chart.key(width, named)
+        return Text("\n").join(lines + [Text()] * (chart.key_height(width, named) - len(lines)))
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        chart = self.grid.key_chart()
+        return chart.key_height(max(1, width), len(self.grid.shown()) > 1) if chart is not None else 1
+
+
+class ChartGrid(Vertical):
+    """The four charts: two by two when there is room, else a page of one or two at a time
+    (`next_page`, the main screen's `v`), and one key row under them."""
+
+    MIN_CHART_WIDTH = 40   # room for the y labels and a few columns per epoch
+    MIN_CHART_HEIGHT = 10  # title, 7 rows of curve, x axis, its labels
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.page = 0
+        self.per_page = 4
+
     def compose(self) -> ComposeResult:
-        for metric, title in CHARTS:
-            yield MetricChart(metric, title, id=f"chart-{metric}")
+        with Grid(id="chart-cells"):
+            for metric, title in CHARTS:
+                yield MetricChart(metric, title, id=f"chart-{metric}")
+        yield ChartKey(self, id="chart-key")
+
+    @property
+    def charts(self) -> list[MetricChart]:
+        return list(self.query(MetricChart))
 
     def show(self, views: list[RunView], smoothing: bool, log_y: bool) -> None:
-        for chart in self.query(MetricChart):
+        for chart in self.charts:
             chart.show(views, smoothing, log_y)
+
+    def shown(self) -> list[MetricChart]:
+        return [c for c in self.charts if c.display]
+
+    def key_chart(self) -> MetricChart | None:
+        focused = self.screen.focused if self.is_attached else None
+        if isinstance(focused, MetricChart) and focused in self.charts:
+            return focused
+        return self.charts[0] if self.charts else None
+
+    # ---- layout -------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self.lay_out(event.size.width, event.size.height)
+
+    def lay_out(self, width: int, height: int) -> None:
+        columns = 2 if width >= 2 * self.MIN_CHART_WIDTH + 1 else 1
+        rows = 2 if height - 2 >= 2 * self.MIN_CHART_HEIGHT else 1  # 2: the key's rows
+        self.per_page = columns * rows
+        cells = self.query_one("#chart-cells", Grid)
+        cells.styles.grid_size_columns = columns
+        cells.styles.grid_size_rows = rows
+        self.page = min(self.page, self.pages - 1)
+        self._show_page()
+
+    @property
+    def pages(self) -> int:
+        return len(CHARTS) // self.per_page
+
+    def next_page(self) -> None:
+        self.page = (self.page + 1) % self.pages
+        self._show_page()
+
+    def _show_page(self) -> None:
+        focused = self.screen.focused
+        had_focus = isinstance(focused, MetricChart) and focused in self.charts
+        first = self.page * self.per_page
+        for k, chart in enumerate(self.charts):
+            chart.display = first <= k < first + self.per_page
+            chart.hint = f"  (v: next, {self.page + 1}/{self.pages})" if self.pages > 1 else ""
+            chart.refresh()
+        if had_focus and not focused.display:  # the cursor comes along to the chart in view
+            target = self.shown()[0]
+            target.cursor = focused.cursor
+            target.focus()
+        self.query_one(ChartKey).refresh()
+
+    # ---- the key follows the charts -----------------------------------------
+    def on_metric_chart_changed(self, message: MetricChart.Changed) -> None:
+        message.stop()
+        self.query_one(ChartKey).refresh(layout=True)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """`g` focuses the first chart, which may be on another page: the page in view instead."""
+        if isinstance(event.widget, MetricChart) and not event.widget.display:
+            self.shown()[0].focus()
