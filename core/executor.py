@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import threading
@@ -81,26 +82,46 @@ def visible_devices() -> list[str]:
     return ["cpu"]
 
 
+def default_devices(configs) -> list[str]:
+    """Where a queue goes without --devices: the device its runs name (all alike, e.g. cpu or
+    cuda:1), else every visible GPU (auto, cuda, or runs that differ)."""
+    settings = {c.device for c in configs}
+    if len(settings) == 1 and next(iter(settings)) not in ("auto", "cuda"):
+        return list(settings)
+    return visible_devices()
+
+
 def parse_devices(text: str) -> list[str]:
     """`cuda:0,cuda:1` -> checked, distinct device names; ConfigError with one sentence if not."""
-    from .config import _check_device
-
-    names = [part.strip().lower() for part in text.split(",")]
     devices = []
-    for name in names:
-        if not name or name == "auto":
-            raise ConfigError(f"--devices: {name or 'an empty name'!r} is not a device; "
-                              "name them, e.g. --devices cuda:0,cuda:1 or --devices cpu.")
-        try:
-            _check_device(name)
-        except ConfigError as e:
-            raise ConfigError("--devices: " + str(e).removeprefix("device: ")) from None
+    for name in (part.strip().lower() for part in text.split(",")):
         name = "cuda:0" if name == "cuda" else name
+        problem = _device_problem(name)
+        if problem:
+            raise ConfigError(f"--devices: {problem}")
         if name in devices:
             raise ConfigError(f"--devices names {name} twice; name each device once "
                               "(runs share a device when --parallel is larger than the device count).")
         devices.append(name)
     return devices
+
+
+def _device_problem(name: str) -> str | None:
+    import torch
+
+    if name == "cpu":
+        return None
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return None if mps and mps.is_available() else "mps asked for, but Apple's GPU is not available here; use cpu."
+    match = re.fullmatch(r"cuda:(\d+)", name)
+    if not match:
+        return f"{name or 'an empty name'!s} is not a device; use cpu, cuda:N or mps, e.g. --devices cuda:0,cuda:1."
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if int(match.group(1)) >= count:
+        have = f"this machine has {count} GPU(s) (cuda:0 to cuda:{count - 1})" if count else "no CUDA GPU is visible here"
+        return f"{name} does not exist: {have}; leave --devices out to use every visible one."
+    return None
 
 
 @dataclass
@@ -133,7 +154,8 @@ class ProcessExecutor(Executor):
         width = max(1, min(self.parallel, len(jobs)))
         threads = self.threads or max(1, torch.get_num_threads() // width)
         ctx = multiprocessing.get_context("spawn")
-        pending, running, ended = self._prefetch(jobs, on_event), [], {}
+        ended: dict[str, RunEnded] = {}
+        pending, running = self._prefetch(jobs, on_event, ended), []
         slots = list(range(width))
         while pending or running:
             while pending and slots and not stop.is_set():
@@ -153,7 +175,7 @@ class ProcessExecutor(Executor):
                     ended[w.job.key] = w.ended
         return ended
 
-    def _prefetch(self, jobs: list, on_event) -> list:
+    def _prefetch(self, jobs: list, on_event, ended: dict) -> list:
         """Download CIFAR-10 once here, not in every worker at the same time; if that fails, the
         runs that need it fail as they would in this thread (no run folder), the rest go on."""
         needed = {j.config.data_dir for j in jobs if j.config.dataset == "cifar10"}
@@ -167,7 +189,8 @@ class ProcessExecutor(Executor):
         keep = []
         for job in jobs:
             if job.config.dataset == "cifar10" and job.config.data_dir in failed:
-                on_event(job.key, RunEnded(job.name, "failed", failed[job.config.data_dir], cause="data"))
+                ended[job.key] = RunEnded(job.name, "failed", failed[job.config.data_dir], cause="data")
+                on_event(job.key, ended[job.key])
             else:
                 keep.append(job)
         return keep
