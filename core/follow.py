@@ -70,8 +70,8 @@ class Follower:
         if self.done:
             return []
         if not self.path.is_dir():
-            return self._end(RunEnded(self.run, "failed", f"{self.path} was deleted while it was followed; "
-                                      "its record is gone.", self._last_epoch, str(self.path), "deleted"))
+            return [self._end(RunEnded(self.run, "failed", f"{self.path} was deleted while it was followed; "
+                                       "its record is gone.", self._last_epoch, str(self.path), "deleted"))]
         events = [] if self._started else [self._run_started()]
         self._started = True
         status = self._status() if self._changed(STATUS) else None
