@@ -20,18 +20,16 @@ import multiprocessing
 import os
 import re
 import signal
-import socket
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
-from pathlib import Path
 
 from . import data as data_mod
 from .config import ConfigError, RunConfig
 from .events import RunEnded, RunStarted
 from .follow import Follower
-from .records import STATUS, is_locked, lock_owner, read_metrics, write_status
+from .records import STATUS, read_metrics, write_status
 
 POLL_S = 0.1  # how often running workers' folders are read when nothing else happens
 
@@ -157,22 +155,28 @@ class ProcessExecutor(Executor):
         ended: dict[str, RunEnded] = {}
         pending, running = self._prefetch(jobs, on_event, ended), []
         slots = list(range(width))
-        while pending or running:
-            while pending and slots and not stop.is_set():
-                slot = slots.pop(0)
-                running.append(self._spawn(ctx, pending.pop(0), slot, threads))
-            if stop.is_set():
-                pending.clear()
-                self._signal(running, 2 if hurry.is_set() else 1)
-            wait([w.conn for w in running if not w.closed] + [w.process.sentinel for w in running], timeout=POLL_S)
-            for w in list(running):
-                self._watch(w, on_event, stop)
-                if w.ended is not None and not w.process.is_alive():
-                    w.process.join()
-                    w.conn.close()
-                    running.remove(w)
-                    slots.append(w.index)
-                    ended[w.job.key] = w.ended
+        try:
+            while pending or running:
+                while pending and slots and not stop.is_set():
+                    slot = slots.pop(0)
+                    running.append(self._spawn(ctx, pending.pop(0), slot, threads))
+                if stop.is_set():
+                    pending.clear()
+                    self._signal(running, 2 if hurry.is_set() else 1)
+                wait([w.conn for w in running if not w.closed] + [w.process.sentinel for w in running],
+                     timeout=POLL_S)
+                for w in list(running):
+                    self._watch(w, on_event, stop)
+                    if w.ended is not None and not w.process.is_alive():
+                        w.process.join()
+                        w.conn.close()
+                        running.remove(w)
+                        slots.append(w.index)
+                        ended[w.job.key] = w.ended
+        finally:  # an error here (e.g. in on_event) must not orphan the workers: stop them cleanly
+            self._signal(running, 1)
+            for w in running:
+                w.process.join()
         return ended
 
     def _prefetch(self, jobs: list, on_event, ended: dict) -> list:
@@ -309,11 +313,3 @@ def _worker_main(config: RunConfig, kwargs: dict, threads: int, conn) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the record is complete: a late signal changes nothing
     conn.send(("ended", ended))
     conn.close()
-
-
-def worker_pid(run_dir) -> int | None:
-    """The pid writing `run_dir`, when it is a live process on this host (for a console's stop)."""
-    owner = lock_owner(run_dir)
-    if owner and owner.get("host") == socket.gethostname() and is_locked(Path(run_dir)):
-        return int(owner["pid"])
-    return None

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -35,6 +38,26 @@ class FollowError(RecordError):
 def live_runs(logdir) -> list[tuple[Path, dict | None]]:
     """(run folder, lock owner) of every run under `logdir` that a live process writes now."""
     return [(path, lock_owner(path)) for path in list_runs(logdir) if is_locked(path)]
+
+
+def stop_writer(run_dir) -> str:
+    """Ask the process writing `run_dir` to stop it cleanly (SIGTERM: the run ends `stopped`,
+    resumable; a `--parallel` worker stops only its run, a serial `cifar-tui run` its queue).
+    Returns one sentence saying what was done, or why nothing was."""
+    owner = lock_owner(run_dir)
+    if not is_locked(run_dir):
+        return f"{run_dir} is not being written now; nothing to stop."
+    if owner is None:
+        return f"{run_dir} is being written, but its lock does not name the writer; stop it where it was started."
+    if owner.get("host") != socket.gethostname():
+        return f"{run_dir} is written by {owner_text(owner)}; stop it on that machine."
+    try:
+        os.kill(int(owner["pid"]), signal.SIGTERM)
+    except ProcessLookupError:
+        return f"{run_dir}: its writer, {owner_text(owner)}, is gone; nothing to stop."
+    except PermissionError:
+        return f"{run_dir} is written by {owner_text(owner)}, which this user may not stop."
+    return f"asked {owner_text(owner)} to stop {Path(run_dir).name} after its current batch."
 
 
 def owner_text(owner: dict | None) -> str:

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -12,7 +13,8 @@ import torch
 from core.bench_concurrent import measure_concurrent
 from core.config import make_config
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
-from core.executor import Job, ProcessExecutor
+from core.executor import Executor, Job, ProcessExecutor
+from core.follow import stop_writer
 from core.records import lock_owner, read_metrics, read_run
 from core.resume import resume_problem
 from tui.cli import main
@@ -152,3 +154,43 @@ def test_bench_concurrent_measures_each_k_with_the_threads_split():
     lines = format_concurrent(results, config).splitlines()
     k2 = lines[3].split()
     assert k2[0] == "2" and float(k2[-1].rstrip("x")) == pytest.approx(results[1].images_per_s / results[0].images_per_s, abs=0.01)
+
+
+def tiny(**kw):
+    return make_config({"dataset": "synthetic", "epochs": 2, "batch_size": 100, "device": "cpu",
+                        "train_fraction": 0.05, **kw})
+
+
+def test_stopping_a_followed_workers_run_stops_only_that_run(tmp_path):
+    """What the console's `x` does on a run it follows: SIGTERM to the pid its lock names."""
+    said = []
+
+    def on_event(key, event):
+        if key == "x" and isinstance(event, EpochDone) and event.epoch == 1:
+            said.append(stop_writer(event_dir([started[key]])))
+        if isinstance(event, RunStarted):
+            started[key] = event
+
+    started = {}
+    jobs = [Job("x", "x", tiny(epochs=50), "exp"), Job("a", "a", tiny(), "exp")]
+    ended = ProcessExecutor(str(tmp_path), parallel=2, devices=["cpu"], threads=1).run(jobs, on_event)
+    assert said[0].startswith("asked pid ") and said[0].endswith(" to stop x after its current batch.")
+    x = read_run(ended["x"].run_dir)
+    assert ended["x"].status == x.status == "stopped" and resume_problem(x) is None
+    assert ended["a"].status == "finished"
+    assert stop_writer(ended["a"].run_dir) == f"{ended['a'].run_dir} is not being written now; nothing to stop."
+
+
+def test_the_thread_executor_trains_in_turn_and_a_stop_ends_the_queue(tmp_path):
+    stop = threading.Event()
+    events = []
+
+    def on_event(key, event):
+        events.append((key, type(event).__name__))
+        if isinstance(event, EpochDone):
+            stop.set()
+
+    ended = Executor(str(tmp_path)).run([Job("1", "one", tiny(), "exp"), Job("2", "two", tiny(), "exp")],
+                                        on_event, stop)
+    assert list(ended) == ["1"] and ended["1"].status == "stopped" and ended["1"].epochs_done == 1
+    assert {key for key, _ in events} == {"1"} and events[-1] == ("1", "RunEnded")
