@@ -28,7 +28,7 @@ from multiprocessing.connection import wait
 from . import data as data_mod
 from .config import ConfigError, RunConfig
 from .events import RunEnded, RunStarted
-from .follow import Follower
+from .follow import FollowError, Follower
 from .records import STATUS, read_metrics, write_status
 
 POLL_S = 0.1  # how often running workers' folders are read when nothing else happens
@@ -241,17 +241,29 @@ class ProcessExecutor(Executor):
             write_status(path, "failed", f"the worker process {_death(w.process.exitcode)} after {done} "
                          f"finished epoch(s); resume with cifar-tui run --resume {path}.", done, "worker")
         self._emit(w, w.follower.poll(), on_event)
+        if w.ended is None:  # its status cannot be read: the end it sent, or its death
+            self._emit(w, [w.reported or RunEnded(w.job.name, "failed", f"the worker process "
+                           f"{_death(w.process.exitcode)}; see {path}.", run_dir=str(path), cause="worker")],
+                       on_event)
 
     def _receive(self, w: _Worker) -> None:
         try:
             while w.conn.poll():
                 kind, event = w.conn.recv()
                 if kind == "started":
-                    w.follower = Follower(event.run_dir, event.first_epoch, writer_alive=lambda: True)
+                    w.follower = self._follower(event)
                 else:
                     w.reported = event
         except (EOFError, OSError):  # the worker is gone; its death is handled by the caller
             w.closed = True
+
+    @staticmethod
+    def _follower(started: RunStarted) -> Follower | None:
+        """Watches the worker's folder; the executor watches the worker itself (its death)."""
+        try:
+            return Follower(started.run_dir, started.first_epoch, writer_alive=lambda: True)
+        except FollowError:  # deleted at once: the worker fails writing it and says so itself
+            return None
 
     def _emit(self, w: _Worker, events: list, on_event) -> None:
         for event in events:
