@@ -317,11 +317,16 @@ def _worker_main(config: RunConfig, kwargs: dict, threads: int, conn) -> None:
 
     torch.set_num_threads(threads)
 
+    def tell(kind, event):
+        try:
+            conn.send((kind, event))
+        except OSError:  # the parent is gone (e.g. a console that hung up): the record says it all
+            pass
+
     def on_event(event):
         if isinstance(event, RunStarted):  # the folder now exists, is locked, and has progress.json
-            conn.send(("started", event))
+            tell("started", event)
 
     ended = train(config, on_event, stop, **kwargs)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the record is complete: a late signal changes nothing
-    conn.send(("ended", ended))
-    conn.close()
+    tell("ended", ended)
