@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ TAGS = {
 METRICS = ("train_loss", "test_loss", "train_acc", "test_acc")
 CONFIG, METRICS_FILE, STATUS, CHECKPOINT, LOCK = (
     "config.json", "metrics.jsonl", "status.json", "checkpoint.pt", ".lock")
+PROGRESS = "progress.json"  # where the running epoch is, for followers (core.progress writes it)
 
 
 class RecordError(RuntimeError):
@@ -58,15 +60,17 @@ def new_run_dir(logdir: str, experiment: str, run: str) -> Path:
     raise RecordError(f"too many runs named {run!r} in {parent}; pick another run name.")
 
 
-def atomic_write(path: Path, write) -> None:
-    """Write through a temp file in the same folder, fsync, then rename over `path`."""
+def atomic_write(path: Path, write, sync: bool = True) -> None:
+    """Write through a temp file in the same folder, fsync (unless `sync` is false: for
+    advisory files that a crash may lose), then rename over `path`."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; records are for everyone on the box to read
         with os.fdopen(fd, "wb") as f:
             write(f)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -159,6 +163,16 @@ def list_runs(logdir) -> list[Path]:
     return sorted(runs, key=lambda p: (p / CONFIG).stat().st_mtime)
 
 
+def lock_owner(run_dir) -> dict | None:
+    """{"host", "pid", "since"} of the process that last took the run's lock (alive or not:
+    is_locked says which), or None for a run written before owners were recorded."""
+    try:
+        owner = json.loads((Path(run_dir) / LOCK).read_text())
+        return owner if isinstance(owner, dict) and "pid" in owner else None
+    except (OSError, ValueError):
+        return None
+
+
 def is_locked(run_dir) -> bool:
     try:
         import fcntl
@@ -203,6 +217,9 @@ class RunRecord:
             f.close()
             raise RecordError(f"{self.path} is being written by another run right now; "
                               "wait for it to end or start a new run.") from None
+        f.truncate(0)  # name the writer, so a follower can tell who writes and whether it is alive
+        f.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}))
+        f.flush()
         return f
 
     def _trimmed_metrics(self, resume_from: int | None, rows: list | None):

@@ -23,6 +23,7 @@ from . import augment, data as data_mod
 from .config import RunConfig
 from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .model import build_model, build_optimizer, penalty
+from .progress import ProgressWriter
 from .records import (CHECKPOINT, CONFIG, RecordError, RunRecord, default_logdir,
                       is_locked, new_run_dir, read_run, write_status)
 from .resume import changed_settings, load_run_config  # noqa: F401 (load_run_config: public here too)
@@ -249,6 +250,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             run_dir = str(path)
             state, first, rows = None, 1, []
             record = RunRecord(path, meta)
+        emit = ProgressWriter(path, emit)  # progress.json: followers of the folder see the epoch advance
         r = _prepare(config, dataset, device)
         if state:
             _apply_checkpoint(r, state)

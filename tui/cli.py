@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--experiment", default=None, help="experiment folder name (default: the preset's name, or 'custom')")
     run.add_argument("--name", default=None, help="run name when running one config (default: 'run')")
     run.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
+    run.add_argument("--parallel", default=None, metavar="N", help="train N runs at once, each in its own process (default: one at a time, here)")
+    run.add_argument("--devices", default=None, metavar="DEV,DEV", help="devices for --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)")
     _common(run, argparse.SUPPRESS)
     compare = sub.add_parser("compare", help="compare the runs of an experiment (or any runs) against the baseline",
                              description="Compare runs: last, smoothed and best values, gap, overfitting onset, "
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=3, help="timed passes after a warm-up; the best counts (default 3)")
     bench.add_argument("--train-images", type=int, default=None, help="training images per pass (default: 25000 on a GPU, 5120 on CPU)")
     bench.add_argument("--test-images", type=int, default=None, help="test images per pass (default: 10000 on a GPU, 5000 on CPU)")
+    bench.add_argument("--concurrent", default=None, metavar="K,K", help="time K runs training at once on one device, e.g. 1,2,4,8 (aggregate images/s)")
     _common(bench, argparse.SUPPRESS, only=("data_dir",))  # the data it times, if dataset=cifar10
     return p
 
@@ -113,21 +116,48 @@ def cmd_presets(args) -> int:
 
 def cmd_run(args) -> int:
     from tui.headless import run_queue
+    from tui.parallel import run_parallel
 
     logdir = args.logdir or default_logdir()
+    placing = _placement(args)
+    runner = run_parallel if placing else run_queue  # worker processes, or this one
     if args.resume:
         from core.resume import resume_config
 
         if args.preset or args.run:
             raise UsageError("--resume continues one run folder; give no preset or --run with it.")
         config, experiment, name = resume_config(args.resume, _overrides(args))
-        return run_queue([(name, config)], logdir=logdir,
-                         experiment=experiment, data_url=args.data_url, data_md5=args.data_md5,
-                         resume_dir=args.resume)
+        return runner([(name, config)], logdir=logdir,
+                      experiment=experiment, data_url=args.data_url, data_md5=args.data_md5,
+                      resume_dir=args.resume, **placing)
     experiment, jobs = _jobs(args)
     check_logdir(logdir)
-    return run_queue(jobs, logdir=logdir, experiment=experiment,
-                     data_url=args.data_url, data_md5=args.data_md5)
+    return runner(jobs, logdir=logdir, experiment=experiment,
+                  data_url=args.data_url, data_md5=args.data_md5, **placing)
+
+
+def _placement(args) -> dict:
+    """{parallel, devices} for --parallel/--devices (checked; None: the default), or {} to train
+    in this process."""
+    if args.parallel is None and args.devices is None:
+        return {}
+    from core.executor import parse_devices
+
+    devices = parse_devices(args.devices) if args.devices is not None else None
+    if args.parallel is None:
+        return {"parallel": len(devices), "devices": devices}
+    return {"parallel": _whole(args.parallel, "--parallel", "--parallel 2"),
+            "devices": devices}
+
+
+def _whole(text: str, option: str, example: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use 1 or more, e.g. {example}.") from None
+    if value < 1:
+        raise UsageError(f"{option}: {value} is too few; use 1 or more, e.g. {example}.")
+    return value
 
 
 def cmd_compare(args) -> int:
@@ -152,8 +182,20 @@ def cmd_bench(args) -> int:
     train_images, test_images = args.train_images or default_train, args.test_images or default_test
     if args.repeats < 1 or train_images < 1 or test_images < 1:
         raise UsageError("--repeats, --train-images and --test-images take whole numbers of 1 or more.")
+    if args.concurrent is not None:
+        return _bench_concurrent(args, config, train_images, test_images)
     dataset, data = bench.bench_data(config, train_images, test_images)
     print_result(bench.measure(config, dataset, repeats=args.repeats, data=data), config)
+    return 0
+
+
+def _bench_concurrent(args, config, train_images: int, test_images: int) -> int:
+    from core.bench_concurrent import measure_concurrent
+    from tui.parallel import print_concurrent
+
+    ks = [_whole(k, "--concurrent", "--concurrent 1,2,4,8")
+          for k in args.concurrent.split(",")]
+    print_concurrent(measure_concurrent(config, ks, train_images, test_images, args.repeats), config)
     return 0
 
 

@@ -1,0 +1,103 @@
+"""How well runs pack onto one device: k runs training at once, aggregate images/s per k.
+
+Each of the k runs is a worker process as `--parallel` starts them (spawned,
+CPU threads split evenly), with its own model and copy of the data on the
+device. After an untimed warm-up epoch all k wait at a barrier, then each times
+`repeats` training epochs of the trainer's own epoch function; the aggregate is
+every image trained over the span from the first start to the last finish.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import dataclass
+
+from .config import RunConfig
+
+
+@dataclass(frozen=True)
+class ConcurrentResult:
+    k: int                    # runs at once
+    images_per_s: float       # all k together (0 when it failed)
+    threads: int              # torch CPU threads per run
+    error: str = ""           # why this k could not be measured, e.g. out of memory
+
+    def per_run(self) -> float:
+        return self.images_per_s / self.k
+
+
+def measure_concurrent(config: RunConfig, ks: list[int], train_images: int, test_images: int,
+                       repeats: int = 1) -> list[ConcurrentResult]:
+    import torch
+
+    total_threads = torch.get_num_threads()
+    return [_measure_k(config, k, train_images, test_images, repeats, max(1, total_threads // k)) for k in ks]
+
+
+def _measure_k(config, k, train_images, test_images, repeats, threads) -> ConcurrentResult:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(k), ctx.Queue()
+    workers = [ctx.Process(target=_bench_worker, daemon=True,
+                           args=(config, train_images, test_images, repeats, threads, barrier, results))
+               for _ in range(k)]
+    for w in workers:
+        w.start()
+    spans, errors = [], []
+    for _ in range(k):
+        outcome = _next_result(results, workers)
+        (errors if isinstance(outcome, str) else spans).append(outcome)
+        if errors:
+            barrier.abort()  # the others must not wait for a worker that is gone
+            break
+    for w in workers:
+        w.join()
+    if errors:
+        return ConcurrentResult(k, 0.0, threads, errors[0])
+    images = sum(n for n, _, _ in spans)
+    return ConcurrentResult(k, images / (max(e for _, _, e in spans) - min(s for _, s, _ in spans)), threads)
+
+
+def _next_result(results, workers):
+    """The next worker's (images, start, end) or error text; a worker dead without one is an error."""
+    import queue
+
+    while True:
+        try:
+            return results.get(timeout=1.0)
+        except queue.Empty:
+            dead = [w for w in workers if w.exitcode not in (None, 0)]
+            if dead:
+                return f"a run's process died (exit code {dead[0].exitcode})"
+
+
+def _bench_worker(config, train_images, test_images, repeats, threads, barrier, results) -> None:
+    import threading
+
+    import torch
+
+    from .bench import _sync, bench_data
+    from .trainer import _prepare, _train_epoch, _out_of_memory, resolve_device
+
+    try:
+        torch.set_num_threads(threads)
+        device = resolve_device(config.device)
+        dataset, _ = bench_data(config, train_images, test_images)
+        run = _prepare(config, dataset, device)
+        stop = threading.Event()
+
+        def epoch():
+            sums = _train_epoch(run, 1, lambda event: None, stop, "bench")
+            torch.stack([s.float() for s, _ in sums.values()]).tolist()  # the trainer's one sync
+
+        epoch()  # warm-up: allocator, cudnn autotune, compile
+        _sync(device)
+        barrier.wait()
+        start = time.monotonic()  # one clock for every process on the box
+        for _ in range(repeats):
+            epoch()
+        _sync(device)
+        results.put((repeats * len(dataset.train_y), start, time.monotonic()))
+    except threading.BrokenBarrierError:
+        return
+    except Exception as e:  # reported, not raised: the next k still gets measured
+        results.put("out of memory" if _out_of_memory(e) else f"{type(e).__name__}: {e}")

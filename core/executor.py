@@ -1,0 +1,332 @@
+"""Where runs train: in this thread, or in worker processes pinned to devices.
+
+Placing runs is not training them: an executor takes a queue of jobs and hands
+each to `core.trainer.train` somewhere, and reports every run's events as
+`on_event(job.key, event)` — the same events, in the same order, wherever the
+run trained. Worker processes are watched through their run folders (a
+`Follower` each), so the parent sees exactly what an attaching console sees.
+
+    executor = ProcessExecutor(logdir="runs", parallel=2, devices=["cuda:0", "cuda:1"])
+    ended = executor.run(jobs, on_event, stop)   # blocks; call it from a thread in a UI
+
+A worker that crashes, runs out of memory or is killed fails only its run (the
+parent writes `failed` with the cause when the worker could not); the queue goes
+on. Setting `stop` stops every worker within a batch (SIGTERM: records stopped,
+resumable); setting `hurry` as well makes them abandon the epoch at once.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+
+from . import data as data_mod
+from .config import ConfigError, RunConfig
+from .events import RunEnded, RunStarted
+from .follow import FollowError, Follower
+from .records import STATUS, read_metrics, write_status
+
+POLL_S = 0.1  # how often running workers' folders are read when nothing else happens
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str                  # the caller's handle for the run (e.g. the console's row)
+    name: str
+    config: RunConfig
+    experiment: str
+    resume_dir: str | None = None
+
+
+@dataclass
+class Executor:
+    """Runs jobs in this thread, one after the other (today's path, and the base of the others)."""
+    logdir: str
+    data_url: str | None = None
+    data_md5: str | None = None
+
+    def run(self, jobs, on_event, stop: threading.Event | None = None,
+            hurry: threading.Event | None = None) -> dict[str, RunEnded]:
+        """Train `jobs` in turn; returns {job.key: RunEnded} for the jobs that were started."""
+        from .trainer import train
+
+        stop = stop or threading.Event()
+        ended = {}
+        for job in jobs:
+            if stop.is_set():
+                break
+            ended[job.key] = train(job.config, lambda event, key=job.key: on_event(key, event), stop,
+                                   **self.train_kwargs(job))
+        return ended
+
+    def train_kwargs(self, job: Job) -> dict:
+        return {"logdir": self.logdir, "experiment": job.experiment, "run": job.name,
+                "data_url": self.data_url, "data_md5": self.data_md5, "resume_dir": job.resume_dir}
+
+
+def visible_devices() -> list[str]:
+    """Every GPU this process can see, else the CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return ["mps"]
+    return ["cpu"]
+
+
+def default_devices(configs) -> list[str]:
+    """Where a queue goes without --devices: the device its runs name (all alike, e.g. cpu or
+    cuda:1), else every visible GPU (auto, cuda, or runs that differ)."""
+    settings = {c.device for c in configs}
+    if len(settings) == 1 and next(iter(settings)) not in ("auto", "cuda"):
+        return list(settings)
+    return visible_devices()
+
+
+def parse_devices(text: str) -> list[str]:
+    """`cuda:0,cuda:1` -> checked, distinct device names; ConfigError with one sentence if not."""
+    devices = []
+    for name in (part.strip().lower() for part in text.split(",")):
+        name = "cuda:0" if name == "cuda" else name
+        problem = _device_problem(name)
+        if problem:
+            raise ConfigError(f"--devices: {problem}")
+        if name in devices:
+            raise ConfigError(f"--devices names {name} twice; name each device once "
+                              "(runs share a device when --parallel is larger than the device count).")
+        devices.append(name)
+    return devices
+
+
+def _device_problem(name: str) -> str | None:
+    import torch
+
+    if name == "cpu":
+        return None
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return None if mps and mps.is_available() else "mps asked for, but Apple's GPU is not available here; use cpu."
+    match = re.fullmatch(r"cuda:(\d+)", name)
+    if not match:
+        return f"{name or 'an empty name'!s} is not a device; use cpu, cuda:N or mps, e.g. --devices cuda:0,cuda:1."
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if int(match.group(1)) >= count:
+        have = f"this machine has {count} GPU(s) (cuda:0 to cuda:{count - 1})" if count else "no CUDA GPU is visible here"
+        return f"{name} does not exist: {have}; leave --devices out to use every visible one."
+    return None
+
+
+@dataclass
+class _Worker:
+    job: Job
+    index: int
+    process: multiprocessing.Process
+    conn: object
+    follower: Follower | None = None
+    reported: RunEnded | None = None  # the RunEnded the worker sent itself
+    ended: RunEnded | None = None     # the RunEnded passed on to the caller
+    signalled: int = 0                # SIGTERMs sent (1: stop, 2: abandon the epoch)
+    closed: bool = False              # its pipe is at EOF: wait on its death only
+
+
+@dataclass
+class ProcessExecutor(Executor):
+    """Runs up to `parallel` jobs at once, each in its own process pinned to one of `devices`
+    (in turn: several runs share a device when `parallel` exceeds them). `threads`: torch CPU
+    threads per worker (default: this process's threads split evenly between the workers)."""
+    parallel: int = 1
+    devices: list = field(default_factory=visible_devices)
+    threads: int | None = None
+
+    def run(self, jobs, on_event, stop=None, hurry=None) -> dict[str, RunEnded]:
+        import torch
+
+        stop, hurry = stop or threading.Event(), hurry or threading.Event()
+        jobs = list(jobs)
+        width = max(1, min(self.parallel, len(jobs)))
+        threads = self.threads or max(1, torch.get_num_threads() // width)
+        ctx = multiprocessing.get_context("spawn")
+        ended: dict[str, RunEnded] = {}
+        pending, running = self._prefetch(jobs, on_event, ended), []
+        slots = list(range(width))
+        try:
+            while pending or running:
+                while pending and slots and not stop.is_set():
+                    slot = slots.pop(0)
+                    running.append(self._spawn(ctx, pending.pop(0), slot, threads))
+                if stop.is_set():
+                    pending.clear()
+                    self._signal(running, 2 if hurry.is_set() else 1)
+                wait([w.conn for w in running if not w.closed] + [w.process.sentinel for w in running],
+                     timeout=POLL_S)
+                for w in list(running):
+                    self._watch(w, on_event, stop)
+                    if w.ended is not None and not w.process.is_alive():
+                        w.process.join()
+                        w.conn.close()
+                        running.remove(w)
+                        slots.append(w.index)
+                        ended[w.job.key] = w.ended
+        finally:  # an error here (e.g. in on_event) must not orphan the workers: stop them cleanly
+            self._signal(running, 1)
+            for w in running:
+                w.process.join()
+        return ended
+
+    def _prefetch(self, jobs: list, on_event, ended: dict) -> list:
+        """Download CIFAR-10 once here, not in every worker at the same time; if that fails, the
+        runs that need it fail as they would in this thread (no run folder), the rest go on."""
+        needed = {j.config.data_dir for j in jobs if j.config.dataset == "cifar10"}
+        failed = {}
+        for data_dir in needed:
+            if not os.path.isdir(os.path.join(data_dir, data_mod.FOLDER)):
+                try:
+                    data_mod.fetch_cifar10(data_dir, self.data_url, self.data_md5)
+                except data_mod.DataError as e:
+                    failed[data_dir] = str(e)
+        keep = []
+        for job in jobs:
+            if job.config.dataset == "cifar10" and job.config.data_dir in failed:
+                ended[job.key] = RunEnded(job.name, "failed", failed[job.config.data_dir], cause="data")
+                on_event(job.key, ended[job.key])
+            else:
+                keep.append(job)
+        return keep
+
+    def _spawn(self, ctx, job: Job, slot: int, threads: int) -> _Worker:
+        device = self.devices[slot % len(self.devices)]
+        receive, send = ctx.Pipe(duplex=False)
+        config = job.config.replace(device=device)
+        process = ctx.Process(target=_worker_main, name=f"cifar-tui {job.name}", daemon=False,
+                              args=(config, self.train_kwargs(job), threads, send))
+        with _terminal_signals_ignored():
+            process.start()
+        send.close()  # the child holds its own end; EOF here then means it is gone
+        return _Worker(job, slot, process, receive)
+
+    def _signal(self, running: list, level: int) -> None:
+        for w in running:
+            while w.signalled < level and w.process.is_alive():
+                w.signalled += 1
+                try:
+                    os.kill(w.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    break
+
+    def _watch(self, w: _Worker, on_event, stop: threading.Event) -> None:
+        """Pass on a worker's events: what it sent, what its folder says, and its death."""
+        alive = w.process.is_alive()  # before reading: whatever it wrote before dying is read below
+        self._receive(w)
+        if w.follower is not None:
+            self._emit(w, w.follower.poll(), on_event)
+        if alive or w.ended is not None:
+            return
+        w.process.join()
+        self._receive(w)
+        if w.follower is None:  # it never started the run: what it said, or what killed it
+            why = "stopped before the run began; nothing was recorded." if stop.is_set() else \
+                f"the worker process {_death(w.process.exitcode)} before the run began; nothing was recorded."
+            self._emit(w, [w.reported or RunEnded(w.job.name, "stopped" if stop.is_set() else "failed", why,
+                                                 cause="" if stop.is_set() else "worker")], on_event)
+            return
+        path = w.follower.path
+        if path.is_dir() and not (path / STATUS).exists():  # it died mid-run: the parent writes the end
+            done = len(read_metrics(path))
+            write_status(path, "failed", f"the worker process {_death(w.process.exitcode)} after {done} "
+                         f"finished epoch(s); resume with cifar-tui run --resume {path}.", done, "worker")
+        self._emit(w, w.follower.poll(), on_event)
+        if w.ended is None:  # its status cannot be read: the end it sent, or its death
+            self._emit(w, [w.reported or RunEnded(w.job.name, "failed", f"the worker process "
+                           f"{_death(w.process.exitcode)}; see {path}.", run_dir=str(path), cause="worker")],
+                       on_event)
+
+    def _receive(self, w: _Worker) -> None:
+        try:
+            while w.conn.poll():
+                kind, event = w.conn.recv()
+                if kind == "started":
+                    w.follower = self._follower(event)
+                else:
+                    w.reported = event
+        except (EOFError, OSError):  # the worker is gone; its death is handled by the caller
+            w.closed = True
+
+    @staticmethod
+    def _follower(started: RunStarted) -> Follower | None:
+        """Watches the worker's folder; the executor watches the worker itself (its death)."""
+        try:
+            return Follower(started.run_dir, started.first_epoch, writer_alive=lambda: True)
+        except FollowError:  # deleted at once: the worker fails writing it and says so itself
+            return None
+
+    def _emit(self, w: _Worker, events: list, on_event) -> None:
+        for event in events:
+            on_event(w.job.key, event)
+            if isinstance(event, RunEnded):
+                w.ended = event
+
+
+TERMINAL_SIGNALS = {getattr(signal, n) for n in ("SIGINT", "SIGHUP") if hasattr(signal, n)}
+
+
+@contextmanager
+def _terminal_signals_ignored():
+    """A worker starts with Ctrl-C and hang-ups ignored (the dispositions and the mask are
+    inherited), so the terminal's signals reach only the parent, which decides what to stop."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in TERMINAL_SIGNALS} if main else {}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINAL_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        return f"was killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+    return f"exited with code {exitcode}"
+
+
+def _worker_main(config: RunConfig, kwargs: dict, threads: int, conn) -> None:
+    """One run in a worker process. SIGTERM stops it within a batch, a second one abandons the
+    epoch; Ctrl-C and hang-ups are the parent's to decide (it relays them as SIGTERM)."""
+    stop = threading.Event()
+
+    def on_term(_signum, _frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    for s in TERMINAL_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINAL_SIGNALS)
+    import torch
+
+    from .trainer import train
+
+    torch.set_num_threads(threads)
+
+    def tell(kind, event):
+        try:
+            conn.send((kind, event))
+        except OSError:  # the parent is gone (e.g. a console that hung up): the record says it all
+            pass
+
+    def on_event(event):
+        if isinstance(event, RunStarted):  # the folder now exists, is locked, and has progress.json
+            tell("started", event)
+
+    ended = train(config, on_event, stop, **kwargs)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the record is complete: a late signal changes nothing
+    tell("ended", ended)
