@@ -45,9 +45,12 @@ def load_checkpoint(run_dir) -> dict | None:
     except FileNotFoundError:
         return None
     except Exception as e:  # torch raises many kinds for a damaged file
-        raise ResumeRefused(f"{path} cannot be read ({_gist(e)}); start the run again instead of resuming.") from None
-    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or not isinstance(state.get("metrics"), list):
-        raise ResumeRefused(f"{path} is not a checkpoint of this program; start the run again instead of resuming.")
+        raise ResumeRefused(f"{path} cannot be read ({_gist(e)}); "
+                            "start the run again instead of resuming.") from None
+    if not (isinstance(state, dict) and isinstance(state.get("epoch"), int)
+            and isinstance(state.get("metrics"), list)):
+        raise ResumeRefused(f"{path} is not a checkpoint of this program; "
+                            "start the run again instead of resuming.")
     return state
 
 
@@ -119,8 +122,9 @@ def resume_config(run_dir, changes: dict | None = None) -> tuple[RunConfig, str,
 
     Raises ResumeRefused when the run cannot be resumed as it is (busy, diverged, damaged,
     an unreadable checkpoint, or a checkpoint that does not back its recorded epochs) and
-    ConfigError for a change that is not allowed; either way nothing is written. A finished run passes (resuming it does nothing), so that
-    re-running the same resume command after it has succeeded is harmless.
+    ConfigError for a change that is not allowed; either way nothing is written. A finished
+    run passes (resuming it does nothing), so that re-running the same resume command after
+    it has succeeded is harmless.
     """
     stored, experiment, name = load_run_config(run_dir)
     info = read_run(run_dir)

@@ -327,7 +327,9 @@ def _io_problem(e: OSError, config: RunConfig, run_dir: str, record) -> tuple[st
     full = e.errno in (errno.ENOSPC, errno.EDQUOT)
     why = "the disk is full" if full else (e.strerror or str(e))
     fix = "free some space" if full else "make the folder writable"
-    if e.filename and Path(os.path.abspath(e.filename)).is_relative_to(os.path.abspath(config.data_dir)):
+    in_data = isinstance(e.filename, str) and Path(os.path.abspath(e.filename)).is_relative_to(
+        os.path.abspath(config.data_dir))
+    if in_data:
         return (f"cannot use the data folder {config.data_dir} ({why}); {fix}, "
                 "or choose another folder with --data-dir.", "data")
     then = f"then resume with cifar-tui run --resume {run_dir}" if record else "or choose another --logdir"
