@@ -42,6 +42,20 @@ class BenchResult:
         return self.floor_eval_img_s / self.eval_img_s
 
 
+MAX_IMAGES = {"train": 50_000, "test": 10_000}  # CIFAR-10's own sets; a bigger pass measures nothing new
+
+
+def size_problem(train_images: int, test_images: int, repeats: int) -> str | None:
+    """Why these pass sizes cannot be benchmarked (one sentence), or None."""
+    for name, n in (("train", train_images), ("test", test_images)):
+        if not 1 <= n <= MAX_IMAGES[name]:
+            return (f"--{name}-images: {n} is not allowed; use a whole number from 1 to {MAX_IMAGES[name]} "
+                    f"(CIFAR-10's {name} set).")
+    if repeats < 1:
+        return f"--repeats: {repeats} is not allowed; use 1 or more."
+    return None
+
+
 def default_sizes(device: torch.device) -> tuple[int, int]:
     """Train and test images per timed pass: the study's epoch on a GPU, a short slice on a CPU."""
     return (25_000, 10_000) if device.type == "cuda" else (5_120, 5_000)

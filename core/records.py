@@ -6,6 +6,7 @@ Anything that reads history (the console, compare, resume) reads these files.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -31,10 +32,25 @@ class RecordError(RuntimeError):
     """The run's record cannot be written or read; the message says what to do."""
 
 
-def safe_name(name: str) -> str:
+class ResumeRefused(RecordError):
+    """A run folder cannot be resumed as it is (busy, damaged, or its record and checkpoint
+    disagree); nothing in it was changed. The CLI exits 2."""
+
+
+def safe_name(name: str, default: str = "run") -> str:
     """A name usable as one path component: letters, digits, '.', '_', '+' and '-'."""
     cleaned = re.sub(r"[^A-Za-z0-9._+-]+", "-", name.strip()).strip("-.")
-    return cleaned or "run"
+    return cleaned or default
+
+
+def record_file_problem(target) -> str | None:
+    """Why writing a report to `target` would overwrite a run's own record (None if it would not)."""
+    path = Path(target).resolve()
+    record = path.name in (CONFIG, METRICS_FILE, STATUS, CHECKPOINT, LOCK, "error.log") or \
+        path.name.startswith("events.out.tfevents")
+    if record and (path.parent / CONFIG).is_file():
+        return f"{target} is part of the record of the run in {path.parent}; write the report to another file."
+    return None
 
 
 def default_logdir() -> str:
@@ -83,20 +99,52 @@ def write_json(path: Path, obj) -> None:
 
 
 def read_metrics(run_dir) -> list[dict]:
-    """Rows of metrics.jsonl; a torn (half-written) last line is dropped, duplicates keep the last."""
-    path = Path(run_dir) / METRICS_FILE
-    rows: dict[int, dict] = {}
+    """Rows of metrics.jsonl; a torn (half-written) last line is dropped, duplicates keep the last,
+    and a malformed line is skipped (read_run says which)."""
+    return _parse_metrics(Path(run_dir))[0]
+
+
+def _parse_metrics(run_dir: Path) -> tuple[list[dict], str]:
+    """(the rows, one sentence about the first malformed line or ""). A last line without its
+    newline is a write cut short by a kill, not damage."""
+    path = run_dir / METRICS_FILE
     try:
         text = path.read_text()
     except FileNotFoundError:
-        return []
-    for line in text.splitlines():
+        return [], ""
+    except (OSError, ValueError) as e:
+        return [], f"{path} cannot be read ({getattr(e, 'strerror', None) or e})"
+    rows: dict[int, dict] = {}
+    problem = ""
+    lines = text.splitlines()
+    for n, line in enumerate(lines, 1):
         try:
             row = json.loads(line)
-            rows[int(row["epoch"])] = row
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
+            row = None
+        epoch = _epoch(row)
+        if epoch is None:
+            torn = n == len(lines) and not text.endswith("\n")
+            if not torn and not problem and line.strip():
+                problem = f"line {n} of {path} is damaged (not an epoch record)"
             continue
-    return [rows[e] for e in sorted(rows)]
+        rows[epoch] = row
+    return [rows[e] for e in sorted(rows)], problem
+
+
+def _epoch(row) -> int | None:
+    """The epoch of a well-formed metrics row (whole epoch >= 1, numeric metrics), else None."""
+    if not isinstance(row, dict):
+        return None
+    epoch = row.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+        return None
+    if not (math.isfinite(epoch) and epoch == int(epoch) and 1 <= epoch <= 10**9):
+        return None
+    if any(isinstance(row[m], bool) or not isinstance(row[m], (int, float)) for m in METRICS if m in row):
+        return None
+    row["epoch"] = int(epoch)
+    return int(epoch)
 
 
 @dataclass
@@ -107,34 +155,69 @@ class RunInfo:
     name: str
     config: dict = field(default_factory=dict)
     metrics: list = field(default_factory=list)
-    status: str = "unknown"  # finished | stopped | failed | diverged | running | interrupted
+    status: str = "unknown"  # finished | stopped | failed | diverged | running | interrupted | damaged
     message: str = ""
     cause: str = ""  # why a failed run failed: data | record | disk | oom | internal
 
 
 def read_run(run_dir) -> RunInfo:
+    """What a run folder says; never raises. A malformed config.json, status.json or metrics line
+    makes the status "damaged", with a message naming the file."""
     path = Path(run_dir)
     info = RunInfo(path, path.parent.name, path.name)
-    try:
-        meta = json.loads((path / CONFIG).read_text())
+    meta, damage = read_meta(path)
+    if meta is not None:
         info.config = meta.get("config", {})
         info.experiment = meta.get("experiment", info.experiment)
         info.name = meta.get("run", info.name)
-    except (OSError, ValueError):
-        pass
-    info.metrics = read_metrics(path)
-    try:
-        status = json.loads((path / STATUS).read_text())
+    info.metrics, bad_line = _parse_metrics(path)
+    damage = damage or bad_line
+    status, bad_status = _read_object(path / STATUS)
+    if status is not None and not all(isinstance(status.get(k, ""), str) for k in ("status", "message", "cause")):
+        bad_status = f"{path / STATUS} is damaged (not a run's status)"
+    damage = damage or bad_status
+    if damage:
+        info.status = "damaged"
+        info.message = f"{damage}; repair that file, or remove the run folder."
+    elif status is not None:
         info.status, info.message = status.get("status", "unknown"), status.get("message", "")
         info.cause = status.get("cause", "")
-    except (OSError, ValueError):  # no status yet: running, or killed before it could write one
-        if is_locked(path):
-            info.status = "running"
-        else:
-            info.status = "interrupted"
-            info.message = (f"interrupted after {len(info.metrics)} finished epoch(s); "
-                            f"resume with cifar-tui run --resume {path}.")
+    elif is_locked(path):  # no status yet: running, or killed before it could write one
+        info.status = "running"
+    else:
+        info.status = "interrupted"
+        info.message = (f"interrupted after {len(info.metrics)} finished epoch(s); "
+                        f"resume with cifar-tui run --resume {path}.")
     return info
+
+
+def _read_object(path: Path) -> tuple[dict | None, str]:
+    """A JSON object file: (its dict, "") or (None, "") when missing or (None, why) when unusable."""
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None, ""
+    except (OSError, ValueError) as e:
+        return None, f"{path} is damaged ({getattr(e, 'strerror', None) or 'not valid JSON'})"
+    if not isinstance(obj, dict):
+        return None, f"{path} is damaged (it holds a JSON {type(obj).__name__}, not an object)"
+    return obj, ""
+
+
+def read_meta(run_dir) -> tuple[dict | None, str]:
+    """config.json of a run folder: (its dict, ""), (None, "") when there is none, or
+    (None, one phrase saying how it is damaged)."""
+    path = Path(run_dir) / CONFIG
+    meta, problem = _read_object(path)
+    if meta is None:
+        return None, problem
+    config = meta.get("config", {})
+    epochs = config.get("epochs", 0) if isinstance(config, dict) else None
+    if (not isinstance(config, dict) or not isinstance(meta.get("experiment", ""), str)
+            or not isinstance(meta.get("run", ""), str)
+            or isinstance(epochs, bool) or not isinstance(epochs, int)):
+        return None, f"{path} is damaged (its settings have the wrong shape)"
+    return meta, ""
 
 
 def write_status(run_dir, status: str, message: str, epochs_done: int, cause: str = "") -> None:
@@ -189,38 +272,55 @@ def is_locked(run_dir) -> bool:
         return False
 
 
+def take_lock(run_dir):
+    """Lock a run folder for writing (an OS lock, gone with the process); ResumeRefused if taken."""
+    f = open(Path(run_dir) / LOCK, "a")
+    try:
+        import fcntl
+
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:
+        pass
+    except BlockingIOError:
+        f.close()
+        raise ResumeRefused(f"{run_dir} is being written by another run right now; "
+                            "wait for it to end or start a new run.") from None
+    f.truncate(0)  # name the writer, so a follower can tell who writes and whether it is alive
+    f.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}))
+    f.flush()
+    return f
+
+
+def _event_writer(path: Path, resume_from: int | None):
+    """The TensorBoard writer. Every run's event file starts with a SessionLog START at its first
+    step: TensorBoard's Python loader (--load_fast=false) ignores a run's first START and purges
+    the steps >= the step of each later one, so a resume's START drops an epoch that was logged
+    but not checkpointed (the fast loader does the same by preempting on the repeated step).
+    A resume writes a second START, for runs recorded before fresh runs wrote one."""
+    from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+    from torch.utils.tensorboard import SummaryWriter  # heavy import, only when writing
+
+    first = resume_from or 1
+    tb = SummaryWriter(str(path), purge_step=first)
+    if resume_from is not None:
+        tb.file_writer.add_event(Event(step=first, session_log=SessionLog(status=SessionLog.START)))
+    return tb
+
+
 class RunRecord:
     """Writes one run's folder while it trains. Holds an OS lock so two writers never mix."""
 
     def __init__(self, path: Path, meta: dict | None, resume_from: int | None = None,
-                 rows: list | None = None):
+                 rows: list | None = None, lock=None):
         """A fresh run writes `meta` to config.json; a resumed one (`resume_from` = its first
-        epoch) rewrites it only when given, and keeps `rows` (else the metrics before `resume_from`)."""
+        epoch) rewrites it only when given, and keeps `rows` (else the metrics before `resume_from`).
+        `lock`: the folder's lock (take_lock), when the caller already holds it."""
         self.path = Path(path)
-        self._lock = self._take_lock()
+        self._lock = lock or take_lock(self.path)
         if meta is not None:
             write_json(self.path / CONFIG, meta)
         self._metrics = self._trimmed_metrics(resume_from, rows)
-        from torch.utils.tensorboard import SummaryWriter  # heavy import, only when writing
-
-        self._tb = SummaryWriter(str(self.path), purge_step=resume_from)
-
-    def _take_lock(self):
-        f = open(self.path / LOCK, "a")
-        try:
-            import fcntl
-
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:
-            pass
-        except BlockingIOError:
-            f.close()
-            raise RecordError(f"{self.path} is being written by another run right now; "
-                              "wait for it to end or start a new run.") from None
-        f.truncate(0)  # name the writer, so a follower can tell who writes and whether it is alive
-        f.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}))
-        f.flush()
-        return f
+        self._tb = _event_writer(self.path, resume_from)
 
     def _trimmed_metrics(self, resume_from: int | None, rows: list | None):
         """Open metrics.jsonl for appending; on resume keep only epochs before `resume_from`
@@ -245,9 +345,15 @@ class RunRecord:
         self._tb.flush()
 
     def save_checkpoint(self, state: dict) -> None:
+        """Serialized in memory first: torch.save writing to a full disk raises RuntimeError,
+        while the file's own write raises OSError with the real errno (ENOSPC)."""
+        import io
+
         import torch
 
-        atomic_write(self.path / CHECKPOINT, lambda f: torch.save(state, f))
+        blob = io.BytesIO()
+        torch.save(state, blob)
+        atomic_write(self.path / CHECKPOINT, lambda f: f.write(blob.getbuffer()))
 
     def finish(self, status: str, message: str, epochs_done: int, cause: str = "") -> None:
         write_status(self.path, status, message, epochs_done, cause)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import math
+import os
 import threading
 import time
 import traceback
@@ -24,9 +25,9 @@ from .config import RunConfig
 from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .model import build_model, build_optimizer, penalty
 from .progress import ProgressWriter
-from .records import (CHECKPOINT, CONFIG, RecordError, RunRecord, default_logdir,
-                      is_locked, new_run_dir, read_run, write_status)
-from .resume import changed_settings, load_run_config  # noqa: F401 (load_run_config: public here too)
+from .records import (CONFIG, RecordError, ResumeRefused, RunRecord, default_logdir, new_run_dir,
+                      read_run, take_lock, write_status)
+from .resume import changed_settings, first_epoch, load_checkpoint, load_run_config  # noqa: F401 (load_run_config: public here too)
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.247, 0.243, 0.261)
@@ -193,18 +194,6 @@ def _checkpoint(r: _Run, epoch: int, rows: list) -> dict:
             "rng": _rng_state(r), "metrics": rows, "config": r.config.to_dict()}
 
 
-def _load_checkpoint(run_dir: Path) -> dict | None:
-    """checkpoint.pt of a run folder, or None if it died before its first epoch ended."""
-    try:
-        return torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        return None
-    except Exception as e:
-        why = " ".join(str(e).split())[:200]  # one line, whatever torch says
-        raise RecordError(f"{run_dir / CHECKPOINT} cannot be read ({why}); "
-                          "start the run again instead of resuming.") from None
-
-
 def _apply_checkpoint(r: _Run, state: dict) -> None:
     r.model.load_state_dict(state["model"])
     r.optimizer.load_state_dict(state["optimizer"])
@@ -222,14 +211,14 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
     """
     emit = on_event or (lambda event: None)
     stop = stop or threading.Event()
-    record, done, run_dir, r = None, 0, "", None
+    record, done, run_dir, r, lock = None, 0, "", None, None
     try:
         device = resolve_device(config.device)
         if resume_dir is not None:  # check the run folder before a possibly long data load
             path = Path(resume_dir)
             run_dir = str(path)
-            state, changed_meta = _resume_state(path, config)
-            first = state["epoch"] + 1 if state else 1
+            lock = take_lock(path)  # held from the checks on: no other run writes the folder meanwhile
+            state, first, changed_meta = _resume_state(path, config)
             done = first - 1
             if first > config.epochs:
                 return _already_finished(emit, path, run, first - 1)
@@ -241,7 +230,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             raise Stopped
         if resume_dir is not None:
             rows = state["metrics"] if state else []
-            record = RunRecord(path, changed_meta, resume_from=first, rows=rows)
+            record = RunRecord(path, changed_meta, resume_from=first, rows=rows, lock=lock)
         else:
             meta = {"experiment": experiment, "run": run, "config": config.to_dict(),
                     "device": str(device), "started": time.time(), "torch": torch.__version__,
@@ -282,20 +271,21 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
                     if run_dir else "stopped before the run began; nothing was recorded.")
     except data_mod.DataError as e:
         return _end(emit, record, run, "failed", done, run_dir, str(e), cause="data")
-    except RecordError as e:
-        return _end(emit, record, run, "failed", done, run_dir, str(e), cause="record")
+    except RecordError as e:  # refused: a resume target that is busy, damaged or inconsistent; nothing changed
+        return _end(emit, record, run, "failed", done, run_dir, str(e),
+                    cause="refused" if isinstance(e, ResumeRefused) else "record")
     except OSError as e:
-        full = e.errno == errno.ENOSPC
-        why = "the disk is full" if full else (e.strerror or str(e))
-        fix = "free some space" if full else "make the folder writable"
-        then = f"then resume with cifar-tui run --resume {run_dir}" if record else "or choose another --logdir"
-        return _end(emit, record, run, "failed", done, run_dir,
-                    f"could not write the run's record ({why}); {fix}, {then}.", cause="disk")
+        return _end(emit, record, run, "failed", done, run_dir, *_io_problem(e, config, run_dir, record))
     except Exception as e:
+        if full := _disk_full(e):  # e.g. torch's RuntimeError over the ENOSPC of its own write
+            return _end(emit, record, run, "failed", done, run_dir, *_io_problem(full, config, run_dir, record))
         if not _out_of_memory(e):  # a bug, not a user error: keep the details in the run folder
             _write_crash(run_dir)
             return _end(emit, record, run, "failed", done, run_dir, f"internal error: {type(e).__name__}: {e}"
                         + (f" (details in {run_dir}/error.log)" if run_dir else ""), cause="internal")
+    finally:
+        if record is None and lock is not None:  # a record closes its lock itself, after its status
+            lock.close()
     # Out of GPU memory. Only now, with the exception and its traceback gone, can the
     # run's tensors be freed, so the next run (or the app) gets the memory back.
     del r
@@ -305,23 +295,23 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
                 "try a smaller batch_size or close other GPU jobs.", cause="oom")
 
 
-def _resume_state(path: Path, config: RunConfig) -> tuple[dict | None, dict | None]:
-    """The checkpoint of the run at `path` (None before its first epoch ended), and the
-    config.json to write if `config` changes it (None if unchanged)."""
+def _resume_state(path: Path, config: RunConfig) -> tuple[dict | None, int, dict | None]:
+    """The checkpoint of the run at `path` (None before its first epoch ended), the epoch to
+    start at, and the config.json to write if `config` changes it (None if unchanged).
+    ResumeRefused, with nothing written, when the run cannot carry on as asked."""
     stored, _, _ = load_run_config(path)
-    if is_locked(path):
-        raise RecordError(f"{path} is being written by another run right now; wait for it to end.")
     refused = changed_settings(stored, config)
     if refused:
-        raise RecordError(f"{refused[0]} cannot change when resuming {path}; start a new run instead.")
-    state = _load_checkpoint(path)
-    if state and config.epochs < state["epoch"]:
-        raise RecordError(f"{path} has {state['epoch']} finished epochs, more than epochs={config.epochs}; "
-                          f"resume with epochs={state['epoch']} or more.")
+        raise ResumeRefused(f"{refused[0]} cannot change when resuming {path}; start a new run instead.")
+    state = load_checkpoint(path)
+    first = first_epoch(path, state)
+    if config.epochs < first - 1:
+        raise ResumeRefused(f"{path} has {first - 1} finished epochs, more than epochs={config.epochs}; "
+                            f"resume with epochs={first - 1} or more.")
     if config == stored:
-        return state, None
+        return state, first, None
     meta = json.loads((path / CONFIG).read_text())
-    return state, {**meta, "config": config.to_dict(), "resumed": time.time()}
+    return state, first, {**meta, "config": config.to_dict(), "resumed": time.time()}
 
 
 def _already_finished(emit, path: Path, run: str, done: int) -> RunEnded:
@@ -332,6 +322,31 @@ def _already_finished(emit, path: Path, run: str, done: int) -> RunEnded:
     event = RunEnded(run, "finished", message, done, str(path))
     emit(event)
     return event
+
+
+def _io_problem(e: OSError, config: RunConfig, run_dir: str, record) -> tuple[str, str]:
+    """(message, cause) for an OSError from the data folder or the run's record."""
+    full = e.errno in (errno.ENOSPC, errno.EDQUOT)
+    why = "the disk is full" if full else (e.strerror or str(e))
+    fix = "free some space" if full else "make the folder writable"
+    in_data = isinstance(e.filename, str) and Path(os.path.abspath(e.filename)).is_relative_to(
+        os.path.abspath(config.data_dir))
+    if in_data:
+        return (f"cannot use the data folder {config.data_dir} ({why}); {fix}, "
+                "or choose another folder with --data-dir.", "data")
+    then = f"then resume with cifar-tui run --resume {run_dir}" if record else "or choose another --logdir"
+    return f"could not write the run's record ({why}); {fix}, {then}.", "disk"
+
+
+def _disk_full(e: BaseException) -> OSError | None:
+    """The ENOSPC/EDQUOT OSError behind `e` (as its cause or context), if there is one."""
+    for _ in range(5):
+        e = e.__cause__ or e.__context__
+        if e is None:
+            return None
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return e
+    return None
 
 
 def _out_of_memory(e: Exception) -> bool:

@@ -223,15 +223,105 @@ def test_resume_of_a_damaged_run_folder_exits_2(logdir, capsys):
     assert snapshot(logdir) == before
 
 
-def test_resume_with_a_corrupt_checkpoint_exits_1_and_changes_nothing(logdir, capsys):
+def test_resume_with_a_corrupt_checkpoint_exits_2_in_one_whole_sentence(logdir, capsys):
     run_dir = _stopped_run(logdir)
     with open(os.path.join(run_dir, "checkpoint.pt"), "r+b") as f:
         f.truncate(1000)
     before = snapshot(logdir)
-    assert main(["run", "--resume", run_dir]) == 1
-    one_sentence(capsys, "checkpoint.pt cannot be read", stream="out")
+    assert main(["run", "--resume", run_dir]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.pt cannot be read (PytorchStreamReader failed reading zip archive" in err
+    assert err.endswith("); start the run again instead of resuming.\n") and err.count("\n") == 1
     assert snapshot(logdir) == before
     assert read_run(run_dir).status == "stopped"
+
+
+def test_resume_loses_no_recorded_epoch_when_the_checkpoint_is_gone(logdir, capsys):
+    """The data-loss case: a run with recorded epochs and no checkpoint.pt used to start over
+    at epoch 1 and empty metrics.jsonl at once. It is refused, finished or not, and nothing changes."""
+    stopped = logdir / "old" / "stopped"
+    shutil.copytree(logdir / "old" / "done", stopped)
+    (stopped / "status.json").unlink()  # killed, with two epochs on record
+    metrics = stopped / "metrics.jsonl"
+    metrics.write_text(metrics.read_text() + metrics.read_text().replace('"epoch": 1', '"epoch": 2'))
+    for run_dir in (stopped, logdir / "old" / "done"):  # the finished one: "resume does nothing" holds
+        (run_dir / "checkpoint.pt").unlink()
+    before = snapshot(logdir)
+    for run_dir, epochs in ((stopped, 2), (logdir / "old" / "done", 1)):
+        assert main(["run", "--resume", str(run_dir)]) == 2
+        one_sentence(capsys, f"{run_dir} records epochs up to {epochs} in metrics.jsonl but its checkpoint.pt "
+                             "is missing, so resuming would lose recorded epochs; put the run's own "
+                             "checkpoint.pt back, or start a new run.")
+    assert snapshot(logdir) == before
+
+
+def test_resume_refuses_a_checkpoint_older_than_the_epoch_it_could_redo(logdir, capsys):
+    run_dir = _stopped_run(logdir)  # epoch 1 of 3
+    old = (logdir / "old" / "stopped" / "checkpoint.pt").read_bytes()
+    assert main(["run", "--resume", run_dir]) == 0  # epochs 2 and 3
+    (logdir / "old" / "stopped" / "checkpoint.pt").write_bytes(old)
+    capsys.readouterr()
+    before = snapshot(logdir)
+    assert main(["run", "--resume", run_dir]) == 2
+    one_sentence(capsys, "records epochs up to 3 in metrics.jsonl but its checkpoint.pt holds epoch 1")
+    assert snapshot(logdir) == before
+    assert [r["epoch"] for r in read_run(run_dir).metrics] == [1, 2, 3]
+
+
+def test_the_loser_of_two_resumes_exits_2_and_changes_nothing(logdir, capsys):
+    """The other resume took the folder after this one's checks: the trainer refuses it, exit 2 too."""
+    run_dir = _stopped_run(logdir)
+    before = snapshot(logdir)
+    with open(os.path.join(run_dir, ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert main(["run", "--resume", run_dir]) == 2
+    one_sentence(capsys, "is being written by another run right now", stream="out")
+    assert snapshot(logdir) == before
+
+
+# Valid JSON of the wrong shape, and rows a JSON reader turns into something that is not an epoch.
+DAMAGE = [
+    ("config.json", "[]", "config.json is damaged (it holds a JSON list, not an object)"),
+    ("config.json", '{"config": [], "experiment": "old", "run": "done"}', "config.json is damaged (its settings"),
+    ("config.json", '{"config": {"epochs": "many"}}', "config.json is damaged (its settings"),
+    ("status.json", "[]", "status.json is damaged (it holds a JSON list, not an object)"),
+    ("status.json", '{"status": 3}', "status.json is damaged (not a run's status)"),
+    ("metrics.jsonl", '{"epoch": 1e400, "test_acc": 0.5}\n', "line 1 of"),
+    ("metrics.jsonl", '{"epoch": 1, "test_acc": "high"}\n', "line 1 of"),
+    ("metrics.jsonl", '[]\n{"epoch": 1, "test_acc": 0.5}\n', "line 1 of"),
+]
+
+
+@pytest.mark.parametrize("name, text, expected", DAMAGE, ids=[f"{n}:{t[:20]}" for n, t, _ in DAMAGE])
+def test_a_malformed_record_is_refused_or_marked_by_name_never_a_traceback(logdir, capsys, name, text, expected):
+    from tui.runview import Views
+    from tui.report import compare_command
+
+    run_dir = logdir / "old" / "done"
+    (run_dir / name).write_text(text)
+    before = snapshot(logdir)
+    assert main(["run", "--resume", str(run_dir)]) == 2
+    one_sentence(capsys, expected)
+    info = read_run(run_dir)  # what compare, resume and the console read
+    assert info.status == "damaged" and expected in info.message and str(run_dir) in info.message
+    assert all(isinstance(m["epoch"], int) for m in info.metrics)
+    view = Views().add_past(info)  # the console's table row and curves
+    assert view.status == "damaged" and view.message == info.message
+    assert main(["compare", str(run_dir)]) in (0, 2)  # shown as damaged, or nothing to compare
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err and ("damaged" in out.out or "no finished epoch" in out.err)
+    assert snapshot(logdir) == before
+
+
+@pytest.mark.parametrize("option, name", [("--csv", "metrics.jsonl"), ("--csv", "config.json"),
+                                          ("--markdown", "status.json"), ("--markdown", "checkpoint.pt")])
+def test_compare_does_not_write_over_a_runs_record(logdir, capsys, option, name):
+    run_dir = logdir / "old" / "done"
+    before = snapshot(logdir)
+    assert main(["compare", str(run_dir), option, str(run_dir / name)]) == 2
+    one_sentence(capsys, f"{run_dir / name} is part of the record of the run in {run_dir}; "
+                         "write the report to another file.")
+    assert snapshot(logdir) == before
 
 
 def test_an_archive_member_outside_the_folder_is_not_extracted(tmp_path, capsys):

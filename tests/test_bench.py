@@ -17,13 +17,34 @@ def small(**kw):
     return make_config({"dataset": "synthetic", "device": "cpu", "batch_size": 64, **kw})
 
 
-def test_measure_times_the_pipeline_and_the_floor_on_the_given_data():
-    result = bench.measure(small(augment=True, normalize=True), synthetic(130, 70), repeats=1, data="x")
-    assert (result.train_images, result.test_images, result.repeats, result.device) == (130, 70, 1, "cpu")
-    for rate in (result.train_img_s, result.eval_img_s, result.floor_train_img_s, result.floor_eval_img_s):
-        assert 0 < rate < float("inf")
-    assert result.train_ratio == pytest.approx(result.floor_train_img_s / result.train_img_s)
-    assert result.eval_ratio == pytest.approx(result.floor_eval_img_s / result.eval_img_s)
+# Seconds each timed pass takes, round by round: the warm-up round (slowest, must not count),
+# then two timed rounds whose fastest pass counts.
+SCRIPT = {"train": [9.0, 0.5, 0.65], "eval": [9.0, 0.25, 0.2], "floor_train": [9.0, 0.4, 0.2], "floor_eval": [9.0, 0.2, 0.3]}
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    """bench._timed runs each pass (so the real passes are exercised) but reports SCRIPT's seconds."""
+    calls = []
+
+    def timed(fn, device):
+        fn()
+        kind = {"train": "train", "evaluate": "eval"}[fn.__name__]
+        name = f"floor_{kind}" if fn.__qualname__.startswith("_floor_passes") else kind
+        calls.append(name)
+        return SCRIPT[name][sum(c == name for c in calls) - 1]
+
+    monkeypatch.setattr(bench, "_timed", timed)
+    return calls
+
+
+def test_measure_keeps_the_fastest_timed_pass_and_skips_the_warm_up(scripted):
+    result = bench.measure(small(augment=True, normalize=True), synthetic(130, 70), repeats=2, data="x")
+    assert scripted == ["train", "eval", "floor_train", "floor_eval"] * 3  # interleaved, warm-up first
+    assert (result.train_images, result.test_images, result.repeats, result.device) == (130, 70, 2, "cpu")
+    assert result.train_img_s == pytest.approx(130 / 0.5) and result.eval_img_s == pytest.approx(70 / 0.2)
+    assert result.floor_train_img_s == pytest.approx(130 / 0.2) and result.floor_eval_img_s == pytest.approx(70 / 0.2)
+    assert result.train_ratio == pytest.approx(2.5) and result.eval_ratio == pytest.approx(1.0)
 
 
 def test_the_floor_steps_the_same_model_build_as_the_trainer():
@@ -43,16 +64,13 @@ def parse(out):
     return dict(kv.split("=", 1) for kv in head.split()), rows
 
 
-def test_bench_command_prints_rates_and_their_ratio(capsys):
+def test_bench_command_prints_rates_and_their_ratio(capsys, scripted):
     assert main(["bench", "--set", "device=cpu", "--set", "batch_size=64", "--set", "normalize=true",
-                 "--train-images", "150", "--test-images", "60", "--repeats", "1"]) == 0
+                 "--train-images", "150", "--test-images", "60", "--repeats", "2"]) == 0
     head, rows = parse(capsys.readouterr().out)
     assert head["device"] == "cpu" and head["data"] == "synthetic_150+60" and head["batch_size"] == "64"
-    assert head["normalize"] == "True" and head["augment"] == "False" and head["repeats"] == "1"
-    assert set(rows) == {"train", "eval"}
-    for pipe, floor, ratio in rows.values():
-        assert pipe > 0 and floor > 0
-        assert ratio == pytest.approx(floor / pipe, rel=0.01, abs=0.002)  # printed rounded
+    assert head["normalize"] == "True" and head["augment"] == "False" and head["repeats"] == "2"
+    assert rows == {"train": [300.0, 750.0, 2.5], "eval": [300.0, 300.0, 1.0]}  # 150/0.5, 150/0.2; 60/0.2
 
 
 def test_bench_uses_cifar10_when_asked_and_present(capsys, cifar_dir):
@@ -71,6 +89,9 @@ def test_bench_falls_back_to_synthetic_without_cifar10(tmp_path):
 @pytest.mark.parametrize("args, expected", [
     (["--repeats", "0"], "1 or more"),
     (["--set", "lr=-1"], "lr: -1.0 is not allowed"),
+    (["--train-images", "100000000"], "--train-images: 100000000 is not allowed; use a whole number from 1 to 50000"),
+    (["--train-images", "0"], "--train-images: 0 is not allowed"),
+    (["--test-images", "10001"], "--test-images: 10001 is not allowed; use a whole number from 1 to 10000"),
 ])
 def test_bad_bench_usage_is_one_sentence(capsys, args, expected):
     assert main(["bench", "--set", "device=cpu", *args]) == 2

@@ -1,3 +1,4 @@
+import hashlib
 import os
 import subprocess
 import sys
@@ -80,7 +81,21 @@ def test_a_failed_run_exits_1_with_its_reason(tmp_path):
 
 
 def test_wrong_md5_exits_1(tmp_path, served_archive):
-    url, _ = served_archive
+    url, md5 = served_archive
     r = cli("run", "--logdir", str(tmp_path), "--data-dir", str(tmp_path / "d"), "--data-url", url,
             "--data-md5", "f" * 32, "--set", "epochs=1")
-    assert r.returncode == 1 and "md5" in r.stdout
+    assert r.returncode == 1
+    archive = tmp_path / "d" / "cifar-10-python.tar.gz"
+    assert f"{archive} has md5 {md5} but {'f' * 32} was expected" in " ".join(r.stdout.split())
+    assert not archive.exists() and hashlib.md5((tmp_path / "d" / "cifar-10-python.tar.gz.bad").read_bytes()).hexdigest() == md5
+    assert not (tmp_path / "d" / "cifar-10-batches-py").exists() and not (tmp_path / "custom").exists()
+
+
+@pytest.mark.parametrize("experiment, name, used", [("../..", "a/b", "custom/a-b"), ("my study", " x ", "my-study/x")])
+def test_the_names_printed_are_the_folders_used(tmp_path, capsys, experiment, name, used):
+    assert main(["run", "--logdir", str(tmp_path), "--experiment", experiment, "--name", name,
+                 "--set", "dataset=synthetic", "--set", "epochs=1", "--set", "train_fraction=0.02"]) == 0
+    out = capsys.readouterr().out
+    assert f"{used} on " in out and f"-> {tmp_path / used}" in " ".join(out.split())
+    info = read_run(tmp_path / used)
+    assert f"{info.experiment}/{info.name}" == used and [p.name for p in tmp_path.iterdir()] == [used.split("/")[0]]

@@ -323,3 +323,92 @@ def test_a_torn_tensorboard_record_does_not_hide_the_resumed_epochs(tmp_path, re
         f.write(blob[-30:-5])  # killed halfway through writing one more record
     assert train(cfg(), dataset=SMALL, resume_dir=part.run_dir).status == "finished"
     assert all(steps == [1, 2, 3] for steps in tb_steps(part.run_dir).values())
+
+
+def test_torch_save_on_a_full_disk_reads_as_the_disk_full_case(tmp_path, monkeypatch):
+    """torch.save raises RuntimeError (inline_container.cc), not OSError, when its write fails."""
+    def save_checkpoint(self, state):
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 83200 vs 83152")
+
+    monkeypatch.setattr(records.RunRecord, "save_checkpoint", save_checkpoint)
+    end = train(cfg(epochs=1), logdir=str(tmp_path), run="full", dataset=SMALL)
+    assert end.status == "failed" and end.cause == "disk"
+    assert end.message == ("could not write the run's record (the disk is full); free some space, "
+                           f"then resume with cifar-tui run --resume {end.run_dir}.")
+    assert not os.path.exists(os.path.join(end.run_dir, "error.log"))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 300 KiB tmpfs: room for a run's first records but not its checkpoint (needs root)."""
+    import shutil
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mount") or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("no tmpfs to fill here (needs root)")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def test_a_really_full_disk_during_the_checkpoint_is_the_disk_full_case(small_disk):
+    end = train(cfg(epochs=2), logdir=str(small_disk), run="full", dataset=SMALL)
+    assert end.status == "failed" and end.cause == "disk" and "the disk is full" in end.message
+    assert "free some space, then resume" in end.message
+    assert not os.path.exists(os.path.join(end.run_dir, "error.log"))
+
+
+def test_a_data_folder_it_cannot_write_is_named_with_data_dir(tmp_path, monkeypatch):
+    """Permissions do not stop root, so the refusal of the folder is injected where it happens."""
+    import tempfile
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    mkstemp = tempfile.mkstemp
+
+    def read_only(*args, dir=None, **kw):
+        if dir is not None and str(dir).startswith(str(data_dir)):
+            raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, ".download-x"))
+        return mkstemp(*args, dir=dir, **kw)
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    config = make_config({"data_dir": str(data_dir), "epochs": 1, "device": "cpu"})
+    end = train(config, logdir=str(tmp_path / "logs"), data_url="http://127.0.0.1:9/none.tar.gz")
+    assert end.status == "failed" and end.cause == "data"
+    assert end.message == (f"cannot use the data folder {data_dir} (Permission denied); make the folder "
+                           "writable, or choose another folder with --data-dir.")
+    assert not (tmp_path / "logs").exists()
+
+
+def test_every_run_reads_back_each_epoch_once_under_both_tensorboard_loaders(tmp_path, monkeypatch, reference):
+    """Killed between epoch 2's TensorBoard event and its checkpoint, then resumed: the Python
+    loader used to show epoch 2 twice (a fresh run wrote no SessionLog START)."""
+    from tbread import fast, slow
+
+    fresh = train(cfg(epochs=1), logdir=str(tmp_path), run="fresh", dataset=SMALL)
+    save = records.RunRecord.save_checkpoint
+
+    def killed_before_the_checkpoint(self, state):
+        if state["epoch"] == 2:
+            raise KeyboardInterrupt  # the process dies here; records as a kill leaves them
+        save(self, state)
+
+    monkeypatch.setattr(records.RunRecord, "save_checkpoint", killed_before_the_checkpoint)
+    part = train(cfg(), logdir=str(tmp_path), run="killed", dataset=SMALL)
+    assert [r["epoch"] for r in read_metrics(part.run_dir)] == [1, 2]
+    monkeypatch.setattr(records.RunRecord, "save_checkpoint", save)
+    assert train(cfg(), dataset=SMALL, resume_dir=part.run_dir).status == "finished"
+    assert curves(part.run_dir) == curves(reference)
+    for run_dir in (fresh.run_dir, part.run_dir):
+        rows = read_metrics(run_dir)
+        for loader in (slow, fast):
+            scalars = loader(run_dir)
+            assert set(scalars) == {records.TAGS[m] for m in records.METRICS}, loader.__name__
+            for key in records.METRICS:
+                assert scalars[records.TAGS[key]] == [(r["epoch"], pytest.approx(r[key], rel=1e-6)) for r in rows], \
+                    (loader.__name__, run_dir, key)

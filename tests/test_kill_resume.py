@@ -1,11 +1,16 @@
 """Headless runs as a user starts them (a separate `python -m tui.cli run` process), killed
-and signalled while they train, then resumed."""
+and signalled while they train, then resumed. Kills happen on an observed state (a file the
+run writes, or tests/killpoint.py's marker at a chosen moment), never after a sleep."""
+import hashlib
+import json
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -59,46 +64,95 @@ def curves(run_dir):
     return [{k: v for k, v in row.items() if k not in ("seconds", "time")} for row in read_metrics(run_dir)]
 
 
-def tensorboard(run_dir):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(run_dir))
-    acc.Reload()
-    return {tag: [(s.step, s.value) for s in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+def snapshot(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
 
 
-def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, data, capsys):
-    ref = start(tmp_path, data, "ref", 4)
-    victim = start(tmp_path, data, "victim", 4)
-    run_dir = tmp_path / "logs" / "custom" / "victim"
-    row = wait_for_epoch(victim, run_dir, 2)
-    # while it trains, a second writer is refused (one sentence, exit 2)
-    assert main(["run", "--resume", str(run_dir)]) == 2
-    assert "is being written by another run right now" in capsys.readouterr().err
-    time.sleep(0.3 * row["seconds"])  # well inside epoch 3
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted 4-epoch run that every killed-and-resumed one must equal, bit for bit."""
+    tmp_path = tmp_path_factory.mktemp("ref")
+    write_batches(tmp_path / "data", per_batch=60, n_test=100)
+    ref = start(tmp_path, str(tmp_path / "data"), "ref", 4)
+    assert ref.wait(timeout=300) == 0, (tmp_path / "ref.out").read_text()
+    return tmp_path / "logs" / "custom" / "ref"
+
+
+def killed_at(tmp_path, data, moment):
+    """Start a 4-epoch run, wait until it reaches `moment` (tests/killpoint.py), SIGKILL it."""
+    marker = tmp_path / f"{moment}.reached"
+    out = open(tmp_path / f"{moment}.out", "w")
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "killpoint.py"), moment, str(marker),
+                             "run", "--logdir", str(tmp_path / "logs"), "--data-dir", data, "--name", moment,
+                             "--set", "epochs=4", *SETTINGS], cwd=ROOT, env=ENV, stdin=subprocess.DEVNULL,
+                            stdout=out, stderr=out)
+    deadline = time.monotonic() + 300
+    while not marker.exists():
+        assert proc.poll() is None, (tmp_path / f"{moment}.out").read_text()
+        assert time.monotonic() < deadline, f"the run never reached {moment}"
+        time.sleep(0.05)
+    return proc
+
+
+# moment -> (epochs in metrics.jsonl when killed, epoch of checkpoint.pt then (0: none), first epoch the resume trains)
+MOMENTS = {
+    "first-epoch": ([], 0, 1),
+    "mid-epoch": ([1, 2], 2, 3),
+    "after-metrics": ([1, 2], 1, 2),
+    "in-checkpoint": ([1, 2], 1, 2),
+    "after-last": ([1, 2, 3, 4], 4, None),
+}
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_a_kill_at_any_moment_then_resume_keeps_every_epoch_exactly_once(tmp_path, data, capsys, reference, moment):
+    from tbread import fast, slow
+
+    recorded, saved, first = MOMENTS[moment]
+    victim = killed_at(tmp_path, data, moment)
+    run_dir = tmp_path / "logs" / "custom" / moment
+    if moment == "mid-epoch":  # while it trains, a second writer is refused (one sentence, exit 2)
+        assert main(["run", "--resume", str(run_dir)]) == 2
+        assert "is being written by another run right now" in capsys.readouterr().err
     victim.kill()
     assert victim.wait() == -signal.SIGKILL
-    assert [r["epoch"] for r in read_metrics(run_dir)] == [1, 2]  # killed mid-epoch 3
+    assert [r["epoch"] for r in read_metrics(run_dir)] == recorded
+    ckpt = run_dir / "checkpoint.pt"
+    assert (torch.load(ckpt, weights_only=False)["epoch"] if ckpt.exists() else 0) == saved
     killed = read_run(run_dir)
     assert killed.status == "interrupted" and "--resume" in killed.message
+    if moment == "in-checkpoint":
+        assert list(run_dir.glob(".checkpoint.pt.*"))  # the torn temp file the resume clears
+    if moment == "after-metrics":  # the same folder with checkpoint.pt deleted: refused, nothing changed
+        shutil.copytree(run_dir, tmp_path / "logs" / "custom" / "deleted")
+        deleted = tmp_path / "logs" / "custom" / "deleted"
+        (deleted / "checkpoint.pt").unlink()
+        before = snapshot(deleted)
+        refused = subprocess.run([sys.executable, "-m", "tui.cli", "run", "--resume", str(deleted)],
+                                 cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=180)
+        assert refused.returncode == 2 and "would lose recorded epochs" in refused.stderr
+        assert refused.stderr.count("\n") == 1 and snapshot(deleted) == before
 
     resumed = subprocess.run([sys.executable, "-m", "tui.cli", "run", "--resume", str(run_dir)],
-                             cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=180)
+                             cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "resuming at epoch 3" in resumed.stdout
-    assert ref.wait(timeout=180) == 0
-    ref_dir = tmp_path / "logs" / "custom" / "ref"
+    if first is None:
+        assert "already finished all 4 epochs" in resumed.stdout
+    else:
+        assert (f"resuming at epoch {first}" in resumed.stdout) == (first > 1)
 
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == 4 and [r["epoch"] for r in read_metrics(run_dir)] == [1, 2, 3, 4]
-    assert curves(run_dir) == curves(ref_dir)  # bit for bit, epochs 1-2 before and 3-4 after the kill
-    scalars = tensorboard(run_dir)
-    assert set(scalars) == {TAGS[k] for k in ("train_loss", "test_loss", "train_acc", "test_acc")}
-    for key, tag in TAGS.items():
-        if tag in scalars:
-            assert [s for s, _ in scalars[tag]] == [1, 2, 3, 4]
-            assert [v for _, v in scalars[tag]] == pytest.approx([r[key] for r in read_metrics(run_dir)], rel=1e-6)
-    mine, theirs = (torch.load(d / "checkpoint.pt", weights_only=False) for d in (run_dir, ref_dir))
+    assert [json.loads(line)["epoch"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+    assert curves(run_dir) == curves(reference)  # bit for bit, before and after the kill
+    assert not list(run_dir.glob(".checkpoint.pt.*"))
+    rows = read_metrics(run_dir)
+    for loader in (slow, fast):
+        scalars = loader(run_dir)
+        assert set(scalars) == {TAGS[k] for k in ("train_loss", "test_loss", "train_acc", "test_acc")}
+        for key, tag in TAGS.items():
+            if tag in scalars:
+                assert scalars[tag] == [(r["epoch"], pytest.approx(r[key], rel=1e-6)) for r in rows], (loader.__name__, tag)
+    mine, theirs = (torch.load(d / "checkpoint.pt", weights_only=False) for d in (run_dir, reference))
     assert mine["epoch"] == theirs["epoch"] == 4
     assert all(torch.equal(mine["model"][k], theirs["model"][k]) for k in theirs["model"])
     assert torch.equal(mine["rng"]["data"], theirs["rng"]["data"])

@@ -1,6 +1,9 @@
 """The `cifar-tui` command: the console by default, plus `presets`, `run`, `compare` and `bench`.
 
-Usage errors exit 2 with one sentence; a failed run exits 1.
+Exit codes: 0 every run finished; 1 a run failed or diverged; 2 bad usage, which includes a resume
+target that cannot be used as it is (not a run folder, damaged, being written by another run, an
+unreadable checkpoint, or one that does not back the recorded epochs), with nothing changed;
+128 + N when stopped by signal N. Each refusal is one sentence.
 """
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import sys
 
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
 from core.presets import PresetError
-from core.records import RecordError, check_logdir, default_logdir
+from core.records import RecordError, check_logdir, default_logdir, safe_name
 
 
 class UsageError(Exception):
@@ -81,7 +84,8 @@ def _overrides(args) -> dict:
 
 
 def _jobs(args) -> tuple[str, list]:
-    """The experiment name and the (run name, RunConfig) list a `run` command asks for."""
+    """The experiment name and the (run name, RunConfig) list a `run` command asks for; names as
+    the run folders will have them, so what is printed is what is on disk."""
     from core.presets import find
 
     base = _base_config(args)
@@ -89,12 +93,12 @@ def _jobs(args) -> tuple[str, list]:
     if args.preset is None:
         if args.run:
             raise UsageError("--run picks runs of a preset; name the preset too, e.g. cifar-tui run quick-demo --run baseline.")
-        return args.experiment or "custom", [(args.name or "run", make_config(overrides, base))]
+        return safe_name(args.experiment or "custom", "custom"), [(safe_name(args.name or "run"), make_config(overrides, base))]
     preset = find(args.preset, base)
     runs = [(n, c) for n, c in preset.runs if not args.run or n in args.run]
     for missing in set(args.run) - {n for n, _ in preset.runs}:
         preset.run(missing)  # raises PresetError naming the runs there are
-    return args.experiment or preset.name, [(n, c.replace(**overrides)) for n, c in runs]
+    return safe_name(args.experiment or preset.name, "custom"), [(n, c.replace(**overrides)) for n, c in runs]
 
 
 def cmd_presets(args) -> int:
@@ -179,9 +183,10 @@ def cmd_bench(args) -> int:
     config = make_config(values, _base_config(args))
     device = bench.resolve_device(config.device)
     default_train, default_test = bench.default_sizes(device)
-    train_images, test_images = args.train_images or default_train, args.test_images or default_test
-    if args.repeats < 1 or train_images < 1 or test_images < 1:
-        raise UsageError("--repeats, --train-images and --test-images take whole numbers of 1 or more.")
+    train_images = default_train if args.train_images is None else args.train_images
+    test_images = default_test if args.test_images is None else args.test_images
+    if problem := bench.size_problem(train_images, test_images, args.repeats):
+        raise UsageError(problem)
     if args.concurrent is not None:
         return _bench_concurrent(args, config, train_images, test_images)
     dataset, data = bench.bench_data(config, train_images, test_images)

@@ -104,10 +104,10 @@ def stop_on_signals(stop: threading.Event):
 
 def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=None,
               resume_dir=None, console: Console | None = None) -> int:
-    """Run (run name, RunConfig) jobs in turn; returns the process exit code."""
+    """Run (run name, RunConfig) jobs in turn; returns the process exit code (see cli's docstring)."""
     console = console or Console(highlight=False)
     stop = threading.Event()
-    failed = False
+    failed = refused = False
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
     with stop_on_signals(stop) as caught, Progress(*columns, console=console, transient=True) as progress:
@@ -117,6 +117,7 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
                 ended = train(config, printer, stop, logdir=logdir, experiment=experiment, run=name,
                               data_url=data_url, data_md5=data_md5, resume_dir=resume_dir)
                 failed |= ended.status in ("failed", "diverged")
+                refused |= ended.cause == "refused"  # a resume target it could not use: bad usage
                 if caught:
                     break
         except KeyboardInterrupt:  # a second signal outside a run
@@ -125,4 +126,4 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
         for s in STOP_SIGNALS:  # records are complete: a further signal must not kill the exit
             signal.signal(s, signal.SIG_IGN)
         return 128 + caught[0]
-    return 1 if failed else 0
+    return 2 if refused else 1 if failed else 0

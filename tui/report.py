@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from core.compare import Comparison, RunSummary, as_row, sentence
-from core.records import METRICS
+from core.records import METRICS, record_file_problem
 
 BASE_COLUMNS = ("run", "experiment", "epoch")
 
@@ -154,6 +154,9 @@ def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_fil
 
     if sort not in SORT_KEYS:
         raise CompareError(f"cannot sort by {sort!r}; sort by one of: {SORT_HELP}.")
+    for out in [*(csv_paths(csv_file) if csv_file else ()), *([md_file] if md_file else [])]:
+        if problem := record_file_problem(out):
+            raise CompareError(problem)
     console = console or Console()
     title, paths = resolve(targets, logdir)
     comparison = compare_paths(paths)
