@@ -96,8 +96,11 @@ def test_a_worker_killed_fails_only_its_run_and_the_queue_goes_on(tmp_path):
         [Job("v", "victim", config.replace(epochs=3), "exp", resume_dir=victim.run_dir)],
         lambda key, event: again.setdefault(type(event), []).append(event))
     assert resumed["v"].status == "finished"
-    assert again[RunStarted][0].first_epoch == len(info.metrics) + 1
-    assert [e.epoch for e in again[EpochDone]] == list(range(len(info.metrics) + 1, 4))
+    # the kill lands when epoch 1's row is on disk, maybe before its checkpoint: then epoch 1 is redone
+    first = again[RunStarted][0].first_epoch
+    assert first in (1, 2) and first <= len(info.metrics) + 1
+    assert [e.epoch for e in again[EpochDone]] == list(range(first, 4))
+    assert [r["epoch"] for r in read_run(victim.run_dir).metrics] == [1, 2, 3]
     assert [r["epoch"] for r in read_metrics(victim.run_dir)] == [1, 2, 3]
 
 
