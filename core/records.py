@@ -106,6 +106,7 @@ class RunInfo:
     status: str = "unknown"  # finished | stopped | failed | diverged | running | interrupted
     message: str = ""
     cause: str = ""  # why a failed run failed: data | record | disk | oom | internal
+    group: str = ""  # the run it repeats over seeds (config.json "group"); "" in older records
 
 
 def read_run(run_dir) -> RunInfo:
@@ -116,6 +117,7 @@ def read_run(run_dir) -> RunInfo:
         info.config = meta.get("config", {})
         info.experiment = meta.get("experiment", info.experiment)
         info.name = meta.get("run", info.name)
+        info.group = str(meta.get("group") or "")
     except (OSError, ValueError):
         pass
     info.metrics = read_metrics(path)
