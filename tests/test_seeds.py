@@ -14,6 +14,7 @@ from core.presets import PresetError, find, load_file
 from core.records import list_runs, read_metrics, read_run
 from core.seeds import Job, Seeds, expand, parse_seeds
 from core.trainer import train
+from cpu import one_thread
 from tui.cli import main
 
 TINY = data_mod.synthetic(600, 200)
@@ -135,7 +136,7 @@ def three_seeds(tmp_path_factory):
     times the data set was loaded."""
     logdir = tmp_path_factory.mktemp("runs")
     loads = []
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, one_thread():
         mp.setattr("core.data.synthetic", lambda *a, **k: loads.append(1) or TINY)
         assert main(["run", "quick-demo", "--seeds", "3", "--set", "epochs=2", "--set", "device=cpu",
                      "--set", "train_fraction=1.0", "--logdir", str(logdir)]) == 0
@@ -206,15 +207,22 @@ def test_one_seed_resumes_on_its_own_and_rejoins_its_group(tmp_path, counted_loa
     from core.compare import compare_paths, experiment_runs
 
     config = find("quick-demo").run("baseline").replace(epochs=2, device="cpu", train_fraction=1.0)
+    with one_thread():
+        _seed_4_and_a_stopped_seed_7(tmp_path, config)
+    (group,) = compare_paths(experiment_runs(tmp_path / "solo")).groups
+    assert group.seeds == [4] and group.dropped == [("baseline-s7", 7, "stopped after 1 epoch(s)")]
+    with one_thread():
+        assert main(["run", "--resume", str(tmp_path / "solo" / "baseline-s7"), "--logdir", str(tmp_path)]) == 0
+    info = read_run(tmp_path / "solo" / "baseline-s7")
+    assert info.status == "finished" and info.group == "baseline"
+    (group,) = compare_paths(experiment_runs(tmp_path / "solo")).groups
+    assert group.label == "baseline" and group.seeds == [4, 7] and group.dropped == []
+
+
+def _seed_4_and_a_stopped_seed_7(tmp_path, config):
     done = train(config.replace(seed=4), logdir=str(tmp_path), experiment="solo", run="baseline-s4",
                  group="baseline")
     stop = threading.Event()
     ended = train(config.replace(seed=7), lambda e: isinstance(e, EpochDone) and stop.set(), stop,
                   logdir=str(tmp_path), experiment="solo", run="baseline-s7", group="baseline")
     assert (done.status, ended.status) == ("finished", "stopped")
-    (group,) = compare_paths(experiment_runs(tmp_path / "solo")).groups
-    assert group.seeds == [4] and group.dropped == [("baseline-s7", 7, "stopped after 1 epoch(s)")]
-    assert main(["run", "--resume", ended.run_dir, "--logdir", str(tmp_path)]) == 0
-    assert read_run(ended.run_dir).status == "finished" and read_run(ended.run_dir).group == "baseline"
-    (group,) = compare_paths(experiment_runs(tmp_path / "solo")).groups
-    assert group.label == "baseline" and group.seeds == [4, 7] and group.dropped == []
