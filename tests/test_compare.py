@@ -275,3 +275,25 @@ def test_unwritable_report_exits_2(tmp_path, capsys):
     write_run(tmp_path, "x", "baseline", curves([0.2], [1.0]))
     assert main(["compare", "x", "--logdir", str(tmp_path), "--markdown", str(tmp_path / "no" / "r.md")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_at_80_columns_the_essential_columns_stay_and_the_rest_are_named(tmp_path, capsys, monkeypatch):
+    for seed, (b, a) in zip((4, 5, 6), [(0.575, 0.650), (0.585, 0.655), (0.580, 0.640)]):
+        for run, acc in (("baseline", b), ("augmentation+normalization", a)):
+            path = write_run(tmp_path, "ex1", f"{run}-s{seed}", curves([0.5, acc], [1.1, 1.4]))
+            (path / "config.json").write_text(json.dumps({"experiment": "ex1", "run": path.name,
+                                                          "group": run, "config": {"seed": seed}}))
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["compare", "ex1", "--logdir", str(tmp_path), "--sort", "gap"]) == 0
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= 80
+    header = next(line for line in out.splitlines() if line.startswith("run"))
+    assert header.split()[:2] == ["run", "n"] and header.split()[-1] == "verdict"
+    # by hand: mean 1.945 / 3 = 0.6483, sd sqrt((0.0017² + 0.0067² + 0.0083²) / 2) = 0.0076; Δ = 0.0683;
+    # se = sqrt(0.0076²/3 + 0.005²/3) = 0.00527 at Welch's 3.45 d.f., t(0.975) ≈ 2.96: ± 0.016
+    assert "augmentation+normalization 3 0.648±0.008 +0.068±0.016" in " ".join(out.split())
+    assert "Not shown at this width: gap, smoothed acc," in " ".join(out.split())  # ep fits, gap not
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["compare", "ex1", "--logdir", str(tmp_path), "--sort", "gap"]) == 0
+    out = capsys.readouterr().out
+    assert "gap ▾" in out and "Not shown" not in out

@@ -104,25 +104,25 @@ def columns(sort: str) -> list:
     """COLUMNS, plus the sorted-by column when COLUMNS lacks it."""
     if any(key == sort for _, key, _ in COLUMNS):
         return list(COLUMNS)
-    return [*COLUMNS, (sort.replace("_", " "), sort, lambda g: _num(g.value(sort)))]
+    header = sort.replace("delta_", "Δ ").replace("_", " ")
+    return [*COLUMNS, (header, sort, lambda g: _num(g.value(sort), signed=sort.startswith("delta_")))]
 
 
-def _fit(comparison: Comparison, sort: str, console) -> list:
-    """The columns that fit the console's width: the essential ones and the sorted-by one,
-    then the others in COLUMNS order while they fit, the verdict last (it may wrap within its
-    row; nothing else does)."""
+def fit(comparison: Comparison, sort: str, console) -> tuple[list, list]:
+    """(the columns that fit the console's width, the headers of those left out): the
+    essential ones always, then the sorted-by one and the others in COLUMNS order while they
+    fit; the verdict goes last (it may wrap within its row; nothing else does)."""
     cols = columns(sort)
     verdict = next(c for c in cols if c[1] == "verdict")
-    keep = [c for c in cols if (c[1] in ESSENTIAL or c[1] == sort) and c is not verdict]
+    keep = [c for c in cols if c[1] in ESSENTIAL and c is not verdict]
     longest = max((len(g.verdict) for g in comparison.groups), default=0)
     room = console.width - min(VERDICT_WIDTH, max(longest, len("verdict"))) - 1
-    for col in cols:
-        if col in keep or col is verdict:
-            continue
+    optional = sorted((c for c in cols if c not in keep and c is not verdict), key=lambda c: c[1] != sort)
+    for col in optional:
         trial = [c for c in cols if c in keep or c is col]
         if Measurement.get(console, console.options, _table(comparison, sort, trial)).maximum <= room:
             keep = trial
-    return keep + [verdict]
+    return keep + [verdict], [c[0] for c in optional if c not in keep]
 
 
 def _table(comparison: Comparison, sort: str, cols: list) -> Table:
@@ -153,7 +153,7 @@ def _table(comparison: Comparison, sort: str, cols: list) -> Table:
 def table(comparison: Comparison, sort: str, console=None) -> Table:
     """The summary table, one row per group in `sort` order, blank lines between rows; with a
     console, only the columns that fit its width (a run's name is never broken)."""
-    cols = _fit(comparison, sort, console) if console is not None else columns(sort)
+    cols = fit(comparison, sort, console)[0] if console is not None else columns(sort)
     return _table(comparison, sort, cols)
 
 
@@ -260,6 +260,10 @@ def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_fil
         note = f" (the most recent experiment; also: {', '.join(others)})" if others else ""
     console.print(headline(title, note, comparison, sort), highlight=False)
     console.print(table(comparison, sort, console))
+    left_out = fit(comparison, sort, console)[1]
+    if left_out:
+        console.print(f"[dim]Not shown at this width: {', '.join(left_out)} (a wider terminal, "
+                      "--markdown or --csv has them).[/]", highlight=False)
     for label, text in sentences(comparison, sort):
         console.print(f"[bold]{label}[/]: {text}", highlight=False)
     try:
