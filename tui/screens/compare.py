@@ -149,7 +149,7 @@ class CompareScreen(Screen):
 
     def _draw_title(self) -> None:
         header = next(h for h, k, _ in COLUMNS if k == self.sort_key)
-        n = len(self.comparison.runs) if self.comparison else 0
+        n = len(self.comparison.groups) if self.comparison else 0
         if not n:
             text = "No run on screen has a record yet: start one, or open past runs (o)."
         else:
