@@ -1,16 +1,23 @@
 """Compare runs the way the study reads TensorBoard: last, smoothed and best values, the
-generalization gap, where test loss starts rising, and each run against the baseline.
+generalization gap, where test loss starts rising, and each group of seeds against the
+baseline group, with the evidence for each difference.
 
 Pure functions over run records (core.records.RunInfo) returning plain dataclasses, so the
 CLI and the console's compare screen share them. Runs still training work too: read_metrics
-drops a half-written last line.
+drops a half-written last line. Each run is summarized on its own (RunSummary), then the
+seeds of one configuration together (GroupSummary, core.groups): n, mean ± sd, and against
+the baseline group the difference of the means with its 95% confidence interval, Welch's
+p-value adjusted with Holm's method over the groups compared, and a verdict (core.stats).
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import stats
+from .groups import Band, Group, band, group_runs, seed_of
 from .records import CONFIG, METRICS, RunInfo, list_runs, read_run
 
 DEFAULT_WEIGHT = 0.6  # TensorBoard's default smoothing
@@ -22,10 +29,13 @@ SORT_KEYS = {
     **{m: LOWER_IS_BETTER[m] for m in METRICS},
     **{f"best_{m}": LOWER_IS_BETTER[m] for m in METRICS},
     **{f"smoothed_{m}": LOWER_IS_BETTER[m] for m in METRICS},
+    **{f"delta_{m}": LOWER_IS_BETTER[m] for m in METRICS},
     "gap": True, "onset": False, "rise": True, "epochs": False, "run": True,
+    "n": False, "p": True, "verdict": True,
 }
-SORT_HELP = ("train_loss, test_loss, train_acc, test_acc (also with a best_ or smoothed_ prefix), "
-             "gap, onset, rise, epochs, run")
+SORT_HELP = ("train_loss, test_loss, train_acc, test_acc (also with a best_, smoothed_ or delta_ prefix), "
+             "gap, onset, rise, epochs, run, n, p, verdict")
+VERDICT_METRIC = "test_acc"  # the metric the verdict column and the sentences judge
 
 
 class CompareError(ValueError):
@@ -78,9 +88,12 @@ class RunSummary:
     gap: float | None        # train_acc - test_acc at the last epoch
     onset: int | None        # epoch of minimum test loss
     rise: float | None       # last test loss - minimum test loss
-    is_baseline: bool = False
-    delta: dict = field(default_factory=dict)  # metric -> last value - baseline's last value
+    is_baseline: bool = False  # one of the baseline group's seeds
+    delta: dict = field(default_factory=dict)  # metric -> last value - the baseline group's mean
     rows: tuple = field(default=(), repr=False)  # the metrics.jsonl rows, for curves and CSV
+    group: str = ""           # label of its group
+    seed: int | None = None
+    left_out: str = ""        # why its group's statistics leave it out ("" when they use it)
 
     @property
     def overfits(self) -> bool:
@@ -102,20 +115,127 @@ class RunSummary:
 
 def _split_key(key: str) -> tuple[str, str]:
     """'best_test_acc' -> ('best', 'test_acc'); 'test_acc' -> ('', 'test_acc')."""
-    for prefix in ("best", "smoothed"):
+    for prefix in ("best", "smoothed", "delta"):
         if key.startswith(prefix + "_"):
             return prefix, key[len(prefix) + 1:]
     return "", key
 
 
 @dataclass(frozen=True)
+class GroupMetric:
+    """One metric over the seeds of a group (core.stats.Spread: n, mean, sd)."""
+    last: stats.Spread
+    smoothed: stats.Spread
+    best: stats.Spread
+    best_epoch: stats.Spread
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A group against the baseline group on one metric's last value."""
+    metric: str
+    delta: float                # difference of the means
+    low: float | None           # its 95% confidence interval (Welch); None with one seed
+    high: float | None
+    p: float | None             # Welch's two-sided p-value
+    p_holm: float | None        # adjusted with Holm's method over the groups compared
+    n: int
+    n_base: int
+    verdict: str
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """The seeds of one configuration together: what a row of the comparison shows."""
+    label: str                 # unique within the comparison
+    experiment: str
+    name: str                  # the group's name (the run's name, shared by its seeds)
+    runs: tuple                # RunSummary of every seed, left-out ones included
+    metrics: dict              # metric -> GroupMetric, over the seeds used
+    gap: stats.Spread | None
+    onset: stats.Spread | None
+    rise: stats.Spread | None
+    status: str                # finished, or what its seeds are doing ("1 running, 1 diverged")
+    finished: bool             # its statistics are over finished seeds
+    is_baseline: bool = False
+    contrasts: dict = field(default_factory=dict)  # metric -> Contrast (not for the baseline)
+
+    @property
+    def used(self) -> list:
+        return [r for r in self.runs if not r.left_out]
+
+    @property
+    def n(self) -> int:
+        return len(self.used)
+
+    @property
+    def seeds(self) -> list:
+        return [r.seed for r in self.used]
+
+    @property
+    def dropped(self) -> list:
+        """(run label, seed, reason) of the seeds its statistics leave out."""
+        return [(r.label, r.seed, r.left_out) for r in self.runs if r.left_out]
+
+    @property
+    def epochs(self) -> int | None:
+        """Finished epochs of its seeds (the fewest, when they differ)."""
+        return min((r.epochs for r in self.used), default=None)
+
+    @property
+    def last_epoch(self) -> int | None:
+        return min((r.last_epoch for r in self.used if r.last_epoch is not None), default=None)
+
+    @property
+    def verdict(self) -> str:
+        if self.is_baseline:
+            return "baseline"
+        c = self.contrasts.get(VERDICT_METRIC)
+        return c.verdict if c else ""
+
+    def value(self, key: str):
+        """A value by sort key (see SORT_KEYS): the mean over its seeds; None when it has none."""
+        if key == "run":
+            return self.label
+        if key == "n":
+            return self.n
+        if key == "epochs":
+            return self.epochs
+        if key in ("gap", "onset", "rise"):
+            s = getattr(self, key)
+            return s.mean if s else None
+        if key == "p":
+            c = self.contrasts.get(VERDICT_METRIC)
+            return c.p_holm if c else None
+        if key == "verdict":
+            return VERDICT_RANK.get(self.verdict.split(" (")[0], len(VERDICT_RANK)) if self.n else None
+        kind, metric = _split_key(key)
+        if kind == "delta":
+            c = self.contrasts.get(metric)
+            return c.delta if c else (0.0 if self.is_baseline and metric in self.metrics else None)
+        m = self.metrics.get(metric)
+        if m is None:
+            return None
+        return {"": m.last, "best": m.best, "smoothed": m.smoothed}[kind].mean
+
+
+VERDICT_RANK = {"better": 0, "baseline": 1, "no detectable difference": 1, "worse": 9}
+
+
+@dataclass(frozen=True)
 class Comparison:
-    runs: tuple          # RunSummary, in the order given (baseline wherever it was)
-    baseline: str | None  # label of the baseline run
+    groups: tuple          # GroupSummary, in the order their first run was given
+    baseline: str | None   # label of the baseline group
     weight: float
 
+    @property
+    def runs(self) -> tuple:
+        """Every run (seed) compared, group by group."""
+        return tuple(r for g in self.groups for r in g.runs)
+
     def sorted(self, key: str) -> list:
-        return sort_runs(self.runs, key)
+        """The groups, best first by `key`."""
+        return sort_runs(self.groups, key)
 
 
 def summarize_metric(epochs: list[int], values: list[float], metric: str,
@@ -143,6 +263,17 @@ def series(rows: list[dict], metric: str) -> tuple[list[int], list[float]]:
     return [e for e, _ in pairs], [v for _, v in pairs]
 
 
+def group_curve(seed_rows, metric: str, weight: float | None = None) -> Band:
+    """What a chart draws for a group: per epoch the mean, sd, min and max of `metric` over
+    its seeds (`seed_rows`: each seed's metrics.jsonl rows, or a RunView's metrics), each seed
+    smoothed first when `weight` is given. A seed still training counts up to its last epoch."""
+    curves = []
+    for rows in seed_rows:
+        epochs, values = series(list(rows), metric)
+        curves.append((epochs, smooth(values, weight) if weight else values))
+    return band(curves)
+
+
 def summarize(info: RunInfo, weight: float = DEFAULT_WEIGHT, label: str | None = None) -> RunSummary:
     """One run's summary from its record."""
     metrics = {}
@@ -162,39 +293,122 @@ def summarize(info: RunInfo, weight: float = DEFAULT_WEIGHT, label: str | None =
                       rows=tuple(info.metrics))
 
 
-def pick_baseline(infos: list[RunInfo]) -> int | None:
-    """Index of the baseline: the run named 'baseline' (folder, then recorded name), else the first."""
-    if not infos:
+def pick_baseline(groups: list[Group]) -> int | None:
+    """Index of the baseline group: the one labelled, else named, 'baseline'; else the first."""
+    if not groups:
         return None
-    for attr in (lambda i: i.path.name, lambda i: i.name):
-        for k, info in enumerate(infos):
-            if attr(info) == "baseline":
+    for attr in (lambda g: g.label, lambda g: g.name):
+        for k, g in enumerate(groups):
+            if attr(g) == "baseline":
                 return k
     return 0
 
 
 def compare(infos: list[RunInfo], weight: float = DEFAULT_WEIGHT, baseline: str | None = None) -> Comparison:
-    """Summaries of `infos` (in their order) with each metric's difference to the baseline.
-
-    `baseline` names a run by label; by default the run named 'baseline', else the first.
-    """
-    labels = _labels(infos)
-    summaries = [summarize(i, weight, lab) for i, lab in zip(infos, labels)]
+    """The groups of seeds in `infos` (in the order their first run is given), each against
+    the baseline group: by default the group named 'baseline', else the first; `baseline`
+    names one by label."""
+    groups = group_runs(infos)
+    labels = [g.label for g in groups]
     if baseline is not None:
         if baseline not in labels:
             raise CompareError(f"no run {baseline!r} to use as baseline; the runs are: {', '.join(labels)}.")
         k = labels.index(baseline)
     else:
-        k = pick_baseline(infos)
+        k = pick_baseline(groups)
     if k is None:
         return Comparison((), None, weight)
-    base = summaries[k]
-    out = []
-    for i, s in enumerate(summaries):
-        delta = {m: s.metrics[m].last - base.metrics[m].last
-                 for m in METRICS if m in s.metrics and m in base.metrics}
-        out.append(replace(s, is_baseline=(i == k), delta=delta))
-    return Comparison(tuple(out), base.label, weight)
+    run_labels = dict(zip(map(id, infos), _labels(infos)))
+    summaries = [summarize_group(g, weight, run_labels) for g in groups]
+    base = replace(summaries[k], is_baseline=True)
+    out = [base if i == k else s for i, s in enumerate(summaries)]
+    out = _with_contrasts(out, base)
+    return Comparison(tuple(_with_run_deltas(g, base) for g in out), base.label, weight)
+
+
+def summarize_group(group: Group, weight: float, run_labels: dict) -> GroupSummary:
+    """A group's statistics over the seeds it uses (core.groups.choose)."""
+    why = {id(info): reason for info, reason in group.dropped}
+    runs = tuple(replace(summarize(i, weight, run_labels.get(id(i))), group=group.label,
+                         seed=seed_of(i), left_out=why.get(id(i), "")) for i in group.runs)
+    used = [r for r in runs if not r.left_out]
+    metrics = {}
+    for m in METRICS:
+        have = [r.metrics[m] for r in used if m in r.metrics]
+        if have:
+            metrics[m] = GroupMetric(*(stats.spread(getattr(s, a) for s in have)
+                                       for a in ("last", "smoothed", "best", "best_epoch")))
+
+    def over(attr):
+        return stats.spread(v for v in (getattr(r, attr) for r in used) if v is not None)
+
+    return GroupSummary(group.label, group.experiment, group.name, runs, metrics,
+                        over("gap"), over("onset"), over("rise"), _status(runs), group.finished)
+
+
+def _status(runs) -> str:
+    """'finished' when every seed is; else how many seeds are in which state."""
+    counts: dict[str, int] = {}
+    for r in runs:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    if set(counts) <= {"finished", "unknown"}:
+        return "finished"
+    if len(runs) == 1:
+        return runs[0].status
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if status not in ("finished", "unknown"))
+
+
+def _with_contrasts(groups: list, base: GroupSummary) -> list:
+    """Each group against the baseline on each metric; Holm's correction runs over the
+    groups compared, one metric at a time."""
+    found: dict[str, dict[int, tuple]] = {m: {} for m in METRICS}
+    for k, g in enumerate(groups):
+        if g.is_baseline:
+            continue
+        for m in METRICS:
+            if m in g.metrics and m in base.metrics:
+                a, b = g.metrics[m].last, base.metrics[m].last
+                found[m][k] = (a, b, stats.welch(a.values, b.values))
+    contrasts: dict[int, dict] = {}
+    for m, tests in found.items():
+        keys = list(tests)
+        adjusted = stats.holm([w.p if w else math.nan for _, _, w in tests.values()])
+        for k, p_holm in zip(keys, adjusted):
+            a, b, w = tests[k]
+            g = groups[k]
+            finished = g.finished and base.finished
+            contrasts.setdefault(k, {})[m] = Contrast(
+                m, a.mean - b.mean, w.low if w else None, w.high if w else None, w.p if w else None,
+                p_holm if w else None, a.n, b.n, verdict(m, a.mean - b.mean, p_holm if w else None,
+                                                          a.n, b.n, finished))
+    return [replace(g, contrasts=contrasts.get(k, {})) for k, g in enumerate(groups)]
+
+
+def verdict(metric: str, delta: float, p_holm: float | None, n: int, n_base: int,
+            finished: bool = True) -> str:
+    """better / worse (which way depends on the metric: accuracy up, loss down) when the
+    Holm-adjusted p is below core.stats.ALPHA; else no detectable difference. One seed on
+    either side has no spread to test against: no verdict."""
+    if min(n, n_base) < 2:
+        return "one seed: no verdict"
+    if not finished:
+        return "unfinished: no verdict"
+    seeds = f"n = {n}" if n == n_base else f"n = {n} vs {n_base}"
+    if p_holm is None or math.isnan(p_holm):
+        return f"no detectable difference ({seeds})" if delta == 0 else "no spread: no verdict"
+    if p_holm < stats.ALPHA:
+        better = (delta < 0) == LOWER_IS_BETTER[metric]
+        return f"{'better' if better else 'worse'} ({seeds})"
+    return f"no detectable difference ({seeds})"
+
+
+def _with_run_deltas(group: GroupSummary, base: GroupSummary) -> GroupSummary:
+    """Each seed's last values minus the baseline group's means."""
+    runs = tuple(replace(r, is_baseline=group.is_baseline,
+                         delta={m: r.metrics[m].last - base.metrics[m].last.mean
+                                for m in METRICS if m in r.metrics and m in base.metrics})
+                 for r in group.runs)
+    return replace(group, runs=runs)
 
 
 def _labels(infos: list[RunInfo]) -> list[str]:
@@ -204,9 +418,10 @@ def _labels(infos: list[RunInfo]) -> list[str]:
 
 
 def as_row(run: RunSummary) -> dict:
-    """The flat summary of a run (one CSV row): None where the run has no value."""
-    row = {"run": run.label, "experiment": run.experiment, "status": run.status,
-           "epochs": run.epochs, "baseline": run.is_baseline}
+    """The flat summary of one run (seed): one CSV row; None where the run has no value."""
+    row = {"run": run.label, "experiment": run.experiment, "group": run.group, "seed": run.seed,
+           "status": run.status, "epochs": run.epochs, "baseline": run.is_baseline,
+           "left_out": run.left_out}
     for m in METRICS:
         s = run.metrics.get(m)
         row[m] = s.last if s else None
@@ -218,8 +433,34 @@ def as_row(run: RunSummary) -> dict:
     return row
 
 
+def as_group_row(group: GroupSummary) -> dict:
+    """The flat summary of a group (one CSV row): n, mean and sd of each value, and against
+    the baseline the difference, its 95% CI, p, Holm's p and the verdict."""
+    row = {"group": group.label, "experiment": group.experiment, "n": group.n,
+           "seeds": " ".join(str(s) for s in group.seeds), "status": group.status,
+           "baseline": group.is_baseline, "verdict": group.verdict,
+           "left_out": "; ".join(f"{label}: {why}" for label, _, why in group.dropped)}
+    for m in METRICS:
+        gm, c = group.metrics.get(m), group.contrasts.get(m)
+        for kind in ("last", "smoothed", "best", "best_epoch"):
+            s = getattr(gm, kind) if gm else None
+            name = {"last": m, "best_epoch": f"best_{m}_epoch"}.get(kind, f"{kind}_{m}")
+            row[f"{name}_mean"] = s.mean if s else None
+            row[f"{name}_sd"] = s.sd if s else None
+        row[f"delta_{m}"] = c.delta if c else None
+        row[f"delta_{m}_ci_low"] = c.low if c else None
+        row[f"delta_{m}_ci_high"] = c.high if c else None
+        row[f"p_{m}"] = c.p if c else None
+        row[f"p_holm_{m}"] = c.p_holm if c else None
+    for attr in ("gap", "onset", "rise"):
+        s = getattr(group, attr)
+        row[f"{attr}_mean"] = s.mean if s else None
+        row[f"{attr}_sd"] = s.sd if s else None
+    return row
+
+
 def sort_runs(runs, key: str) -> list:
-    """Best first by `key` (a SORT_KEYS entry); runs without that value go last."""
+    """Best first by `key` (a SORT_KEYS entry); runs (or groups) without that value go last."""
     if key not in SORT_KEYS:
         raise CompareError(f"cannot sort by {key!r}; sort by one of: {SORT_HELP}.")
     ascending = SORT_KEYS[key]
@@ -232,31 +473,100 @@ def _sortable(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
-def sentence(run: RunSummary, base: RunSummary | None) -> str:
-    """One line on a run against the baseline, e.g. 'test accuracy +0.080 over baseline;
-    test loss bottoms at epoch 12 then rises 0.900'."""
-    if not run.metrics:
-        return f"No finished epoch yet ({run.status})."
+# --- sentences --------------------------------------------------------------------------
+
+def fmt_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _mean(s: stats.Spread, digits: int = 3) -> str:
+    """'0.575' for one seed, '0.575 ± 0.012' for several."""
+    return f"{s.mean:.{digits}f}" if s.sd is None else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
+
+
+def _seeds(c: Contrast) -> str:
+    if c.n == c.n_base:
+        return "one seed each" if c.n == 1 else f"{c.n} seeds each"
+    return f"{c.n} seed{'s' * (c.n > 1)} vs {c.n_base}"
+
+
+def evidence(c: Contrast, base_label: str) -> str:
+    """The difference and its evidence in words, e.g. 'test accuracy 2.1 ± 0.6 points over
+    baseline (95% CI), p = 0.003 (Holm), 5 seeds each'. Accuracy differences are in points
+    (hundredths); the sign is in the words (over/under, lower/higher), never a bare minus."""
+    accuracy = c.metric.endswith("acc")
+    scale, unit = (100, " points") if accuracy else (1, "")
+    size = abs(c.delta) * scale
+    digits = 1 if accuracy else 3
+    margin = f" ± {(c.high - c.low) / 2 * scale:.{digits}f}" if c.low is not None else ""
+    if accuracy:
+        way = "over" if c.delta >= 0 else "under"
+    else:
+        way = "lower than" if c.delta <= 0 else "higher than"
+    text = f"{LABELS[c.metric]} {size:.{digits}f}{margin}{unit} {way} {base_label}"
+    if c.low is not None:
+        text += " (95% CI)"
+    if c.p_holm is not None and not math.isnan(c.p_holm):
+        text += f", {fmt_p(c.p_holm)} (Holm)"
+    return f"{text}, {_seeds(c)}"
+
+
+def sentence(group: GroupSummary, base: GroupSummary | None) -> str:
+    """A group against the baseline in words: the evidence and the verdict, then the best
+    accuracy, the overfitting onset and the gap (means over its seeds)."""
+    if not group.metrics:
+        return f"No finished epoch yet ({group.status})."
     parts = []
-    if run.is_baseline:
-        parts.append("the baseline")
-    elif base is not None and "test_acc" in run.delta:
-        d = run.delta["test_acc"]
-        parts.append(f"test accuracy {d:+.3f} {'over' if d >= 0 else 'under'} {base.label}"
-                     + (f" (epoch {run.last_epoch} vs {base.last_epoch})"
-                        if run.last_epoch != base.last_epoch else ""))
-    if "test_acc" in run.metrics:
-        ta = run.metrics["test_acc"]
-        parts.append(f"best test accuracy {ta.best:.3f} at epoch {ta.best_epoch}")
-    if run.onset is not None:
-        parts.append(f"test loss bottoms at epoch {run.onset} then rises {run.rise:.3f}" if run.overfits
-                     else f"test loss still falling at epoch {run.onset}")
-    if run.gap is not None:
-        parts.append(f"train-test accuracy gap {run.gap:+.3f}")
+    if group.is_baseline:
+        ta = group.metrics.get(VERDICT_METRIC)
+        parts.append("the baseline" + (f": test accuracy {_mean(ta.last)} over {group.n} seeds (mean ± sd)"
+                                       if ta and group.n > 1 else ""))
+    elif base is not None and VERDICT_METRIC in group.contrasts:
+        c = group.contrasts[VERDICT_METRIC]
+        epochs = (f" (epoch {group.last_epoch} vs {base.last_epoch})"
+                  if group.last_epoch != base.last_epoch else "")
+        parts.append(f"{evidence(c, base.label)}{epochs}: {_verdict_words(c)}")
+    if VERDICT_METRIC in group.metrics:
+        ta = group.metrics[VERDICT_METRIC]
+        at = (f"epoch {ta.best_epoch.mean:g}" if not ta.best_epoch.sd
+              else f"epoch {ta.best_epoch.mean:.1f} on average")
+        parts.append(f"best test accuracy {_mean(ta.best)} at {at}")
+    parts += _onset_words(group)
+    if group.gap is not None:
+        parts.append(f"train-test accuracy gap {group.gap.mean:+.3f}")
     text = "; ".join(parts)
-    if run.status not in ("finished", "unknown"):
-        text += f" ({run.status})"
+    if group.n == 1 and group.status not in ("finished", "unknown"):
+        text += f" ({group.status})"
+    text += _left_out(group)
     return text[0].upper() + text[1:] + "."
+
+
+def _verdict_words(c: Contrast) -> str:
+    if c.verdict == "one seed: no verdict":
+        return "no verdict (repeat the runs over seeds, e.g. --seeds 5)"
+    return c.verdict.split(" (n = ")[0]
+
+
+def _onset_words(group: GroupSummary) -> list[str]:
+    onset, rise = group.onset, group.rise
+    if onset is None or rise is None:
+        return []
+    if onset.n == 1:
+        return [f"test loss bottoms at epoch {onset.mean:g} then rises {rise.mean:.3f}" if rise.mean > 0
+                else f"test loss still falling at epoch {onset.mean:g}"]
+    rising = sum(1 for v in rise.values if v > 0)
+    if not rising:
+        return ["test loss still falling at the last epoch in every seed"]
+    at = f"{onset.mean:g}" if not onset.sd else f"{onset.mean:.1f} on average"
+    return [f"test loss bottoms at epoch {at} and has risen since in "
+            f"{rising} of {onset.n} seeds (by {rise.mean:.3f} on average)"]
+
+
+def _left_out(group: GroupSummary) -> str:
+    if not group.dropped:
+        return ""
+    why = ", ".join(f"{label} ({reason})" for label, _, reason in group.dropped)
+    return f"; {len(group.dropped)} of its {len(group.runs)} runs left out: {why}"
 
 
 # --- finding runs on disk -------------------------------------------------------------
@@ -286,7 +596,16 @@ def experiment_runs(folder: Path) -> list[Path]:
                   key=lambda p: (p / CONFIG).stat().st_mtime)
     order = _preset_order(folder.name)
     rank = {name: k for k, name in enumerate(order)}
-    return sorted(runs, key=lambda r: rank.get(r.name, len(order)))  # stable: oldest first otherwise
+    return sorted(runs, key=lambda r: rank.get(_group_of(r), len(order)))  # stable: oldest first otherwise
+
+
+def _group_of(run: Path) -> str:
+    """The group a run folder names (its preset run's name), else the folder's name."""
+    try:
+        meta = json.loads((run / CONFIG).read_text())
+        return str(meta.get("group") or run.name)
+    except (OSError, ValueError, AttributeError):
+        return run.name
 
 
 def _preset_order(name: str) -> list[str]:

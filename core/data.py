@@ -192,9 +192,46 @@ def synthetic(n_train: int = 10_000, n_test: int = 2_000, seed: int = 0) -> Data
 
 
 def load(config, url: str | None = None, md5: str | None = None) -> Dataset:
-    """The data set a RunConfig asks for, already cut to its train fraction."""
+    """The data set a RunConfig asks for, already cut to its train fraction (for a queue of
+    runs, SharedData loads it once)."""
+    return _load_full(config, url, md5).head(config.train_fraction)
+
+
+def data_key(config) -> tuple:
+    """What identifies the data set a RunConfig reads (before its train fraction is cut)."""
     if config.dataset == "synthetic":
-        data = synthetic()
-    else:
-        data = load_cifar10(config.data_dir, url, md5)
-    return data.head(config.train_fraction)
+        return ("synthetic",)
+    return (config.dataset, os.path.abspath(os.path.expanduser(config.data_dir)))
+
+
+class SharedData:
+    """The data sets a queue of runs reads, each loaded once, and each copied once to each
+    device it trains on: the seeds of a group and the runs of a preset then share one copy
+    instead of reading, and uploading, the data again for every run.
+
+    Runs only read these tensors (batches are gathered into new ones), so sharing them is
+    safe. Give one to every `core.trainer.train` call of a queue (`data=`)."""
+
+    def __init__(self, url: str | None = None, md5: str | None = None):
+        self.url, self.md5 = url, md5
+        self._sets: dict = {}  # (data_key, device) -> Dataset
+
+    def load(self, config, device=None) -> Dataset:
+        """The data set `config` asks for, on `device` (None: where it was read), cut to its
+        train fraction."""
+        key = data_key(config)
+        if (key, None) not in self._sets:
+            self._sets[key, None] = _load_full(config, self.url, self.md5)
+        if device is not None and (key, str(device)) not in self._sets:
+            self._sets[key, str(device)] = _to_device(self._sets[key, None], device)
+        return self._sets[key, None if device is None else str(device)].head(config.train_fraction)
+
+
+def _load_full(config, url, md5) -> Dataset:
+    return synthetic() if config.dataset == "synthetic" else load_cifar10(config.data_dir, url, md5)
+
+
+def _to_device(data: Dataset, device) -> Dataset:
+    """A copy on `device` (tensors already there are kept as they are)."""
+    return Dataset(*(t.to(device) for t in (data.train_x, data.train_y, data.test_x, data.test_y)),
+                   data.classes)

@@ -41,6 +41,7 @@ class Job:
     config: RunConfig
     experiment: str
     resume_dir: str | None = None
+    group: str | None = None  # the run it repeats over seeds (core.seeds.Job.group)
 
 
 @dataclass
@@ -66,7 +67,8 @@ class Executor:
 
     def train_kwargs(self, job: Job) -> dict:
         return {"logdir": self.logdir, "experiment": job.experiment, "run": job.name,
-                "data_url": self.data_url, "data_md5": self.data_md5, "resume_dir": job.resume_dir}
+                "data_url": self.data_url, "data_md5": self.data_md5, "resume_dir": job.resume_dir,
+                "group": job.group}
 
 
 def visible_devices() -> list[str]:

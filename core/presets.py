@@ -2,6 +2,7 @@
 
     name = "ex2-regularization"        # optional, defaults to the file name
     description = "..."
+    seeds = 3                          # optional: each run over 3 seeds from its seed up (or [4, 5, 6])
     [settings]                         # shared RunConfig values
     epochs = 40
     [[runs]]                           # each run: a name plus the values it overrides
@@ -21,8 +22,9 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 from .config import ConfigError, RunConfig, make_config
+from .seeds import ONE, Seeds, from_toml
 
-TOP_KEYS = {"name", "description", "settings", "runs"}
+TOP_KEYS = {"name", "description", "seeds", "settings", "runs"}
 
 
 class PresetError(ValueError):
@@ -35,6 +37,7 @@ class Preset:
     description: str
     runs: tuple  # ((run name, RunConfig), ...)
     path: str = ""
+    seeds: Seeds = ONE  # how many seeds each run gets (core.seeds.expand makes the jobs)
 
     def run(self, name: str) -> RunConfig:
         for run_name, config in self.runs:
@@ -100,7 +103,7 @@ def load_file(path: Path, base: RunConfig | None = None) -> Preset:
     unknown = set(doc) - TOP_KEYS
     if unknown:
         raise PresetError(f"{path}: unknown key {sorted(unknown)[0]!r}; a preset has "
-                          "name, description, [settings] and [[runs]].")
+                          "name, description, seeds, [settings] and [[runs]].")
     settings, runs = doc.get("settings", {}), doc.get("runs", [])
     if not isinstance(settings, dict):
         raise PresetError(f"{path}: settings must be a table ([settings]).")
@@ -110,8 +113,12 @@ def load_file(path: Path, base: RunConfig | None = None) -> Preset:
         shared = make_config(settings, base)
     except ConfigError as e:
         raise PresetError(f"{path}: [settings] {e}") from None
+    try:
+        seeds = from_toml(doc["seeds"]) if "seeds" in doc else ONE
+    except ConfigError as e:
+        raise PresetError(f"{path}: {e}") from None
     return Preset(str(doc.get("name", path.stem)), str(doc.get("description", "")),
-                  tuple(_runs(path, runs, shared)), str(path))
+                  tuple(_runs(path, runs, shared)), str(path), seeds)
 
 
 def _runs(path: Path, runs: list, shared: RunConfig):

@@ -158,6 +158,7 @@ class RunInfo:
     status: str = "unknown"  # finished | stopped | failed | diverged | running | interrupted | damaged
     message: str = ""
     cause: str = ""  # why a failed run failed: data | record | disk | oom | internal
+    group: str = ""  # the run it repeats over seeds (config.json "group"); "" in older records
 
 
 def read_run(run_dir) -> RunInfo:
@@ -170,6 +171,7 @@ def read_run(run_dir) -> RunInfo:
         info.config = meta.get("config", {})
         info.experiment = meta.get("experiment", info.experiment)
         info.name = meta.get("run", info.name)
+        info.group = str(meta.get("group") or "")
     info.metrics, bad_line = _parse_metrics(path)
     damage = damage or bad_line
     status, bad_status = _read_object(path / STATUS)

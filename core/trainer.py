@@ -79,8 +79,8 @@ def _prepare(config: RunConfig, dataset: data_mod.Dataset, device: torch.device)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     pin = device.type == "cuda"
 
-    def put(t):
-        return (t.pin_memory() if pin else t).to(device, non_blocking=pin)
+    def put(t):  # data from core.data.SharedData may be on the device already: kept, not copied
+        return (t.pin_memory() if pin and t.device.type == "cpu" else t).to(device, non_blocking=pin)
 
     return _Run(config, device, model, step_model, build_optimizer(config, model.parameters()), gen,
                 put(dataset.train_x), put(dataset.train_y), put(dataset.test_x), put(dataset.test_y),
@@ -203,11 +203,14 @@ def _apply_checkpoint(r: _Run, state: dict) -> None:
 def train(config: RunConfig, on_event=None, stop: threading.Event | None = None, *,
           logdir: str | None = None, experiment: str = "custom", run: str = "run",
           dataset: data_mod.Dataset | None = None, data_url: str | None = None,
-          data_md5: str | None = None, resume_dir=None) -> RunEnded:
+          data_md5: str | None = None, resume_dir=None, group: str | None = None,
+          data: data_mod.SharedData | None = None) -> RunEnded:
     """Train one run and record it. Returns (and emits) the RunEnded event.
 
     With `resume_dir` it carries on from that run folder's checkpoint; `config` may
-    differ from the stored one only in resume.CHANGEABLE (e.g. more epochs).
+    differ from the stored one only in resume.CHANGEABLE (e.g. more epochs). `group` (default:
+    the run's name) is recorded in config.json: the seeds of one run share it. `data` shares
+    the data set, and its copy on the device, with the other runs of a queue.
     """
     emit = on_event or (lambda event: None)
     stop = stop or threading.Event()
@@ -223,7 +226,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             if first > config.epochs:
                 return _already_finished(emit, path, run, first - 1)
         if dataset is None:
-            dataset = data_mod.load(config, data_url, data_md5)
+            dataset = (data or data_mod.SharedData(data_url, data_md5)).load(config, device)
         else:
             dataset = dataset.head(config.train_fraction)
         if stop.is_set():  # stopped while the data loaded: leave no empty run folder behind
@@ -232,7 +235,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             rows = state["metrics"] if state else []
             record = RunRecord(path, changed_meta, resume_from=first, rows=rows, lock=lock)
         else:
-            meta = {"experiment": experiment, "run": run, "config": config.to_dict(),
+            meta = {"experiment": experiment, "run": run, "group": group or run, "config": config.to_dict(),
                     "device": str(device), "started": time.time(), "torch": torch.__version__,
                     "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
             path = new_run_dir(logdir or default_logdir(), experiment, run)

@@ -121,7 +121,7 @@ def test_sort_best_first_and_missing_values_last(tmp_path):
     assert [r.label for r in c.sorted("test_loss")] == ["c", "a", "b", "d"]  # loss: low first
     with pytest.raises(CompareError, match="sort by one of: train_loss"):
         sort_runs(c.runs, "colour")
-    assert sentence(c.runs[3], c.runs[0]) == "No finished epoch yet (interrupted)."
+    assert sentence(c.groups[3], c.groups[0]) == "No finished epoch yet (interrupted)."
 
 
 def test_run_still_writing_is_read_up_to_its_last_whole_line(tmp_path):
@@ -157,13 +157,15 @@ def test_compare_prints_the_table(demo_logdir):
                        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "COLUMNS": "120"}, timeout=120)
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert "baseline baseline" in out.splitlines()[0].replace(",", "")
+    assert out.splitlines()[0].startswith("quick-demo: 2 run(s), 1 seed each; sorted by test_acc")
+    assert "baseline baseline" not in out.replace(",", "")
     header = next(line for line in out.splitlines() if line.startswith("run"))
-    assert header.split()[:2] == ["run", "ep"]
+    assert header.split()[:2] == ["run", "n"]
     base = read_metrics(demo_logdir / "quick-demo" / "baseline")[-1]
     row = next(line for line in out.splitlines() if line.startswith("baseline "))
-    assert row.split()[1:3] == ["3", f"{base['test_acc']:.3f}"]
+    assert row.split()[1:3] == ["1", f"{base['test_acc']:.3f}"]
     assert "augmentation+normalization" in out and "Test accuracy" in out
+    assert "one seed each: no verdict" in out
 
 
 def test_no_argument_compares_the_most_recent_experiment(tmp_path, capsys):
@@ -177,8 +179,8 @@ def test_no_argument_compares_the_most_recent_experiment(tmp_path, capsys):
 def test_csv_round_trips_metrics_jsonl(demo_logdir, tmp_path, capsys):
     target = tmp_path / "out.csv"
     assert main(["compare", "quick-demo", "--logdir", str(demo_logdir), "--csv", str(target)]) == 0
-    epochs_file, summary_file = csv_paths(target)
-    assert summary_file.name == "out-summary.csv"
+    epochs_file, summary_file, groups_file = csv_paths(target)
+    assert (summary_file.name, groups_file.name) == ("out-summary.csv", "out-groups.csv")
     with open(epochs_file, newline="") as f:
         rows = list(csv.DictReader(f))
     with open(summary_file, newline="") as f:
@@ -198,6 +200,12 @@ def test_csv_round_trips_metrics_jsonl(demo_logdir, tmp_path, capsys):
     other = summary["augmentation+normalization"]
     assert float(other["delta_test_acc"]) == pytest.approx(float(other["test_acc"]) - base_acc, abs=1e-15)
     assert summary["baseline"]["baseline"] == "True" and other["baseline"] == "False"
+    assert (summary["baseline"]["group"], summary["baseline"]["seed"]) == ("baseline", "4")
+    with open(groups_file, newline="") as f:
+        groups = {r["group"]: r for r in csv.DictReader(f)}
+    assert groups["baseline"]["n"] == "1" and groups["baseline"]["test_acc_sd"] == ""
+    assert float(groups["augmentation+normalization"]["test_acc_mean"]) == float(other["test_acc"])
+    assert groups["augmentation+normalization"]["verdict"] == "one seed: no verdict"
 
 
 def test_markdown_report_has_the_table_and_a_sentence_per_run(tmp_path, capsys):
@@ -210,12 +218,13 @@ def test_markdown_report_has_the_table_and_a_sentence_per_run(tmp_path, capsys):
     assert lines[0] == "# Comparison: ex2"
     header = next(i for i, line in enumerate(lines) if line.startswith("| run |"))
     cols = [c.strip() for c in lines[header].strip("|").split("|")]
-    assert cols[:4] == ["run", "ep", "test acc", "Δ"]
+    assert cols[:6] == ["run", "n", "test acc", "Δ acc ±95% CI", "p Holm", "verdict"]
     assert set(lines[header + 1].strip("|").split("|")) == {"---"}
     first, second = ([c.strip() for c in line.strip("|").split("|")] for line in lines[header + 2:header + 4])
-    assert first[:4] == ["dropout", "2", "0.655", "+0.080"]  # sorted by test accuracy
-    assert second[:4] == ["**baseline**", "2", "0.575", ""]
-    assert ("- **dropout**: Test accuracy +0.080 over baseline; best test accuracy 0.655 at epoch 2; "
+    assert first[:6] == ["dropout", "1", "0.655", "+0.080", "", "one seed: no verdict"]  # sorted by test accuracy
+    assert second[:6] == ["**baseline**", "1", "0.575", "", "", "baseline"]
+    assert ("- **dropout**: Test accuracy 8.0 points over baseline, one seed each: no verdict (repeat the "
+            "runs over seeds, e.g. --seeds 5); best test accuracy 0.655 at epoch 2; "
             "test loss bottoms at epoch 1 then rises 0.100; train-test accuracy gap +0.045.") in lines
     assert "- **baseline**: The baseline; best test accuracy 0.575 at epoch 2; test loss bottoms at epoch 1 " \
            "then rises 0.300; train-test accuracy gap +0.325." in lines
@@ -229,7 +238,8 @@ def test_explicit_run_folders_in_the_order_given(tmp_path, capsys):
     c = compare_paths(paths)
     assert c.baseline == "e2/run"  # same folder names: qualified; no 'baseline': the first given
     text = markdown(title, c, "test_acc")
-    assert "**e2/run**" in text and "Test accuracy -0.100 under e2/run" in text
+    assert "**e2/run**" in text and "-0.100 under" not in text
+    assert "Test accuracy 10.0 points under e2/run, one seed each" in text  # the sign is in the words
 
 
 def test_in_progress_run_compares(tmp_path, capsys):
@@ -265,3 +275,25 @@ def test_unwritable_report_exits_2(tmp_path, capsys):
     write_run(tmp_path, "x", "baseline", curves([0.2], [1.0]))
     assert main(["compare", "x", "--logdir", str(tmp_path), "--markdown", str(tmp_path / "no" / "r.md")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_at_80_columns_the_essential_columns_stay_and_the_rest_are_named(tmp_path, capsys, monkeypatch):
+    for seed, (b, a) in zip((4, 5, 6), [(0.575, 0.650), (0.585, 0.655), (0.580, 0.640)]):
+        for run, acc in (("baseline", b), ("augmentation+normalization", a)):
+            path = write_run(tmp_path, "ex1", f"{run}-s{seed}", curves([0.5, acc], [1.1, 1.4]))
+            (path / "config.json").write_text(json.dumps({"experiment": "ex1", "run": path.name,
+                                                          "group": run, "config": {"seed": seed}}))
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["compare", "ex1", "--logdir", str(tmp_path), "--sort", "gap"]) == 0
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= 80
+    header = next(line for line in out.splitlines() if line.startswith("run"))
+    assert header.split()[:2] == ["run", "n"] and header.split()[-1] == "verdict"
+    # by hand: mean 1.945 / 3 = 0.6483, sd sqrt((0.0017² + 0.0067² + 0.0083²) / 2) = 0.0076; Δ = 0.0683;
+    # se = sqrt(0.0076²/3 + 0.005²/3) = 0.00527 at Welch's 3.45 d.f., t(0.975) ≈ 2.96: ± 0.016
+    assert "augmentation+normalization 3 0.648±0.008 +0.068±0.016" in " ".join(out.split())
+    assert "Not shown at this width: gap, smoothed acc," in " ".join(out.split())  # ep fits, gap not
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["compare", "ex1", "--logdir", str(tmp_path), "--sort", "gap"]) == 0
+    out = capsys.readouterr().out
+    assert "gap ▾" in out and "Not shown" not in out

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
     run.add_argument("--parallel", default=None, metavar="N", help="train N runs at once, each in its own process (default: one at a time, here)")
     run.add_argument("--devices", default=None, metavar="DEV,DEV", help="devices for --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)")
+    run.add_argument("--seeds", default=None, metavar="N | S,S,...",
+                     help="repeat every run over N seeds from its seed upward, or over the seeds listed "
+                          "(default: the preset's seeds, else one); each seed is its own run folder, RUN-sSEED")
     _common(run, argparse.SUPPRESS)
     compare = sub.add_parser("compare", help="compare the runs of an experiment (or any runs) against the baseline",
                              description="Compare runs: last, smoothed and best values, gap, overfitting onset, "
@@ -84,21 +87,24 @@ def _overrides(args) -> dict:
 
 
 def _jobs(args) -> tuple[str, list]:
-    """The experiment name and the (run name, RunConfig) list a `run` command asks for; names as
-    the run folders will have them, so what is printed is what is on disk."""
+    """The experiment name and the jobs (core.seeds.Job: every run × every seed) a `run` command
+    asks for; names as the run folders will have them, so what is printed is what is on disk."""
     from core.presets import find
+    from core.seeds import ONE, expand, parse_seeds
 
     base = _base_config(args)
     overrides = _overrides(args)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     if args.preset is None:
         if args.run:
             raise UsageError("--run picks runs of a preset; name the preset too, e.g. cifar-tui run quick-demo --run baseline.")
-        return safe_name(args.experiment or "custom", "custom"), [(safe_name(args.name or "run"), make_config(overrides, base))]
+        return safe_name(args.experiment or "custom", "custom"), expand([(safe_name(args.name or "run"), make_config(overrides, base))], seeds or ONE)
     preset = find(args.preset, base)
     runs = [(n, c) for n, c in preset.runs if not args.run or n in args.run]
     for missing in set(args.run) - {n for n, _ in preset.runs}:
         preset.run(missing)  # raises PresetError naming the runs there are
-    return safe_name(args.experiment or preset.name, "custom"), [(n, c.replace(**overrides)) for n, c in runs]
+    return safe_name(args.experiment or preset.name, "custom"), expand([(n, c.replace(**overrides)) for n, c in runs],
+                                                                       seeds or preset.seeds)
 
 
 def cmd_presets(args) -> int:
@@ -130,6 +136,9 @@ def cmd_run(args) -> int:
 
         if args.preset or args.run:
             raise UsageError("--resume continues one run folder; give no preset or --run with it.")
+        if args.seeds is not None:
+            raise UsageError("--seeds starts new runs and --resume carries on one run folder; "
+                             "use one or the other (resume each seed's folder on its own).")
         config, experiment, name = resume_config(args.resume, _overrides(args))
         return runner([(name, config)], logdir=logdir,
                       experiment=experiment, data_url=args.data_url, data_md5=args.data_md5,

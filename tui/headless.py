@@ -17,7 +17,9 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
+from core.data import SharedData
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.seeds import Job
 from core.trainer import train
 
 STOP_SIGNALS = [s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s]
@@ -104,8 +106,10 @@ def stop_on_signals(stop: threading.Event):
 
 def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=None,
               resume_dir=None, console: Console | None = None) -> int:
-    """Run (run name, RunConfig) jobs in turn; returns the process exit code (see cli's docstring)."""
+    """Run jobs (core.seeds.Job, or (run name, RunConfig) pairs) in turn; returns the process exit
+    code (see cli's docstring). The runs share one loaded copy of the data set (core.data.SharedData)."""
     console = console or Console(highlight=False)
+    data = SharedData(data_url, data_md5)
     stop = threading.Event()
     failed = refused = False
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -113,9 +117,10 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
     with stop_on_signals(stop) as caught, Progress(*columns, console=console, transient=True) as progress:
         printer = _Printer(console, progress)
         try:
-            for name, config in jobs:
+            for job in jobs:
+                name, config, group = Job(*job)
                 ended = train(config, printer, stop, logdir=logdir, experiment=experiment, run=name,
-                              data_url=data_url, data_md5=data_md5, resume_dir=resume_dir)
+                              group=group, data=data, resume_dir=resume_dir)
                 failed |= ended.status in ("failed", "diverged")
                 refused |= ended.cause == "refused"  # a resume target it could not use: bad usage
                 if caught:

@@ -16,6 +16,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from core.executor import Job, ProcessExecutor, default_devices
+from core.seeds import Job as SeedJob
 from tui.headless import STOP_SIGNALS, _Printer, silence_terminal
 
 
@@ -45,11 +46,12 @@ def stop_and_hurry_on_signals(stop: threading.Event, hurry: threading.Event):
 
 def run_parallel(jobs, *, logdir: str, experiment: str, parallel: int, devices: list[str] | None = None,
                  data_url=None, data_md5=None, resume_dir=None, console: Console | None = None) -> int:
-    """Run (run name, RunConfig) jobs `parallel` at a time on `devices` (default: where the runs'
-    device setting points, every visible GPU for auto); returns the exit code."""
+    """Run jobs (core.seeds.Job, or (run name, RunConfig) pairs) `parallel` at a time on `devices`
+    (default: where the runs' device setting points, every visible GPU for auto); returns the exit code."""
     console = console or Console(highlight=False)
-    queue = [Job(str(i), name, config, experiment, resume_dir) for i, (name, config) in enumerate(jobs)]
-    devices = devices or default_devices([config for _, config in jobs])
+    jobs = [SeedJob(*job) for job in jobs]
+    queue = [Job(str(i), job.name, job.config, experiment, resume_dir, job.group) for i, job in enumerate(jobs)]
+    devices = devices or default_devices([job.config for job in jobs])
     executor = ProcessExecutor(logdir, data_url, data_md5, parallel=parallel, devices=devices)
     stop, hurry = threading.Event(), threading.Event()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

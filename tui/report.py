@@ -1,6 +1,7 @@
 """`cifar-tui compare` output: the rich table, the CSV files and the Markdown report.
 
-All numbers come from core.compare; this module only lays them out.
+All numbers come from core.compare; this module only lays them out. One row per group of
+seeds (a run of a preset repeated over seeds; a run with one seed is a group of one).
 """
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import csv
 import math
 from pathlib import Path
 
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from core.compare import Comparison, RunSummary, as_row, sentence
+from core.compare import VERDICT_METRIC, Comparison, GroupSummary, as_group_row, as_row, sentence
 from core.records import METRICS, record_file_problem
 
-BASE_COLUMNS = ("run", "experiment", "epoch")
+BASE_COLUMNS = ("run", "experiment", "group", "seed", "epoch")
+VERDICT_WIDTH = 18  # room the verdict keeps at narrow widths: "no detectable" / "difference (n = 3)"
 
 
 def _num(v, signed: bool = False) -> str:
@@ -25,79 +28,153 @@ def _num(v, signed: bool = False) -> str:
     return f"{v:+.3f}" if signed else f"{v:.3f}"
 
 
-def _metric(run: RunSummary, m: str, attr: str = "last") -> str:
-    s = run.metrics.get(m)
-    return _num(getattr(s, attr)) if s else ""
+def _pm(s) -> str:
+    """mean±sd of a core.stats.Spread; the mean alone for one seed."""
+    if s is None:
+        return ""
+    return _num(s.mean) if s.sd is None else f"{_num(s.mean)}±{s.sd:.3f}"
 
 
-def _best(run: RunSummary, m: str) -> str:
-    s = run.metrics.get(m)
-    return f"{s.best:.3f}@{s.best_epoch}" if s else ""
+def _epoch(s) -> str:
+    return f"{s.mean:g}" if not s.sd else f"{s.mean:.1f}"
 
 
-def _label(run: RunSummary) -> str:
-    return run.label + (" (baseline)" if run.is_baseline and run.label != "baseline" else "")
+def _metric(g: GroupSummary, m: str, attr: str = "last") -> str:
+    s = g.metrics.get(m)
+    return _pm(getattr(s, attr)) if s else ""
 
 
-# (header, sort key it shows, cell) shared by the table and the Markdown report; narrow
-# enough for 80 columns. A --sort key not shown here gets a column of its own.
+def _best(g: GroupSummary, m: str) -> str:
+    s = g.metrics.get(m)
+    return f"{_pm(s.best)}@{_epoch(s.best_epoch)}" if s else ""
+
+
+def _delta(g: GroupSummary) -> str:
+    """Δ of the means and the half-width of its 95% CI."""
+    c = g.contrasts.get(VERDICT_METRIC)
+    if c is None:
+        return ""
+    return _num(c.delta, signed=True) + (f"±{(c.high - c.low) / 2:.3f}" if c.low is not None else "")
+
+
+def _p(g: GroupSummary) -> str:
+    c = g.contrasts.get(VERDICT_METRIC)
+    if c is None or c.p_holm is None or math.isnan(c.p_holm):
+        return ""
+    return "<0.001" if c.p_holm < 0.001 else f"{c.p_holm:.3f}"
+
+
+def _label(g: GroupSummary) -> str:
+    return g.label + (" (baseline)" if g.is_baseline and g.label != "baseline" else "")
+
+
+def _spread_of(attr):
+    return lambda g: _pm(getattr(g, attr))
+
+
+def _epochs(g: GroupSummary) -> str:
+    got = {r.epochs for r in g.used}
+    return str(min(got)) if len(got) == 1 else f"{min(got)}-{max(got)}" if got else "0"
+
+
+# (header, sort key it shows, cell) shared by the table, the compare screen and the Markdown
+# report: one cell per group, mean±sd over its seeds. A --sort key not shown here gets a
+# column of its own.
 COLUMNS = (
     ("run", "run", _label),
-    ("ep", "epochs", lambda r: str(r.epochs)),
-    ("test acc", "test_acc", lambda r: _metric(r, "test_acc")),
-    ("smoothed acc", "smoothed_test_acc", lambda r: _metric(r, "test_acc", "smoothed")),
-    ("best acc@ep", "best_test_acc", lambda r: _best(r, "test_acc")),
-    ("test loss", "test_loss", lambda r: _metric(r, "test_loss")),
-    ("min loss@ep", "best_test_loss", lambda r: _best(r, "test_loss")),
-    ("loss rise", "rise", lambda r: _num(r.rise)),
-    ("train acc", "train_acc", lambda r: _metric(r, "train_acc")),
-    ("gap", "gap", lambda r: _num(r.gap)),
+    ("n", "n", lambda g: str(g.n)),
+    ("test acc", "test_acc", lambda g: _metric(g, "test_acc")),
+    ("Δ acc ±95% CI", "delta_test_acc", _delta),
+    ("p Holm", "p", _p),
+    ("verdict", "verdict", lambda g: g.verdict),
+    ("ep", "epochs", _epochs),
+    ("smoothed acc", "smoothed_test_acc", lambda g: _metric(g, "test_acc", "smoothed")),
+    ("best acc@ep", "best_test_acc", lambda g: _best(g, "test_acc")),
+    ("test loss", "test_loss", lambda g: _metric(g, "test_loss")),
+    ("min loss@ep", "best_test_loss", lambda g: _best(g, "test_loss")),
+    ("loss rise", "rise", _spread_of("rise")),
+    ("train acc", "train_acc", lambda g: _metric(g, "train_acc")),
+    ("gap", "gap", _spread_of("gap")),
 )
-DELTA_UNDER = set(METRICS)  # columns showing Δ to the baseline
+ESSENTIAL = ("run", "n", "test_acc", "delta_test_acc", "p", "verdict")  # kept at any width
+DELTA_UNDER = {"test_loss", "train_acc", "train_loss"}  # columns showing Δ of the means under the value
 
 
 def columns(sort: str) -> list:
     """COLUMNS, plus the sorted-by column when COLUMNS lacks it."""
     if any(key == sort for _, key, _ in COLUMNS):
         return list(COLUMNS)
-    return [*COLUMNS, (sort.replace("_", " "), sort, lambda r: _num(r.value(sort)))]
+    header = sort.replace("delta_", "Δ ").replace("_", " ")
+    return [*COLUMNS, (header, sort, lambda g: _num(g.value(sort), signed=sort.startswith("delta_")))]
 
 
-def table(comparison: Comparison, sort: str) -> Table:
-    """The summary table, rows in `sort` order, Δ to the baseline under each last value."""
+def fit(comparison: Comparison, sort: str, console) -> tuple[list, list]:
+    """(the columns that fit the console's width, the headers of those left out): the
+    essential ones always, then the sorted-by one and the others in COLUMNS order while they
+    fit; the verdict goes last (it may wrap within its row; nothing else does)."""
+    cols = columns(sort)
+    verdict = next(c for c in cols if c[1] == "verdict")
+    keep = [c for c in cols if c[1] in ESSENTIAL and c is not verdict]
+    longest = max((len(g.verdict) for g in comparison.groups), default=0)
+    room = console.width - min(VERDICT_WIDTH, max(longest, len("verdict"))) - 1
+    optional = sorted((c for c in cols if c not in keep and c is not verdict), key=lambda c: c[1] != sort)
+    for col in optional:
+        trial = [c for c in cols if c in keep or c is col]
+        if Measurement.get(console, console.options, _table(comparison, sort, trial)).maximum <= room:
+            keep = trial
+    return keep + [verdict], [c[0] for c in optional if c not in keep]
+
+
+def _table(comparison: Comparison, sort: str, cols: list) -> Table:
     t = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
-    for header, key, _ in columns(sort):
+    for header, key, _ in cols:
+        mark = " ▾" if key == sort else ""
         if key == "run":
-            t.add_column(header, overflow="fold", min_width=8)
+            t.add_column(header + mark, no_wrap=True, min_width=8)
+        elif key == "verdict":
+            t.add_column(header + mark, overflow="fold")
         else:  # two-line headers keep the number columns narrow
-            t.add_column(header.replace(" ", "\n") + (" ▾" if key == sort else ""),
-                         justify="right", no_wrap=True)
-    for run in comparison.sorted(sort):
+            t.add_column(header.replace(" ", "\n", 1) + mark, justify="right", no_wrap=True)
+    for k, g in enumerate(comparison.sorted(sort)):
+        if k:  # a blank line between rows: a row's second line never reads as the next row's
+            t.add_row()
         cells = []
-        for _, key, cell in columns(sort):
-            text = Text(cell(run), style="bold" if run.is_baseline and key == "run" else "")
-            if key in DELTA_UNDER and not run.is_baseline and key in run.delta:
-                text.append(f"\n{run.delta[key]:+.3f}", style="dim")
+        for _, key, cell in cols:
+            text = Text(cell(g), style="bold" if g.is_baseline and key == "run" else "")
+            if key == "run" and g.status != "finished":
+                text.append(f"\n  {g.status}", style="dim")
+            if key in DELTA_UNDER and not g.is_baseline and key in g.contrasts:
+                text.append(f"\n{g.contrasts[key].delta:+.3f}", style="dim")
             cells.append(text)
         t.add_row(*cells)
     return t
 
 
+def table(comparison: Comparison, sort: str, console=None) -> Table:
+    """The summary table, one row per group in `sort` order, blank lines between rows; with a
+    console, only the columns that fit its width (a run's name is never broken)."""
+    cols = fit(comparison, sort, console)[0] if console is not None else columns(sort)
+    return _table(comparison, sort, cols)
+
+
 def sentences(comparison: Comparison, sort: str) -> list[tuple[str, str]]:
-    base = next((r for r in comparison.runs if r.is_baseline), None)
-    return [(r.label, sentence(r, base)) for r in comparison.sorted(sort)]
+    base = next((g for g in comparison.groups if g.is_baseline), None)
+    return [(g.label, sentence(g, base)) for g in comparison.sorted(sort)]
 
 
-def csv_paths(path) -> tuple[Path, Path]:
-    """--csv FILE writes FILE (per-epoch rows) and FILE-summary (one row per run), e.g.
-    runs.csv and runs-summary.csv."""
+def csv_paths(path) -> tuple[Path, Path, Path]:
+    """--csv FILE writes FILE (one row per run and epoch), FILE-summary (one row per run, i.e.
+    per seed) and FILE-groups (one row per group of seeds), e.g. runs.csv, runs-summary.csv
+    and runs-groups.csv."""
     path = Path(path)
-    return path, path.with_name(f"{path.stem}-summary{path.suffix}")
+    return (path, path.with_name(f"{path.stem}-summary{path.suffix}"),
+            path.with_name(f"{path.stem}-groups{path.suffix}"))
 
 
-def write_csv(path, comparison: Comparison) -> tuple[Path, Path]:
-    """Per-epoch rows (every metrics.jsonl field, one row per run and epoch) and the summary."""
-    epochs_path, summary_path = csv_paths(path)
+def write_csv(path, comparison: Comparison) -> tuple[Path, Path, Path]:
+    """Per-epoch rows (every metrics.jsonl field, one row per run and epoch), the per-seed
+    summary and the per-group summary."""
+    epochs_path, summary_path, groups_path = csv_paths(path)
     extra = []  # fields beyond the metrics (seconds, time, penalty...), in first-seen order
     for run in comparison.runs:
         for row in run.rows:
@@ -107,34 +184,44 @@ def write_csv(path, comparison: Comparison) -> tuple[Path, Path]:
         w.writeheader()
         for run in comparison.runs:
             for row in run.rows:
-                w.writerow({"run": run.label, "experiment": run.experiment, **row})
-    rows = [as_row(r) for r in comparison.runs]
-    with open(summary_path, "w", newline="") as f:
-        w = csv.DictWriter(f, list(rows[0]) if rows else ["run"])
-        w.writeheader()
-        w.writerows(rows)
-    return epochs_path, summary_path
+                w.writerow({"run": run.label, "experiment": run.experiment, "group": run.group,
+                            "seed": run.seed, **row})
+    for out, rows in ((summary_path, [as_row(r) for r in comparison.runs]),
+                      (groups_path, [as_group_row(g) for g in comparison.groups])):
+        with open(out, "w", newline="") as f:
+            w = csv.DictWriter(f, list(rows[0]) if rows else ["run"])
+            w.writeheader()
+            w.writerows(rows)
+    return epochs_path, summary_path, groups_path
+
+
+def baseline_words(label: str | None) -> str:
+    return "the baseline" if label == "baseline" else f"{label} (the baseline)"
 
 
 def markdown(title: str, comparison: Comparison, sort: str) -> str:
-    """The report: the summary table and one sentence per run against the baseline."""
+    """The report: the summary table and one sentence per group against the baseline."""
     lines = [f"# Comparison: {title}", "",
-             f"Baseline: **{comparison.baseline}**. Sorted by `{sort}`, best first. "
+             f"Baseline: **{comparison.baseline}**. One row per run, over its seeds (n): mean ± sd. "
+             f"Sorted by `{sort}`, best first. Δ = difference of the means to the baseline, "
+             "± the half-width of its 95% confidence interval (Welch); p = Welch's t-test, adjusted "
+             "with Holm's method over the runs compared; the verdict is on the last test accuracy. "
              f"Smoothed = TensorBoard's smoothing at weight {comparison.weight}; "
              "@ gives the epoch of the best accuracy / lowest loss; loss rise = test loss now minus its minimum; "
-             "gap = train − test accuracy; Δ = difference to the baseline's last value.", ""]
+             "gap = train − test accuracy.", ""]
     headers = []
     for header, key, _ in columns(sort):
         headers.append(header)
         if key in DELTA_UNDER:
             headers.append("Δ")
     lines += ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for run in comparison.sorted(sort):
+    for g in comparison.sorted(sort):
         cells = []
         for _, key, cell in columns(sort):
-            cells.append(f"**{cell(run)}**" if run.is_baseline and key == "run" else cell(run))
+            cells.append(f"**{cell(g)}**" if g.is_baseline and key == "run" else cell(g))
             if key in DELTA_UNDER:
-                cells.append(_num(run.delta.get(key), signed=True) if not run.is_baseline else "")
+                c = g.contrasts.get(key)
+                cells.append(_num(c.delta, signed=True) if c else "")
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines += ["", "## Runs", ""]
     lines += [f"- **{label}**: {text}" for label, text in sentences(comparison, sort)]
@@ -144,6 +231,16 @@ def markdown(title: str, comparison: Comparison, sort: str) -> str:
 def write_markdown(path, title: str, comparison: Comparison, sort: str) -> Path:
     Path(path).write_text(markdown(title, comparison, sort), encoding="utf-8")
     return Path(path)
+
+
+def headline(title: str, note: str, comparison: Comparison, sort: str) -> str:
+    """The line above the table, e.g. 'quick-demo: 2 runs, 3 seeds each; sorted by ...'."""
+    ns = sorted({g.n for g in comparison.groups})
+    seeds = (f"{ns[0]} seed{'s' * (ns[0] != 1)} each" if len(ns) == 1
+             else f"{ns[0]} to {ns[-1]} seeds each")
+    return (f"[bold]{title}[/]{note}: {len(comparison.groups)} run(s), {seeds}; sorted by {sort} "
+            f"(best first); Δ = difference of the means to {baseline_words(comparison.baseline)} "
+            "±95% CI; p: Welch, Holm-adjusted")
 
 
 def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_file=None, console=None) -> int:
@@ -164,10 +261,12 @@ def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_fil
     if not targets:
         others = [name for name, _ in experiments(logdir)[1:]]
         note = f" (the most recent experiment; also: {', '.join(others)})" if others else ""
-    console.print(f"[bold]{title}[/]{note}: {len(comparison.runs)} run(s), baseline "
-                  f"[bold]{comparison.baseline}[/], sorted by {sort} (best first); "
-                  "Δ = difference to the baseline", highlight=False)
-    console.print(table(comparison, sort))
+    console.print(headline(title, note, comparison, sort), highlight=False)
+    console.print(table(comparison, sort, console))
+    left_out = fit(comparison, sort, console)[1]
+    if left_out:
+        console.print(f"[dim]Not shown at this width: {', '.join(left_out)} (a wider terminal, "
+                      "--markdown or --csv has them).[/]", highlight=False)
     for label, text in sentences(comparison, sort):
         console.print(f"[bold]{label}[/]: {text}", highlight=False)
     try:

@@ -1,9 +1,10 @@
 """The compare screen (`c`): `cifar-tui compare`'s summary table for the runs on screen.
 
 The numbers come from core.compare and the columns from tui.report, so the screen and
-the CLI agree. The table rereads the run folders every second, so runs still training
-(metrics.jsonl growing) stay current. Pick the runs drawn in the charts here; the
-test-loss chart below marks each run's overfitting onset.
+the CLI agree: one row per group of seeds (n, mean ± sd, Δ to the baseline with its 95% CI,
+Holm's p, the verdict). The table rereads the run folders every second, so runs still
+training (metrics.jsonl growing) stay current. Pick the runs drawn in the charts here (a
+row toggles all its seeds); the test-loss chart below marks each run's overfitting onset.
 """
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ NAME_WIDTH = 18
 
 
 def order(comparison: Comparison, key: str, best_first: bool = True) -> list:
-    """The runs sorted by `key` (core.compare.sort_runs: best first), or worst first;
-    runs without a value stay last either way."""
-    ranked = sort_runs(comparison.runs, key)
+    """The groups sorted by `key` (core.compare.sort_runs: best first), or worst first;
+    groups without a value stay last either way."""
+    ranked = sort_runs(comparison.groups, key)
     n = sum(1 for r in ranked if _has(r.value(key)))
     return ranked if best_first else ranked[:n][::-1] + ranked[n:]
 
@@ -38,8 +39,12 @@ def _has(value) -> bool:
     return value is not None and value == value  # not None, not NaN
 
 
+SORT_COLUMNS = COLUMNS[:10]  # the ones with a key (1..9, 0); the rest sort by a click on the header
+
+
 class CompareScreen(Screen):
-    """Rows are keyed by the RunView key; `views` is the app's live list of runs on screen."""
+    """A row is keyed by the RunView key of its group's first seed; `views` is the app's live
+    list of runs on screen."""
 
     BINDINGS = [
         Binding("escape,c", "close", "Back"),
@@ -47,7 +52,7 @@ class CompareScreen(Screen):
         Binding("v", "overlay_all", "All/none"),
         # 1..9, 0 sort by that column; the footer shows one entry for them all
         *[Binding(str((k + 1) % 10), f"sort({k})", "Sort", show=k == 0, key_display="1-0")
-          for k in range(len(COLUMNS))],
+          for k in range(len(SORT_COLUMNS))],
     ]
 
     def __init__(self, views, on_overlay) -> None:
@@ -82,11 +87,16 @@ class CompareScreen(Screen):
         self.comparison = compare(infos)
         self._draw()
 
-    def view_of(self, run) -> RunView:
-        return self.keys[str(run.path)]
+    def views_of(self, group) -> list:
+        """The RunViews of a group's seeds."""
+        return [self.keys[str(r.path)] for r in group.runs if str(r.path) in self.keys]
+
+    def view_of(self, group) -> RunView:
+        """The view that stands for a group: its first seed's (its row key and swatch)."""
+        return self.views_of(group)[0]
 
     def rows(self) -> list:
-        """The run summaries in table order."""
+        """The group summaries in table order."""
         return order(self.comparison, self.sort_key, self.best_first) if self.comparison else []
 
     # ---- drawing ------------------------------------------------------------
@@ -117,40 +127,48 @@ class CompareScreen(Screen):
             return Text(text + (" ▼" if SORT_KEYS[key] != self.best_first else " ▲"), style="bold reverse")
         return Text(text)
 
-    def _cells(self, run) -> list:
-        view = self.view_of(run)
+    def _cells(self, group) -> list:
+        view = self.view_of(group)
+        overlay = any(v.overlay for v in self.views_of(group))
         cells = []
         for _, key, cell in COLUMNS:
             if key == "run":
-                name = view.label + (" (baseline)" if run.is_baseline and view.folder != "baseline" else "")
-                text = Text.assemble(swatch(view), (shorten(name, NAME_WIDTH), "bold" if run.is_baseline else ""))
-                if run.status not in ("finished", "unknown"):
-                    text.append(f"\n  {run.status}", style="dim")
+                name = view.label if len(self.views_of(group)) == 1 else cell(group)
+                name += " (baseline)" if group.is_baseline and view.folder != "baseline" else ""
+                text = Text.assemble(swatch(view) if overlay else ("○ ", "dim"),
+                                     (shorten(name, NAME_WIDTH), "bold" if group.is_baseline else ""))
+                if group.status not in ("finished", "unknown"):
+                    text.append(f"\n  {group.status}", style="dim")
+            elif key == "verdict":
+                text = Text(cell(group))
             else:
-                text = Text(cell(run), justify="right")
-                if key in DELTA_UNDER and not run.is_baseline and key in run.delta:
-                    text.append(f"\n{run.delta[key]:+.3f}", style="dim")
+                text = Text(cell(group), justify="right")
+                if key in DELTA_UNDER and key in group.contrasts:
+                    text.append(f"\n{group.contrasts[key].delta:+.3f}", style="dim")
             cells.append(text)
         return cells
 
     def _draw_title(self) -> None:
         header = next(h for h, k, _ in COLUMNS if k == self.sort_key)
-        n = len(self.comparison.runs) if self.comparison else 0
+        n = len(self.comparison.groups) if self.comparison else 0
         if not n:
             text = "No run on screen has a record yet: start one, or open past runs (o)."
         else:
             way = "best first" if self.best_first else "worst first"
             text = (f"Sorted by [b]{escape(header)}[/], {way} (1-0 or click a header; again: reverse). "
-                    f"Δ: minus [b]{escape(self._baseline_label())}[/]. ● in the charts, ○ not (space). "
+                    f"Δ: mean minus [b]{escape(self._baseline_label())}[/]'s ±95% CI; p: Welch, Holm. "
+                    "● in the charts, ○ not (space). "
                     "◆ lowest test loss, risen since.")
         self.query_one("#compare-title", Static).update(text)
 
     def _baseline_label(self) -> str:
-        base = next((r for r in self.comparison.runs if r.is_baseline), None)
-        return self.view_of(base).label if base else ""
+        """The baseline group's name; a one-seed baseline goes by its run's label."""
+        base = next((g for g in self.comparison.groups if g.is_baseline), None)
+        views = self.views_of(base) if base else []
+        return views[0].label if len(views) == 1 else self.comparison.baseline
 
     def _draw_chart(self) -> None:
-        shown = [self.view_of(r) for r in self.rows()]
+        shown = [v for g in self.rows() for v in self.views_of(g)]
         # a run that has drawn nothing yet has no colour and no curve
         self.query_one(MetricChart).show([v for v in shown if v.overlay and v.colour is not None], False, False)
 
@@ -173,10 +191,13 @@ class CompareScreen(Screen):
 
     def action_toggle_overlay(self) -> None:
         key = self._cursor_key()
-        view = next((v for v in self.views() if v.key == key), None)
-        if view is None:
+        group = next((g for g in self.rows() if self.view_of(g).key == key), None)
+        if group is None:
             return
-        view.overlay = not view.overlay
+        views = self.views_of(group)
+        show = not any(v.overlay for v in views)
+        for view in views:
+            view.overlay = show
         self.on_overlay()
         self._draw()
 
