@@ -23,9 +23,10 @@ from . import augment, data as data_mod
 from .config import RunConfig
 from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .model import build_model, build_optimizer, penalty
+from .precision import resolve_precision
 from .records import (CHECKPOINT, CONFIG, RecordError, RunRecord, default_logdir,
                       is_locked, new_run_dir, read_run, write_status)
-from .resume import changed_settings, load_run_config  # noqa: F401 (load_run_config: public here too)
+from .resume import changed_settings, keep_precision, load_run_config  # noqa: F401 (load_run_config: public here too)
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.247, 0.243, 0.261)
@@ -66,6 +67,7 @@ class _Run:
 
 
 def _prepare(config: RunConfig, dataset: data_mod.Dataset, device: torch.device) -> _Run:
+    config = resolve_precision(config, device)  # no-op for a run that train() resolved already
     torch.manual_seed(config.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -227,11 +229,13 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
         if resume_dir is not None:  # check the run folder before a possibly long data load
             path = Path(resume_dir)
             run_dir = str(path)
+            config = keep_precision(load_run_config(path)[0], config)  # "auto" goes on as the run began
             state, changed_meta = _resume_state(path, config)
             first = state["epoch"] + 1 if state else 1
             done = first - 1
             if first > config.epochs:
                 return _already_finished(emit, path, run, first - 1)
+        config = resolve_precision(config, device)  # once per run; config.json records the result
         if dataset is None:
             dataset = data_mod.load(config, data_url, data_md5)
         else:

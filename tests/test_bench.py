@@ -10,7 +10,8 @@ from core.data import synthetic
 from core.trainer import _prepare
 from tui.cli import main
 
-ROW = re.compile(r"^(train|eval)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$")
+ROW = re.compile(r"^((?:train|eval) (?:fp32|bf16))\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$")
+BOTH = {"train fp32", "train bf16", "eval fp32", "eval bf16"}  # precision=auto (the default) times both
 
 
 def small(**kw):
@@ -49,7 +50,7 @@ def test_bench_command_prints_rates_and_their_ratio(capsys):
     head, rows = parse(capsys.readouterr().out)
     assert head["device"] == "cpu" and head["data"] == "synthetic_150+60" and head["batch_size"] == "64"
     assert head["normalize"] == "True" and head["augment"] == "False" and head["repeats"] == "1"
-    assert set(rows) == {"train", "eval"}
+    assert set(rows) == BOTH
     for pipe, floor, ratio in rows.values():
         assert pipe > 0 and floor > 0
         assert ratio == pytest.approx(floor / pipe, rel=0.01, abs=0.002)  # printed rounded
@@ -60,7 +61,7 @@ def test_bench_uses_cifar10_when_asked_and_present(capsys, cifar_dir):
                  "--train-images", "500", "--test-images", "40", "--repeats", "1"]) == 0
     head, rows = parse(capsys.readouterr().out)
     assert head["data"] == "cifar10_100+40"  # the fixture's 200 training images, train_fraction 0.5
-    assert set(rows) == {"train", "eval"}
+    assert set(rows) == BOTH
 
 
 def test_bench_falls_back_to_synthetic_without_cifar10(tmp_path):

@@ -130,9 +130,10 @@ def cmd_compare(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from tui.benchprint import print_result
+    from tui.benchprint import print_results
 
     from core import bench
+    from core.precision import fast_precision
 
     values = {"dataset": "synthetic", "epochs": 1, **_overrides(args)}
     config = make_config(values, _base_config(args))
@@ -142,7 +143,8 @@ def cmd_bench(args) -> int:
     if args.repeats < 1 or train_images < 1 or test_images < 1:
         raise UsageError("--repeats, --train-images and --test-images take whole numbers of 1 or more.")
     dataset, data = bench.bench_data(config, train_images, test_images)
-    print_result(bench.measure(config, dataset, repeats=args.repeats, data=data), config)
+    print_results(bench.measure_precisions(config, dataset, repeats=args.repeats, data=data), config,
+                  fast_precision(device))
     return 0
 
 
