@@ -15,6 +15,7 @@ from .config import RunConfig
 
 # x86 CPU features with bf16 dot-product instructions (torch.cpu.get_capabilities names, /proc/cpuinfo flags)
 FAST_CPU_FEATURES = ("amx_bf16", "avx512_bf16")
+CPUINFO = "/proc/cpuinfo"  # read only where torch.cpu.get_capabilities is missing (older torch)
 
 
 def cuda_has_fast_bf16(device: torch.device) -> bool:
@@ -27,12 +28,12 @@ def cuda_has_fast_bf16(device: torch.device) -> bool:
 
 def cpu_has_fast_bf16() -> bool:
     """AMX-BF16 or AVX512-BF16 on this CPU, as torch's cpuinfo sees it (else /proc/cpuinfo)."""
-    get = getattr(torch.cpu, "get_capabilities", None)  # torch >= 2.8
+    get = getattr(torch.cpu, "get_capabilities", None)  # newer torch only
     if get is not None:
         caps = get()
         return any(caps.get(name, False) for name in FAST_CPU_FEATURES)
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(CPUINFO) as f:
             flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
     except OSError:
         return False
