@@ -257,7 +257,8 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
         if state:
             _apply_checkpoint(r, state)
         emit(RunStarted(run, experiment, run_dir, config.epochs,
-                        math.ceil(len(dataset.train_y) / config.batch_size), str(device), first))
+                        math.ceil(len(dataset.train_y) / config.batch_size), str(device), first,
+                        config.precision))
         for epoch in range(first, config.epochs + 1):
             t0 = time.perf_counter()
             stats = _train_epoch(r, epoch, emit, stop, run, live_loss=True)

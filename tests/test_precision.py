@@ -10,7 +10,7 @@ import torch
 import core.precision as precision
 from core.config import ConfigError, RunConfig, make_config
 from core.data import synthetic
-from core.events import EpochDone
+from core.events import EpochDone, RunStarted
 from core.records import read_metrics
 from core.resume import resume_config
 from core.trainer import train
@@ -119,15 +119,17 @@ def test_an_explicit_precision_is_kept_on_every_device(monkeypatch, fake_cuda, s
 
 
 def test_a_run_records_and_trains_in_what_auto_resolved_to(monkeypatch, tmp_path):
-    runs = {}
+    runs, started = {}, {}
     for name, features, setting in [("auto-fast", ("avx512_bf16",), "auto"), ("auto-plain", NO_BF16, "auto"),
                                     ("bf16", NO_BF16, "bf16"), ("fp32", ("avx512_bf16",), "fp32")]:
         cpu_features(monkeypatch, *features)
-        end = train(cfg(epochs=1, precision=setting), logdir=str(tmp_path), run=name, dataset=SMALL)
+        events = []
+        end = train(cfg(epochs=1, precision=setting), events.append, logdir=str(tmp_path), run=name, dataset=SMALL)
         assert end.status == "finished", end.message
+        started[name] = next(e.precision for e in events if isinstance(e, RunStarted))
         runs[name] = tmp_path / "custom" / name
     assert {name: stored(d) for name, d in runs.items()} == {
-        "auto-fast": "bf16", "auto-plain": "fp32", "bf16": "bf16", "fp32": "fp32"}
+        "auto-fast": "bf16", "auto-plain": "fp32", "bf16": "bf16", "fp32": "fp32"} == started
     checkpoint = torch.load(runs["auto-fast"] / "checkpoint.pt", weights_only=False)
     assert checkpoint["config"]["precision"] == "bf16"
     # the record is not only a label: auto trained in exactly that arithmetic
