@@ -2,9 +2,9 @@
 
 "auto" is bf16 autocast where the device runs it natively (a CUDA GPU with
 bf16 units, compute capability 8.0 or newer; a CPU with AMX-BF16 or
-AVX512-BF16), because there it is markedly faster and the precision-check
-preset found it as good as fp32 for this model; everywhere else (MPS, older
-GPUs, CPUs that would emulate bf16) it is fp32. A run resolves it once, before
+AVX512-BF16), where it is markedly faster; everywhere else (MPS, older GPUs,
+CPUs that would emulate bf16) it is fp32. The precision-check preset is the
+evidence that bf16 learns as fp32 does (its verdicts are in the README). A run resolves it once, before
 it starts, and records the result, so its config.json never says "auto".
 """
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """precision=auto: what it resolves to per device and capability (patched probes), what a run
-records, and that a resume keeps the precision its run began with, bit for bit."""
+records, that a resume keeps the precision its run began with, bit for bit, and the bench
+report with fp32 and bf16 side by side."""
 import contextlib
 import json
+import re
 import threading
 
 import pytest
@@ -14,6 +16,7 @@ from core.events import EpochDone, RunStarted
 from core.records import read_metrics
 from core.resume import resume_config
 from core.trainer import train
+from tui.cli import main
 
 SMALL = synthetic(300, 100)
 CPU, MPS = torch.device("cpu"), torch.device("mps")
@@ -174,3 +177,32 @@ def test_resume_keeps_the_precision_the_run_began_with(monkeypatch, tmp_path, be
     assert stored(part) == kept and curves(part) == curves(full.run_dir)
     refused = train(cfg(precision=other, epochs=4), dataset=SMALL, resume_dir=part)
     assert refused.status == "failed" and "precision cannot change" in refused.message
+
+
+BENCH = ["bench", "--set", "device=cpu", "--set", "batch_size=64", "--train-images", "130", "--test-images", "60",
+         "--repeats", "1"]
+ROW = re.compile(r"^(train|eval) (fp32|bf16)\s+([\d.]+)\s+[\d.]+\s+[\d.]+$")
+
+
+def bench_report(capsys, *args):
+    assert main([*BENCH, *args]) == 0
+    out = capsys.readouterr().out
+    rates = {(m[1], m[2]): float(m[3]) for m in map(ROW.match, out.splitlines()) if m}
+    return out, rates
+
+
+@pytest.mark.parametrize("features, auto", [(("avx512_bf16",), "bf16"), (NO_BF16, "fp32")])
+def test_bench_times_fp32_and_bf16_side_by_side(monkeypatch, capsys, features, auto):
+    cpu_features(monkeypatch, *features)
+    out, rates = bench_report(capsys)
+    assert set(rates) == {(phase, p) for phase in ("train", "eval") for p in ("fp32", "bf16")}
+    speedup = re.search(r"bf16/fp32: train ([\d.]+)x, eval ([\d.]+)x", out)
+    assert float(speedup[1]) == pytest.approx(rates["train", "bf16"] / rates["train", "fp32"], abs=0.01)
+    assert float(speedup[2]) == pytest.approx(rates["eval", "bf16"] / rates["eval", "fp32"], abs=0.01)
+    assert f"precision=auto trains in {auto} on this device." in out
+
+
+def test_bench_with_an_explicit_precision_times_only_that_one(capsys):
+    out, rates = bench_report(capsys, "--set", "precision=bf16")
+    assert set(rates) == {("train", "bf16"), ("eval", "bf16")} and "bf16/fp32" not in out
+    assert "precision=bf16" in out.splitlines()[0]

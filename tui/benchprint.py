@@ -28,13 +28,5 @@ def format_results(results: list[BenchResult], config, auto: str | None = None) 
     return "\n".join(lines)
 
 
-def format_result(result: BenchResult, config) -> str:
-    return format_results([result], config)
-
-
 def print_results(results: list[BenchResult], config, auto: str | None = None) -> None:
     print(format_results(results, config, auto), flush=True)
-
-
-def print_result(result: BenchResult, config) -> None:
-    print(format_result(result, config), flush=True)
