@@ -5,6 +5,7 @@ step, metrics on the device) and, beside them, the compute floor: forward +
 backward + optimizer step, and eval forwards, on one input tensor already on the
 device, with the same model build (memory format, precision, compile, eval
 batch). pipeline/floor is the share of time the data path adds (1.0 = none).
+With precision "auto" it times fp32 and bf16 side by side (`measure_precisions`).
 No UI imports: the CLI prints the result.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 
 from . import data as data_mod
 from .config import RunConfig
+from .precision import resolve_precision
 from .trainer import EVAL_BATCH, _evaluate, _eval_logits, _prepare, _step, _to_input, _train_epoch, resolve_device
 
 
@@ -31,6 +33,7 @@ class BenchResult:
     eval_img_s: float
     floor_train_img_s: float
     floor_eval_img_s: float
+    precision: str = "fp32"  # the arithmetic timed: fp32 or bf16 (autocast)
 
     @property
     def train_ratio(self) -> float:
@@ -94,23 +97,41 @@ def _timed(fn, device: torch.device) -> float:
 
 
 def measure(config: RunConfig, dataset: data_mod.Dataset, *, repeats: int = 3, data: str = "") -> BenchResult:
-    """Time the trainer's epoch functions and the compute floor of the same model on `dataset`.
+    """Time the trainer's epoch functions and the compute floor of the same model on `dataset`."""
+    return measure_each([config], dataset, repeats=repeats, data=data)[0]
 
-    After one untimed round, pipeline and floor passes alternate and each keeps
-    its fastest, so a machine whose speed drifts skews both alike."""
-    device = resolve_device(config.device)
-    # two runs with the same build: the floor's fresh model and optimizer do not share state
-    passes = {**_pipeline_passes(_prepare(config, dataset, device)),
-              **_floor_passes(_prepare(config, dataset, device))}
+
+def measure_precisions(config: RunConfig, dataset: data_mod.Dataset, *, repeats: int = 3,
+                       data: str = "") -> list[BenchResult]:
+    """fp32 and bf16 side by side when `config` says precision "auto"; else its one precision."""
+    precisions = ("fp32", "bf16") if config.precision == "auto" else (config.precision,)
+    return measure_each([config.replace(precision=p) for p in precisions], dataset, repeats=repeats, data=data)
+
+
+def measure_each(configs: list[RunConfig], dataset: data_mod.Dataset, *, repeats: int = 3,
+                 data: str = "") -> list[BenchResult]:
+    """`measure` for several builds of the model (on the first config's device), one result each.
+
+    After one untimed round, all passes of all builds alternate and each keeps
+    its fastest, so a machine whose speed drifts skews them all alike."""
+    device = resolve_device(configs[0].device)
+    configs = [resolve_precision(c, device) for c in configs]
+    passes = {}
+    for i, config in enumerate(configs):
+        # two runs with the same build: the floor's fresh model and optimizer do not share state
+        for name, fn in {**_pipeline_passes(_prepare(config, dataset, device)),
+                         **_floor_passes(_prepare(config, dataset, device))}.items():
+            passes[i, name] = fn
     best = dict.fromkeys(passes, float("inf"))
-    for i in range(repeats + 1):
-        for name, fn in passes.items():
+    for r in range(repeats + 1):
+        for key, fn in passes.items():
             seconds = _timed(fn, device)
-            if i:
-                best[name] = min(best[name], seconds)
+            if r:
+                best[key] = min(best[key], seconds)
     n, m = len(dataset.train_y), len(dataset.test_y)
-    return BenchResult(str(device), data, n, m, repeats, n / best["train"], m / best["eval"],
-                       n / best["floor_train"], m / best["floor_eval"])
+    return [BenchResult(str(device), data, n, m, repeats, n / best[i, "train"], m / best[i, "eval"],
+                        n / best[i, "floor_train"], m / best[i, "floor_eval"], config.precision)
+            for i, config in enumerate(configs)]
 
 
 def _pipeline_passes(run) -> dict:

@@ -15,7 +15,8 @@ from pathlib import Path
 REGULARIZERS = ("none", "l1", "l2", "dropout")
 OPTIMIZERS = ("sgd", "adam")
 DATASETS = ("cifar10", "synthetic")
-PRECISIONS = ("fp32", "bf16")
+# "auto": bf16 where the device runs it natively, else fp32 (core/precision.py)
+PRECISIONS = ("auto", "fp32", "bf16")
 # λ for l1/l2 and p for dropout, as in the reference study
 DEFAULT_STRENGTH = {"none": 0.0, "l1": 1e-4, "l2": 1e-3, "dropout": 0.25}
 
@@ -49,7 +50,7 @@ class RunConfig:
     seed: int = 4
     device: str = "auto"
     logit_relu: bool = False
-    precision: str = "fp32"
+    precision: str = "auto"  # a run records what "auto" resolved to
     compile: bool = False
 
     @property

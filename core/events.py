@@ -13,6 +13,7 @@ class RunStarted:
     batches: int          # training batches per epoch
     device: str
     first_epoch: int = 1  # > 1 when resuming
+    precision: str = ""   # what the run trains in: fp32 or bf16 (precision=auto resolved)
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,12 @@ def changed_settings(stored: RunConfig, wanted: RunConfig) -> list[str]:
             if name not in CHANGEABLE and getattr(stored, name) != getattr(wanted, name)]
 
 
+def keep_precision(stored: RunConfig, wanted: RunConfig) -> RunConfig:
+    """`wanted` with precision "auto" taken as the stored run's: a resume carries on in the
+    arithmetic the run began with, whatever the device it carries on on."""
+    return wanted.replace(precision=stored.precision) if wanted.precision == "auto" else wanted
+
+
 def resume_config(run_dir, changes: dict | None = None) -> tuple[RunConfig, str, str]:
     """The (config, experiment, run name) to resume `run_dir` with, after `changes`.
 
@@ -130,7 +136,7 @@ def resume_config(run_dir, changes: dict | None = None) -> tuple[RunConfig, str,
     info = read_run(run_dir)
     if info.status in ("running", "diverged", "damaged"):
         raise ResumeRefused(resume_problem(info))
-    config = stored.replace(**(changes or {}))
+    config = keep_precision(stored, stored.replace(**(changes or {})))
     refused = changed_settings(stored, config)
     if refused:
         raise ConfigError(f"{refused[0]}: cannot change when resuming (the curves would mix two "

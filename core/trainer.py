@@ -24,10 +24,12 @@ from . import augment, data as data_mod
 from .config import RunConfig
 from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .model import build_model, build_optimizer, penalty
+from .precision import resolve_precision
 from .progress import ProgressWriter
 from .records import (CONFIG, RecordError, ResumeRefused, RunRecord, default_logdir, new_run_dir,
                       read_run, take_lock, write_status)
-from .resume import changed_settings, first_epoch, load_checkpoint, load_run_config  # noqa: F401 (load_run_config: public here too)
+from .resume import (changed_settings, first_epoch, keep_precision, load_checkpoint,  # noqa: F401
+                     load_run_config)  # (load_run_config: public here too)
 
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.247, 0.243, 0.261)
@@ -68,6 +70,7 @@ class _Run:
 
 
 def _prepare(config: RunConfig, dataset: data_mod.Dataset, device: torch.device) -> _Run:
+    config = resolve_precision(config, device)  # no-op for a run that train() resolved already
     torch.manual_seed(config.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -221,10 +224,12 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             path = Path(resume_dir)
             run_dir = str(path)
             lock = take_lock(path)  # held from the checks on: no other run writes the folder meanwhile
+            config = keep_precision(load_run_config(path)[0], config)  # "auto" goes on as the run began
             state, first, changed_meta = _resume_state(path, config)
             done = first - 1
             if first > config.epochs:
                 return _already_finished(emit, path, run, first - 1)
+        config = resolve_precision(config, device)  # once per run; config.json records the result
         if dataset is None:
             dataset = (data or data_mod.SharedData(data_url, data_md5)).load(config, device)
         else:
@@ -247,7 +252,8 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
         if state:
             _apply_checkpoint(r, state)
         emit(RunStarted(run, experiment, run_dir, config.epochs,
-                        math.ceil(len(dataset.train_y) / config.batch_size), str(device), first))
+                        math.ceil(len(dataset.train_y) / config.batch_size), str(device), first,
+                        config.precision))
         for epoch in range(first, config.epochs + 1):
             t0 = time.perf_counter()
             stats = _train_epoch(r, epoch, emit, stop, run, live_loss=True)

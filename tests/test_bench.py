@@ -10,7 +10,8 @@ from core.data import synthetic
 from core.trainer import _prepare
 from tui.cli import main
 
-ROW = re.compile(r"^(train|eval)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$")
+ROW = re.compile(r"^((?:train|eval) (?:fp32|bf16))\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$")
+BOTH = {"train fp32", "train bf16", "eval fp32", "eval bf16"}  # precision=auto (the default) times both
 
 
 def small(**kw):
@@ -65,12 +66,13 @@ def parse(out):
 
 
 def test_bench_command_prints_rates_and_their_ratio(capsys, scripted):
-    assert main(["bench", "--set", "device=cpu", "--set", "batch_size=64", "--set", "normalize=true",
+    assert main(["bench", "--set", "device=cpu", "--set", "batch_size=64", "--set", "normalize=true", "--set", "precision=fp32",
                  "--train-images", "150", "--test-images", "60", "--repeats", "2"]) == 0
     head, rows = parse(capsys.readouterr().out)
     assert head["device"] == "cpu" and head["data"] == "synthetic_150+60" and head["batch_size"] == "64"
     assert head["normalize"] == "True" and head["augment"] == "False" and head["repeats"] == "2"
-    assert rows == {"train": [300.0, 750.0, 2.5], "eval": [300.0, 300.0, 1.0]}  # 150/0.5, 150/0.2; 60/0.2
+    assert head["precision"] == "fp32"  # an explicit precision times only that one
+    assert rows == {"train fp32": [300.0, 750.0, 2.5], "eval fp32": [300.0, 300.0, 1.0]}  # 150/0.5, 150/0.2; 60/0.2
 
 
 def test_bench_uses_cifar10_when_asked_and_present(capsys, cifar_dir):
@@ -78,7 +80,7 @@ def test_bench_uses_cifar10_when_asked_and_present(capsys, cifar_dir):
                  "--train-images", "500", "--test-images", "40", "--repeats", "1"]) == 0
     head, rows = parse(capsys.readouterr().out)
     assert head["data"] == "cifar10_100+40"  # the fixture's 200 training images, train_fraction 0.5
-    assert set(rows) == {"train", "eval"}
+    assert set(rows) == BOTH
 
 
 def test_bench_falls_back_to_synthetic_without_cifar10(tmp_path):

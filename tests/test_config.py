@@ -41,7 +41,7 @@ def test_text_values_are_typed():
     ({"reg_strength": 1.0, "regularizer": "dropout"}, "reg_strength", "[0, 1)"),
     ({"momentum": 0.9}, "momentum", "optimizer=sgd"),
     ({"momentum": 1.0, "optimizer": "sgd"}, "momentum", "[0, 1)"),
-    ({"precision": "fp8"}, "precision", "fp32, bf16"),
+    ({"precision": "fp8"}, "precision", "auto, fp32, bf16"),
     ({"data_dir": ""}, "data_dir", "must not be empty"),
     ({"learning_rate": 0.1}, "learning_rate", "unknown setting"),
 ])

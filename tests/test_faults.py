@@ -217,7 +217,8 @@ def test_resuming_a_finished_run_does_nothing_and_extending_it_trains_on(tmp_pat
     assert read_run(one.run_dir).config["epochs"] == 3
 
 
-def test_a_run_stopped_before_its_first_epoch_resumes_from_the_start(tmp_path, reference):
+def test_a_run_stopped_before_its_first_epoch_resumes_from_the_start(tmp_path, reference, monkeypatch):
+    monkeypatch.setattr(trainer, "PROGRESS_EVERY_S", 0)  # a progress event after every batch, however fast
     stop = threading.Event()
     part = train(cfg(), lambda e: isinstance(e, BatchProgress) and stop.set(), stop,
                  logdir=str(tmp_path), run="early", dataset=SMALL)

@@ -184,9 +184,10 @@ def cmd_compare(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from tui.benchprint import print_result
+    from tui.benchprint import print_results
 
     from core import bench
+    from core.precision import fast_precision
 
     values = {"dataset": "synthetic", "epochs": 1, **_overrides(args)}
     config = make_config(values, _base_config(args))
@@ -199,7 +200,8 @@ def cmd_bench(args) -> int:
     if args.concurrent is not None:
         return _bench_concurrent(args, config, train_images, test_images)
     dataset, data = bench.bench_data(config, train_images, test_images)
-    print_result(bench.measure(config, dataset, repeats=args.repeats, data=data), config)
+    print_results(bench.measure_precisions(config, dataset, repeats=args.repeats, data=data), config,
+                  fast_precision(device))
     return 0
 
 

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from core.config import DATASETS, OPTIMIZERS, REGULARIZERS, RunConfig
+from core.config import DATASETS, OPTIMIZERS, PRECISIONS, REGULARIZERS, RunConfig
 from tui.formcheck import check
 
 # (field, kind, choices); order is the order on screen
@@ -29,6 +29,7 @@ FIELDS = (
     ("batch_size", "input", None),
     ("seed", "input", None),
     ("device", "input", None),
+    ("precision", "select", PRECISIONS),
 )
 
 
