@@ -114,7 +114,8 @@ class Follower:
         sample = read_progress(self.path) or {}
         batches = sample.get("batches") or math.ceil(self.meta.get("train_images", 0) / config.get("batch_size", 1))
         return RunStarted(self.run, self.meta.get("experiment", self.path.parent.name), str(self.path), self.epochs,
-                          batches, sample.get("device", self.meta.get("device", "")), self.first_epoch)
+                          batches, sample.get("device", self.meta.get("device", "")), self.first_epoch,
+                          config.get("precision", ""))
 
     def _merge(self, rows: list, sample: dict | None) -> list:
         """New epochs and the progress sample, in the trainer's order: a sample of epoch e comes

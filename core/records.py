@@ -287,10 +287,15 @@ def take_lock(run_dir):
         f.close()
         raise ResumeRefused(f"{run_dir} is being written by another run right now; "
                             "wait for it to end or start a new run.") from None
-    f.truncate(0)  # name the writer, so a follower can tell who writes and whether it is alive
-    f.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}))
-    f.flush()
     return f
+
+
+def _name_writer(lock) -> None:
+    """Write this process into the held lock file, so a follower can tell who writes the run and
+    whether it is alive. Only a writer does: a resume that finds nothing to do leaves it as it was."""
+    lock.truncate(0)
+    lock.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}))
+    lock.flush()
 
 
 def _event_writer(path: Path, resume_from: int | None):
@@ -319,6 +324,7 @@ class RunRecord:
         `lock`: the folder's lock (take_lock), when the caller already holds it."""
         self.path = Path(path)
         self._lock = lock or take_lock(self.path)
+        _name_writer(self._lock)
         if meta is not None:
             write_json(self.path / CONFIG, meta)
         self._metrics = self._trimmed_metrics(resume_from, rows)
