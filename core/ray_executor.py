@@ -74,23 +74,23 @@ class Cluster:
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> Cluster:
     """Connect to the Ray cluster at `address` (`auto`: the one this box belongs to; HOST:PORT or
-    ray://HOST:PORT), or start a local instance (None or ""). A process already connected (a
-    notebook, a test) keeps its connection."""
+    ray://HOST:PORT), or start a new local instance (None or "", even where `ray start` ran: that
+    one is `auto`). A process already connected (a notebook, a test) keeps its connection."""
     ray = import_ray()
-    if ray.is_initialized():
-        return Cluster(ray, "this process's Ray", False)
     local = not address
     if not local and address != "auto":
         _check_answers(address)
+    if ray.is_initialized():
+        return Cluster(ray, "this process's Ray", False)
     try:
-        ray.init(address=None if local else address, num_cpus=num_cpus if local else None,
+        ray.init(address="local" if local else address, num_cpus=num_cpus if local else None,
                  include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     except ConnectionError as e:
         if address == "auto":
             raise ClusterError("no Ray cluster runs on this box (--ray auto found none); start one with "
                                "ray start --head, give its address, or give no address to start Ray here.") from None
-        raise ClusterError(f"could not join the Ray cluster at {address} ({_one_line(e)}); "
-                           "check the address and that it runs the same Ray version.") from None
+        raise ClusterError(f"could not join the Ray cluster at {address} ({_one_line(e)}); check that it runs "
+                           "the same Ray version, and set RAY_AUTH_MODE=token if it uses token authentication.") from None
     return Cluster(ray, address or "a local Ray instance", local)
 
 
