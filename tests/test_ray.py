@@ -177,6 +177,7 @@ def test_an_address_nobody_listens_on_is_refused_at_once(capsys, tmp_path):
     (["--runs-per-gpu", "2"], "--runs-per-gpu packs runs onto a Ray cluster's GPUs; add --ray"),
     (["--ray", "--parallel", "2"], "with --ray the cluster places them, so leave --parallel out."),
     (["--ray", "--devices", "cuda:1"], "--devices: with --ray use cpu or cuda"),
+    (["--ray", "--devices", "cpu", "--runs-per-gpu", "2"], "--runs-per-gpu shares GPUs, but --devices cpu"),
 ])
 def test_bad_ray_placement_is_one_sentence_and_exit_2(cluster, capsys, tmp_path, args, expected):
     assert expected in refused(capsys, "quick-demo", *args, logdir=tmp_path / "runs")

@@ -158,6 +158,8 @@ def _run_on_ray(args, logdir: str) -> int:
     device = args.devices and args.devices.strip().lower()
     if device not in (None, "cpu", "cuda"):
         raise UsageError(f"--devices: with --ray use cpu or cuda (Ray picks each run's GPU), not {args.devices!r}.")
+    if device == "cpu" and per_gpu:
+        raise UsageError("--runs-per-gpu shares GPUs, but --devices cpu trains on CPUs; leave one of them out.")
     from tui.rayrun import run_ray
 
     placing = {"address": args.ray or None, "device": device, "runs_per_gpu": per_gpu,
