@@ -170,12 +170,10 @@ class RayExecutor(Executor):
         except ray.exceptions.GetTimeoutError:
             raise ClusterError(f"the Ray nodes did not run the log dir check within {PROBE_TIMEOUT_S:.0f} s; "
                                "make sure the cluster has free CPUs and try again.") from None
-        for i, (node, (wrote, sees_resume)) in enumerate(zip(nodes, answers)):
+        seen = [_read_back(Path(logdir, f".ray-probe-{token}-{i}"), token) for i in range(len(nodes))]
+        for node, (wrote, sees_resume), read in zip(nodes, answers, seen):
             where = node.get("NodeManagerAddress", node["NodeID"])
-            written = Path(logdir, f".ray-probe-{token}-{i}")
-            seen = written.is_file() and written.read_text() == token
-            written.unlink(missing_ok=True)
-            if not (wrote and seen):
+            if not (wrote and read):
                 raise ClusterError(f"the Ray node {where} cannot write the log dir {logdir} as this machine sees it; "
                                    "give --logdir a folder that every node shares (NFS or the like).")
             if resume_dir and not sees_resume:
@@ -260,9 +258,9 @@ class RayExecutor(Executor):
                 write_status(path, "stopped", f"stopped after {done} finished epoch(s); resume with "
                              f"cifar-tui run --resume {path}.", done)
             else:
-                write_status(path, "failed", f"the Ray worker training it was lost ({type(lost).__name__}) and "
-                             f"{self._retries()} did not finish it; {done} epoch(s) are recorded; resume with "
-                             f"cifar-tui run --resume {path}.", done, LOST)
+                write_status(path, "failed", f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}; "
+                             f"{done} finished epoch(s) are recorded; resume with cifar-tui run --resume {path}.",
+                             done, LOST)
         task.emit(task.follower.poll(), on_event)
         if task.ended is None:  # its status cannot be read: what the task said, or its loss
             task.emit([returned or RunEnded(task.job.name, "failed", f"the Ray task ended without a status; "
@@ -272,11 +270,12 @@ class RayExecutor(Executor):
     def _unrecorded(self, job: Job, lost, stop: threading.Event) -> RunEnded:
         if lost is None or stop.is_set():
             return RunEnded(job.name, "stopped", "stopped before the run began; nothing was recorded.")
-        return RunEnded(job.name, "failed", f"the Ray worker was lost ({type(lost).__name__}) before the run began "
-                        f"and {self._retries()} did not start it; nothing was recorded.", cause=LOST)
+        return RunEnded(job.name, "failed", f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}, "
+                        "before the run began; nothing was recorded.", cause=LOST)
 
-    def _retries(self) -> str:
-        return f"{self.max_retries} retr{'y' if self.max_retries == 1 else 'ies'}"
+    def _attempts(self) -> str:
+        tries = self.max_retries + 1
+        return "on its only attempt (no retries)" if tries == 1 else f"on each of its {tries} attempts"
 
 
 @dataclass
@@ -313,6 +312,16 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _read_back(path: Path, token: str) -> bool:
+    """Whether a node's probe file is here with its token (and then it is removed)."""
+    try:
+        found = path.read_text() == token
+    except OSError:
+        return False
+    path.unlink(missing_ok=True)
+    return found
 
 
 def _missing_parents(path) -> list[Path]:
