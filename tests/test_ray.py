@@ -141,6 +141,28 @@ def test_stop_from_the_driver_stops_every_run_cleanly_and_resumably(cluster, tmp
     assert not (tmp_path / ".ray").exists()
 
 
+def test_ctrl_c_on_the_driver_stops_every_run_cleanly(tmp_path):
+    """The whole process group gets the SIGINT, as from a terminal: Ray's own processes too."""
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "quick-demo", "--logdir", str(tmp_path), "--ray",
+                             *TINY, "--set", "epochs=50"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    dirs = [tmp_path / "quick-demo" / name for name in RUNS]
+    deadline = time.monotonic() + 300
+    while not all(read_metrics(d) for d in dirs) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the runs did not start"
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out
+    for d in dirs:
+        info = read_run(d)
+        assert info.status == "stopped" and resume_problem(info) is None, info.message
+        assert torch.load(d / "checkpoint.pt", weights_only=False)["epoch"] == len(info.metrics) >= 1
+        assert f"{d.name}: stopped" in out
+    assert "Traceback" not in out and sorted(os.listdir(tmp_path)) == ["quick-demo"]
+
+
 def refused(capsys, *args, logdir):
     code = main(["run", *args, "--logdir", str(logdir)])
     err = capsys.readouterr().err
