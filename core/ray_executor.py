@@ -20,6 +20,7 @@ the record's end: failed, cause `worker lost`, resumable by hand.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -218,10 +219,15 @@ class RayExecutor(Executor):
                 pass
         return ended
 
+    def task_config(self, config: RunConfig) -> tuple[RunConfig, dict]:
+        """The run's config as its task trains it, and the resources the task asks for. Not
+        checked against this machine: the driver of a GPU cluster may have no GPU itself."""
+        device, resources = self.placement(config)
+        return dataclasses.replace(config, device=device, data_dir=_absolute(config.data_dir)), resources
+
     def _submit(self, job: Job, control: Path) -> "_Task":
         ray = self.cluster.ray
-        device, resources = self.placement(job.config)
-        config = job.config.replace(device=device, data_dir=_absolute(job.config.data_dir))
+        config, resources = self.task_config(job.config)
         kwargs = {**self.train_kwargs(job), "logdir": os.path.abspath(self.logdir),
                   "resume_dir": job.resume_dir and os.path.abspath(job.resume_dir)}
         task = ray.remote(_train_task).options(name=f"cifar-tui {job.name}", max_retries=self.max_retries,

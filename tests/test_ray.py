@@ -163,6 +163,29 @@ def test_ctrl_c_on_the_driver_stops_every_run_cleanly(tmp_path):
     assert "Traceback" not in out and sorted(os.listdir(tmp_path)) == ["quick-demo"]
 
 
+class GpuCluster:
+    """What the executor asks of a cluster, for one with `n` GPUs (no Ray needed to place runs)."""
+    def __init__(self, n):
+        self.n = n
+
+    def gpus(self):
+        return self.n
+
+
+@pytest.mark.parametrize("kw, device, resources", [
+    ({}, "cuda", {"num_gpus": 1.0, "num_cpus": 1}),                       # auto takes a whole GPU
+    ({"runs_per_gpu": 4}, "cuda", {"num_gpus": 0.25, "num_cpus": 1}),     # 4 runs share one
+    ({"device": "cpu"}, "cpu", {"num_cpus": 1}),
+    ({"device": "cuda", "cpus_per_run": 2}, "cuda", {"num_gpus": 1.0, "num_cpus": 2}),
+])
+def test_runs_ask_a_gpu_cluster_for_a_gpu_or_a_share_of_one(kw, device, resources):
+    """Placed from this GPU-less machine: the task's config says cuda without being checked here."""
+    config, asked = RayExecutor("runs", cluster=GpuCluster(2), **kw).task_config(tiny(device="auto", data_dir="data"))
+    assert (config.device, asked) == (device, resources)
+    assert config.data_dir == os.path.abspath("data")  # a relative data dir is the driver's
+    assert RayExecutor("runs", cluster=GpuCluster(0)).task_config(tiny(device="auto"))[0].device == "cpu"
+
+
 def refused(capsys, *args, logdir):
     code = main(["run", *args, "--logdir", str(logdir)])
     err = capsys.readouterr().err
