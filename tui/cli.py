@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", default=None, metavar="N | S,S,...",
                      help="repeat every run over N seeds from its seed upward, or over the seeds listed "
                           "(default: the preset's seeds, else one); each seed is its own run folder, RUN-sSEED")
+    run.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                     help="train each run as a Ray task: no ADDRESS starts Ray on this box; auto or HOST:PORT joins that cluster")
+    run.add_argument("--runs-per-gpu", default=None, metavar="K", help="with --ray, K runs share one GPU (each asks for 1/K of it)")
     _common(run, argparse.SUPPRESS)
     compare = sub.add_parser("compare", help="compare the runs of an experiment (or any runs) against the baseline",
                              description="Compare runs: last, smoothed and best values, gap, overfitting onset, "
@@ -129,6 +132,8 @@ def cmd_run(args) -> int:
     from tui.parallel import run_parallel
 
     logdir = args.logdir or default_logdir()
+    if args.ray is not None or args.runs_per_gpu is not None:
+        return _run_on_ray(args, logdir)
     placing = _placement(args)
     runner = run_parallel if placing else run_queue  # worker processes, or this one
     if args.resume:
@@ -161,6 +166,40 @@ def _placement(args) -> dict:
         return {"parallel": len(devices), "devices": devices}
     return {"parallel": _whole(args.parallel, "--parallel", "--parallel 2"),
             "devices": devices}
+
+
+def _run_on_ray(args, logdir: str) -> int:
+    """`run --ray`: the options checked (each with one sentence), then the runs as Ray tasks."""
+    from core.ray_executor import import_ray
+
+    import_ray()  # without Ray, every Ray option says how to install it
+    if args.ray is None:
+        raise UsageError("--runs-per-gpu packs runs onto a Ray cluster's GPUs; add --ray "
+                         "(on this box, --parallel N shares the GPUs when N exceeds them).")
+    if args.parallel is not None:
+        raise UsageError("--parallel places runs on this box; with --ray the cluster places them, so leave --parallel out.")
+    per_gpu = _whole(args.runs_per_gpu, "--runs-per-gpu", "--runs-per-gpu 4") if args.runs_per_gpu is not None else None
+    device = args.devices and args.devices.strip().lower()
+    if device not in (None, "cpu", "cuda"):
+        raise UsageError(f"--devices: with --ray use cpu or cuda (Ray picks each run's GPU), not {args.devices!r}.")
+    if device == "cpu" and per_gpu:
+        raise UsageError("--runs-per-gpu shares GPUs, but --devices cpu trains on CPUs; leave one of them out.")
+    from tui.rayrun import run_ray
+
+    placing = {"address": args.ray or None, "device": device, "runs_per_gpu": per_gpu,
+               "data_url": args.data_url, "data_md5": args.data_md5}
+    if args.resume:
+        from core.resume import resume_config
+
+        if args.preset or args.run:
+            raise UsageError("--resume continues one run folder; give no preset or --run with it.")
+        if args.seeds is not None:
+            raise UsageError("--seeds starts new runs and --resume carries on one run folder; "
+                             "use one or the other (resume each seed's folder on its own).")
+        config, experiment, name = resume_config(args.resume, _overrides(args))
+        return run_ray([(name, config)], logdir=logdir, experiment=experiment, resume_dir=args.resume, **placing)
+    experiment, jobs = _jobs(args)
+    return run_ray(jobs, logdir=logdir, experiment=experiment, **placing)
 
 
 def _whole(text: str, option: str, example: str) -> int:

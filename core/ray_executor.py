@@ -1,0 +1,395 @@
+"""Runs on a Ray cluster: each run is one Ray task, watched through its run folder.
+
+Another placement of the executor layer (core.executor): `RayExecutor.run` reports the
+same events, in the same order, as the others, read by a `Follower` from the run folders
+that the tasks write into the shared log dir. Ray schedules the tasks (one GPU per run,
+1/k of one with `runs_per_gpu=k`, or CPUs on a cluster without GPUs) and retries a task
+whose worker process or node was lost; the retry resumes the run from its last checkpoint.
+
+    cluster = connect(address)                 # None: a local Ray instance on this box
+    executor = RayExecutor(logdir, cluster=cluster, runs_per_gpu=2)
+    executor.check(jobs)                       # GPUs, and the log dir as every node sees it
+    ended = executor.run(jobs, on_event, stop, hurry)
+    cluster.close()
+
+Driver and tasks talk through the shared log dir only: `<logdir>/.ray/<study>/` holds the
+`stop` file the driver writes on stop (each task's trainer then stops within a batch:
+records stopped, resumable) and, per job, the run folder its task writes (so that a retry
+resumes that folder and the driver follows it). When the retries run out, the driver writes
+the record's end: failed, cause `worker lost`, resumable by hand.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ConfigError, RunConfig
+from .events import RunEnded, RunStarted
+from .executor import Executor, Job, ProcessExecutor
+from .follow import FollowError, Follower
+from .records import CONFIG, STATUS, check_logdir, read_metrics, write_json, write_status
+
+INSTALL = "Ray is not installed; install it with pip install 'cifar-tui[ray]'."
+CONNECT_TIMEOUT_S = 3.0   # an address must answer this fast (Ray itself would wait minutes)
+PROBE_TIMEOUT_S = 120.0   # every node must run the storage probe within this
+POLL_S = 0.1              # how often the driver reads the running runs' folders
+STOP_POLL_S = 0.2         # how often a task looks for the stop file
+CONTROL = ".ray"          # <logdir>/.ray/<study>/: the driver's stop file and the jobs' run folders
+LOST = "worker lost"      # the cause of a run whose worker was lost more often than Ray retries
+
+
+class ClusterError(ConfigError):
+    """Ray, the cluster or its view of the log dir is not as the runs need; one sentence says what to do."""
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError(INSTALL) from None
+    return ray
+
+
+@dataclass
+class Cluster:
+    """A connection to Ray; `close()` ends the Ray instance only if this process started it."""
+    ray: object
+    address: str
+    started_here: bool
+
+    def gpus(self) -> float:
+        return self.ray.cluster_resources().get("GPU", 0)
+
+    def close(self) -> None:
+        if self.started_here:
+            self.ray.shutdown()
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> Cluster:
+    """Connect to the Ray cluster at `address` (`auto`: the one this box belongs to; HOST:PORT or
+    ray://HOST:PORT), or start a new local instance (None or "", even where `ray start` ran: that
+    one is `auto`). A process already connected (a notebook, a test) keeps its connection."""
+    ray = import_ray()
+    local = not address
+    if not local and address != "auto":
+        _check_answers(address)
+    if ray.is_initialized():
+        return Cluster(ray, "this process's Ray", False)
+    try:
+        ray.init(address="local" if local else address, num_cpus=num_cpus if local else None,
+                 include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    except ConnectionError as e:
+        if address == "auto":
+            raise ClusterError("no Ray cluster runs on this box (--ray auto found none); start one with "
+                               "ray start --head, give its address, or give no address to start Ray here.") from None
+        raise ClusterError(f"could not join the Ray cluster at {address} ({_one_line(e)}); check that it runs "
+                           "the same Ray version, and set RAY_AUTH_MODE=token if it uses token authentication.") from None
+    return Cluster(ray, address or "a local Ray instance", local)
+
+
+def _check_answers(address: str) -> None:
+    """Fail within seconds when nothing listens at `address`, instead of Ray's long wait."""
+    client = address.startswith("ray://")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host:
+        host, port = port, ("10001" if client else "6379")
+    if not port.isdigit():
+        raise ClusterError(f"--ray: {address!r} is not a Ray address; use HOST:PORT, ray://HOST:PORT or auto, "
+                           "or give no address to start Ray on this box.")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as e:
+        why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        raise ClusterError(f"nothing answers at {address} ({why}); start the cluster there with ray start --head, "
+                           "check the address, or give no address to start Ray on this box.") from None
+
+
+@dataclass
+class RayExecutor(Executor):
+    """Runs every job as one Ray task at once (Ray queues what does not fit). `device`: cpu or
+    cuda for every run (None: each run's own setting; auto takes a GPU where the cluster has
+    one); `runs_per_gpu`: k runs share a GPU; `cpus_per_run`: CPUs (and torch threads) per run;
+    `max_retries`: how often Ray runs a task again after its worker was lost."""
+    cluster: Cluster | None = None
+    device: str | None = None
+    runs_per_gpu: int | None = None
+    cpus_per_run: int = 1
+    max_retries: int = 2
+
+    _prefetch = ProcessExecutor._prefetch  # CIFAR-10 fetched once, here, before the tasks start
+
+    def placement(self, config: RunConfig) -> tuple[str, dict]:
+        """(the device the task trains on, the resources it asks Ray for); ClusterError when the
+        run needs a GPU that the cluster does not have."""
+        wanted = self.device or ("cuda" if self.runs_per_gpu else config.device)
+        gpus = self.cluster.gpus()
+        if wanted.startswith("cuda") or (wanted == "auto" and gpus):
+            if not gpus:
+                asked = "--runs-per-gpu" if self.runs_per_gpu else f"device {wanted}"
+                raise ClusterError(f"the Ray cluster has no GPU, but {asked} asks for one; leave it out "
+                                   "(or use device cpu) to train on the cluster's CPUs.")
+            return "cuda", {"num_gpus": 1 / (self.runs_per_gpu or 1), "num_cpus": self.cpus_per_run}
+        return "cpu", {"num_cpus": self.cpus_per_run}
+
+    def check(self, jobs, resume_dir=None) -> None:
+        """Before anything starts: every run can be placed, and every node writes the log dir this
+        process reads (and sees `resume_dir`). ClusterError with one sentence, nothing left behind."""
+        for job in jobs:
+            self.placement(job.config)
+        created = _missing_parents(self.logdir)
+        check_logdir(self.logdir)
+        try:
+            self._probe_storage(resume_dir)
+        except BaseException:
+            for path in created:  # only what this check made, and only while empty
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    break
+            raise
+
+    def _probe_storage(self, resume_dir) -> None:
+        ray = self.cluster.ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        logdir, token = os.path.abspath(self.logdir), uuid.uuid4().hex
+        nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
+        probe = ray.remote(_probe)
+        refs = [probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+                .remote(logdir, f".ray-probe-{token}-{i}", token, resume_dir and os.path.abspath(resume_dir))
+                for i, n in enumerate(nodes)]
+        try:
+            answers = ray.get(refs, timeout=PROBE_TIMEOUT_S)
+        except ray.exceptions.GetTimeoutError:
+            raise ClusterError(f"the Ray nodes did not run the log dir check within {PROBE_TIMEOUT_S:.0f} s; "
+                               "make sure the cluster has free CPUs and try again.") from None
+        seen = [_read_back(Path(logdir, f".ray-probe-{token}-{i}"), token) for i in range(len(nodes))]
+        for node, (wrote, sees_resume), read in zip(nodes, answers, seen):
+            where = node.get("NodeManagerAddress", node["NodeID"])
+            if not (wrote and read):
+                raise ClusterError(f"the Ray node {where} cannot write the log dir {logdir} as this machine sees it; "
+                                   "give --logdir a folder that every node shares (NFS or the like).")
+            if resume_dir and not sees_resume:
+                raise ClusterError(f"the Ray node {where} cannot see the run folder {resume_dir}; move it to a folder "
+                                   "every node shares, or resume it without --ray.")
+
+    def run(self, jobs, on_event, stop: threading.Event | None = None,
+            hurry: threading.Event | None = None) -> dict[str, RunEnded]:
+        """Submit every job, follow each through its folder until all have ended; returns
+        {job.key: RunEnded}. `stop`: every run stops within a batch; `hurry` as well: at once."""
+        ray = self.cluster.ray
+        stop, hurry = stop or threading.Event(), hurry or threading.Event()
+        ended: dict[str, RunEnded] = {}
+        control = Path(self.logdir, CONTROL, uuid.uuid4().hex).absolute()
+        control.mkdir(parents=True)
+        running = [self._submit(job, control) for job in self._prefetch(list(jobs), on_event, ended)]
+        stopping = hurrying = False
+        try:
+            while running:
+                if stop.is_set() and not stopping:
+                    stopping = True
+                    (control / "stop").touch()
+                if hurry.is_set() and not hurrying:  # KeyboardInterrupt in each task: the epoch is abandoned
+                    hurrying = True
+                    for task in running:
+                        ray.cancel(task.ref)
+                ready, _ = ray.wait([t.ref for t in running], num_returns=len(running), timeout=POLL_S)
+                for task in list(running):
+                    self._watch(task, on_event)
+                    if task.ref in ready:
+                        self._finish(task, on_event, stop)
+                        running.remove(task)
+                        ended[task.job.key] = task.ended
+        finally:  # an error here (e.g. in on_event) must not leave runs training: stop them cleanly
+            if running:
+                (control / "stop").touch()
+                ray.wait([t.ref for t in running], num_returns=len(running), timeout=PROBE_TIMEOUT_S)
+            shutil.rmtree(control, ignore_errors=True)
+            try:
+                control.parent.rmdir()
+            except OSError:  # another study's control folder is there
+                pass
+        return ended
+
+    def task_config(self, config: RunConfig) -> tuple[RunConfig, dict]:
+        """The run's config as its task trains it, and the resources the task asks for. Not
+        checked against this machine: the driver of a GPU cluster may have no GPU itself."""
+        device, resources = self.placement(config)
+        return dataclasses.replace(config, device=device, data_dir=_absolute(config.data_dir)), resources
+
+    def _submit(self, job: Job, control: Path) -> "_Task":
+        ray = self.cluster.ray
+        config, resources = self.task_config(job.config)
+        kwargs = {**self.train_kwargs(job), "logdir": os.path.abspath(self.logdir),
+                  "resume_dir": job.resume_dir and os.path.abspath(job.resume_dir)}
+        task = ray.remote(_train_task).options(name=f"cifar-tui {job.name}", max_retries=self.max_retries,
+                                               retry_exceptions=False, **resources)
+        return _Task(job, task.remote(config, kwargs, self.cpus_per_run, str(control), job.key), control)
+
+    def _watch(self, task: "_Task", on_event) -> None:
+        if task.follower is None:
+            task.follower = _follower(task.marker())
+        if task.follower is not None:
+            task.emit(task.follower.poll(), on_event)
+
+    def _finish(self, task: "_Task", on_event, stop: threading.Event) -> None:
+        """The task is over: its record's end, which the driver writes when the worker was lost."""
+        ray = self.cluster.ray
+        returned, lost, cancelled = None, None, False
+        try:
+            returned = ray.get(task.ref)
+        except ray.exceptions.TaskCancelledError:  # hurried: the trainer recorded the stop itself
+            cancelled = True
+        except ray.exceptions.RayTaskError as e:  # the task's own code failed, e.g. no cifar-tui on that node
+            returned = RunEnded(task.job.name, "failed", f"the Ray task failed: {_one_line(e.cause or e)}",
+                                cause="internal")
+        except ray.exceptions.RayError as e:  # worker or node lost, and Ray's retries ran out
+            lost = e
+        self._watch(task, on_event)  # the folder may have appeared just before the end
+        if task.follower is None:
+            task.emit([returned or self._unrecorded(task.job, lost, stop)], on_event)
+            return
+        path = task.follower.path
+        if (lost is not None or cancelled) and path.is_dir() and not (path / STATUS).exists():
+            done = len(read_metrics(path))  # the trainer could not write its end: the driver does
+            if cancelled:  # interrupted outside the trainer's reach, e.g. while it loaded its data
+                write_status(path, "stopped", f"stopped after {done} finished epoch(s); resume with "
+                             f"cifar-tui run --resume {path}.", done)
+            else:
+                write_status(path, "failed", f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}; "
+                             f"{done} finished epoch(s) are recorded; resume with cifar-tui run --resume {path}.",
+                             done, LOST)
+        task.emit(task.follower.poll(), on_event)
+        if task.ended is None:  # its status cannot be read: what the task said, or its loss
+            task.emit([returned or RunEnded(task.job.name, "failed", f"the Ray task ended without a status; "
+                                            f"see {path}.", run_dir=str(path), cause=LOST if lost else "internal")],
+                      on_event)
+
+    def _unrecorded(self, job: Job, lost, stop: threading.Event) -> RunEnded:
+        if lost is None or stop.is_set():
+            return RunEnded(job.name, "stopped", "stopped before the run began; nothing was recorded.")
+        return RunEnded(job.name, "failed", f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}, "
+                        "before the run began; nothing was recorded.", cause=LOST)
+
+    def _attempts(self) -> str:
+        tries = self.max_retries + 1
+        return "on its only attempt (no retries)" if tries == 1 else f"on each of its {tries} attempts"
+
+
+@dataclass
+class _Task:
+    job: Job
+    ref: object
+    control: Path
+    follower: Follower | None = None
+    ended: RunEnded | None = None
+
+    def marker(self) -> Path:
+        return self.control / f"{self.job.key}.json"
+
+    def emit(self, events: list, on_event) -> None:
+        for event in events:
+            if self.ended is None:  # one RunEnded, and nothing after it
+                on_event(self.job.key, event)
+                self.ended = event if isinstance(event, RunEnded) else None
+
+
+def _follower(marker: Path) -> Follower | None:
+    """A Follower of the folder the task named (the driver watches the task itself, not the lock)."""
+    started = _read_json(marker)
+    if started is None:
+        return None
+    try:
+        return Follower(started["run_dir"], started["first_epoch"], writer_alive=lambda: True)
+    except FollowError:  # deleted at once: the task fails writing it and says so itself
+        return None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _read_back(path: Path, token: str) -> bool:
+    """Whether a node's probe file is here with its token (and then it is removed)."""
+    try:
+        found = path.read_text() == token
+    except OSError:
+        return False
+    path.unlink(missing_ok=True)
+    return found
+
+
+def _missing_parents(path) -> list[Path]:
+    """The folders that creating `path` would make, deepest first."""
+    missing, here = [], Path(path).absolute()
+    while not here.exists() and here != here.parent:
+        missing.append(here)
+        here = here.parent
+    return missing
+
+
+def _absolute(path: str) -> str:
+    """A relative data dir means the driver's; `~` stays, for each node's own home."""
+    return path if path.startswith("~") else os.path.abspath(path)
+
+
+def _one_line(e) -> str:
+    return " ".join(str(e).split())[:200]
+
+
+# --- what runs on the Ray nodes ---------------------------------------------------------------
+
+
+def _probe(logdir: str, name: str, token: str, resume_dir: str | None) -> tuple[bool, bool]:
+    """On one node: write a file the driver will look for (never creating the log dir here:
+    a folder made on this node's own disk would prove nothing), and whether the run folder
+    to resume is visible."""
+    try:
+        Path(logdir, name).write_text(token)
+        wrote = True
+    except OSError:
+        wrote = False
+    return wrote, bool(resume_dir) and Path(resume_dir, CONFIG).is_file()
+
+
+def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key: str) -> RunEnded:
+    """One run in a Ray worker. A retry (the last worker was lost) resumes the folder that the
+    lost attempt named; the stop file makes the trainer stop within a batch."""
+    import torch
+
+    from .trainer import train
+
+    torch.set_num_threads(threads)  # equal threads: the same numbers as a local run
+    marker, stop_file = Path(control, f"{key}.json"), Path(control, "stop")
+    earlier = _read_json(marker)
+    resume_dir = kwargs["resume_dir"] or (earlier and earlier["run_dir"])
+    stop, over = threading.Event(), threading.Event()
+
+    def watch_stop_file():
+        while not over.wait(STOP_POLL_S):
+            if stop_file.exists():
+                stop.set()
+                return
+
+    def on_event(event):
+        if isinstance(event, RunStarted) and earlier is None:  # the folder exists and is locked
+            write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch})
+
+    threading.Thread(target=watch_stop_file, name="cifar-tui stop file", daemon=True).start()
+    try:
+        if stop_file.exists():
+            return RunEnded(kwargs["run"], "stopped", "stopped before the run began; nothing was recorded.")
+        return train(config, on_event, stop, **{**kwargs, "resume_dir": resume_dir})
+    finally:
+        over.set()  # the worker process is reused for other tasks: leave no thread behind
