@@ -24,11 +24,14 @@ from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
 from core.config import ConfigError, RunConfig
+from core.executor import Job as PlacedJob
+from core.executor import ProcessExecutor, default_devices
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
 from core.trainer import train
+from tui.following import Following
 from tui.jobqueue import Job, JobQueue
 from tui.messages import TrainerEvent
 from tui.runview import RunView, Views
@@ -100,9 +103,14 @@ class CifarApp(App):
     )
 
     def __init__(self, logdir: str = "runs", data_dir: str | None = None, data_url: str | None = None,
-                 data_md5: str | None = None, clock=time.monotonic) -> None:
+                 data_md5: str | None = None, clock=time.monotonic, parallel: int | None = None,
+                 devices: list[str] | None = None, on_hangup: str = "keep") -> None:
         super().__init__()
         self.logdir, self.data_url, self.data_md5 = logdir, data_url, data_md5
+        # parallel: a queue's runs train `parallel` at a time in worker processes (None: one by one, here)
+        self.parallel, self.devices = parallel, devices
+        self.on_hangup = on_hangup  # keep: a hung-up console trains its queue to the end; stop: stops it
+        self.following = Following(self)
         self.clock = clock
         base = RunConfig(data_dir=data_dir) if data_dir else None
         self.presets, self.preset_errors = load_all(base)
@@ -113,18 +121,18 @@ class CifarApp(App):
         self._trained = threading.Event()  # the training thread has returned (set while none runs)
         self._trained.set()
         self._worker: Worker | None = None
-        self._running_key: str | None = None
-        self._run_started = 0.0  # clock when the running run started (in this console)
-        self._time_base = 0.0    # its time column then
-        self._epoch_began = 0.0  # clock when its current epoch began
+        # per running run (trained or followed): [clock when it started here, its time column then,
+        # clock when its current epoch began]
+        self._timing: dict[str, list[float]] = {}
         self._stop_pressed = False  # x was pressed since the queue last got work: x again clears it
         self._quitting = False
         self._active = False
         self._charts_dirty = False
-        self._progress = None  # the latest batch progress (view, event), not yet drawn
+        self._progress: dict = {}  # the latest batch progress per run key: (view, event), not yet drawn
         self._data_failure: tuple[str, list[Job]] | None = None  # (message, jobs to rerun)
         self.signalled: int | None = None  # the quit signal received, if any
         self._hung_up = False
+        self._keep_training = False  # hung up while training: train the queue to its end, then exit 0
         self._input_pipe: int | None = None  # after a hang-up: the write end of the stand-in stdin
 
     # ---- set-up -------------------------------------------------------------
@@ -150,6 +158,24 @@ class CifarApp(App):
         for error in self.preset_errors:
             self.log_line(f"[red]broken preset:[/] {escape(error)}")
         self.log_line("Pick a preset, then [b]s[/] starts its run, [b]a[/] all its runs; [b]?[/] help.")
+        self.following.start()
+        self._offer_live()
+
+    def _offer_live(self) -> None:
+        """Runs under the log dir that other processes write now: offer to follow them."""
+        live = self.following.live()
+        if not live:
+            return
+        self.log_line(f"{len(live)} run{'s' * (len(live) > 1)} under {escape(self.logdir)} "
+                      f"{'are' if len(live) > 1 else 'is'} training in another process; o follows "
+                      f"{'them' if len(live) > 1 else 'it'} live.")
+
+        def chosen(paths: list | None) -> None:
+            for path in paths or []:
+                self.following.add(path)
+
+        self.push_screen(PastRunsScreen([info for info, _ in live], self.logdir, preselect=True,
+                                        title=f"Training now under {self.logdir}: follow live?"), chosen)
 
     @property
     def side(self) -> SidePanel:
@@ -245,6 +271,9 @@ class CifarApp(App):
         """Trains the queue's runs in turn, in this thread, until it is empty; talks to the app
         only through post_message."""
         try:
+            if self.parallel:
+                self._train_in_workers()
+                return
             while (job := self.queue.take()) is not None:
                 ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
                               job.stop, logdir=self.logdir, experiment=job.experiment, run=job.name,
@@ -257,7 +286,25 @@ class CifarApp(App):
         finally:
             trained.set()
 
+    def _train_in_workers(self) -> None:
+        """--parallel: what is queued trains in worker processes, `parallel` at a time; runs queued
+        meanwhile go in the next round. One stop flag for a round: x stops every worker."""
+        executor = None
+        while jobs := self.queue.take_all():
+            configs = [job.config for job in jobs]
+            executor = executor or ProcessExecutor(self.logdir, self.data_url, self.data_md5, parallel=self.parallel,
+                                                   devices=self.devices or default_devices(configs))
+            placed = [PlacedJob(job.key, job.name, job.config, job.experiment, job.resume_dir) for job in jobs]
+            ended = executor.run(placed, lambda key, event: self.post_message(TrainerEvent(key, event)),
+                                 jobs[0].stop)
+            if any(is_data_missing(job.config, ended[job.key]) for job in jobs if job.key in ended):
+                self.queue.clear()
+
     def action_stop(self) -> None:
+        key = self.table.selected_key
+        if self.following.follows(key):  # another process trains it: ask that one
+            self.log_line(escape(capitalised(self.following.stop(key))))
+            return
         job = self.queue.current
         if not self.running or job is None:
             self.log_line("Nothing is running.")
@@ -273,6 +320,8 @@ class CifarApp(App):
                           f"Stopping {label} at the end of this batch; {what}.")
             return
         self._stop_pressed = True
+        if self.parallel:
+            label = "every running run"
         waiting = len(self.queue.pending())
         more = (f" {waiting} run{'s' * (waiting > 1)} still queued: x again clears the queue too."
                 if waiting else "")
@@ -300,24 +349,33 @@ class CifarApp(App):
         self.log_line("Stopping the run before quitting (the finished epochs are kept)…")
 
     def _on_signal(self, signum: int, _frame) -> None:
-        """SIGHUP/SIGTERM (main thread, between two steps of the event loop): quit as `q` does."""
-        self.queue.halt()  # first of all: the records end right even if the UI cannot go on
-        if signum == getattr(signal, "SIGHUP", None) and not self._hung_up and not self.is_headless:
+        """SIGHUP/SIGTERM (main thread, between two steps of the event loop): quit as `q` does;
+        a hang-up while training (on_hangup keep) lets go of the terminal and trains on instead."""
+        hang_up = signum == getattr(signal, "SIGHUP", None)
+        keep = hang_up and self.on_hangup == "keep" and self.running and not self._quitting
+        if not keep:
+            self.queue.halt()  # first of all: the records end right even if the UI cannot go on
+        if hang_up and not self._hung_up and not self.is_headless:
             self._hung_up = True
             self._input_pipe = detach_terminal()  # before Textual's next read or write on the dead terminal
-            threading.Thread(target=self._exit_after_hang_up, args=(signum,), daemon=True).start()
+            threading.Thread(target=self._exit_after_hang_up, daemon=True).start()
+        if keep:
+            self._keep_training = True  # exits 0 once the queue is done; its runs' locks name this process
+            asyncio.get_running_loop().call_soon_threadsafe(
+                self.call_next, self.log_line, "[yellow]SIGHUP received:[/] training the queue to its end, then exiting.")
+            return
         first = self.signalled is None
         self.signalled = self.signalled or signum
         if first:  # call_soon_threadsafe wakes the event loop (from its own thread, too)
             asyncio.get_running_loop().call_soon_threadsafe(self.call_next, self.quit_on_signal)
 
-    def _exit_after_hang_up(self, signum: int) -> None:
+    def _exit_after_hang_up(self) -> None:
         """Nobody is watching a hung-up console: once the run has stopped and its records are
         closed, make sure the process ends even if Textual got stuck on the dead terminal (its
         output thread may have failed before the handler ran)."""
         self._trained.wait()
         time.sleep(HANG_UP_GRACE_S)
-        os._exit(128 + signum)
+        os._exit(128 + self.signalled if self.signalled else 0)
 
     async def quit_on_signal(self) -> None:
         self.log_line(f"[yellow]{signal.Signals(self.signalled).name} received:[/] quitting.")
@@ -333,7 +391,8 @@ class CifarApp(App):
         """A hung-up terminal can make Textual's input thread fail before the SIGHUP handler has
         run; that is a quit, not a crash to print onto a terminal that is gone."""
         if self._hung_up:
-            self.call_next(self.action_quit)
+            if not self._keep_training:
+                self.call_next(self.action_quit)
             return
         super().panic(*renderables)
 
@@ -407,7 +466,8 @@ class CifarApp(App):
             return
         event = message.event
         if isinstance(event, BatchProgress):  # drawn by the timer: every redraw costs the trainer GIL time
-            self._progress = (view, event)
+            self._progress.pop(view.key, None)  # to the end: the line shows the run that moved last
+            self._progress[view.key] = (view, event)
             if event.train_loss is not None:  # the epoch's running loss: a partial segment in the charts
                 self.views.colour(view)
                 view.live = (event.epoch, event.train_loss)
@@ -417,9 +477,8 @@ class CifarApp(App):
             self._tick(view)
             view.status, view.run_dir, view.epochs = "running", event.run_dir, event.epochs
             view.metrics = [m for m in view.metrics if m["epoch"] < event.first_epoch]  # as on disk now
-            self._running_key = view.key
-            self._run_started = self._epoch_began = self.clock()
-            self._time_base = view.time
+            now = self.clock()
+            self._timing[view.key] = [now, view.time, now]
             self._relabel()
             how = f"resumed at epoch {event.first_epoch}" if event.first_epoch > 1 else "started"
             where = "" if view.prefix else f" ({escape(event.experiment)})"
@@ -428,7 +487,8 @@ class CifarApp(App):
             self.views.colour(view)
             view.metrics.append(event.metrics)
             view.live = None
-            self._epoch_began = self.clock()
+            if view.key in self._timing:
+                self._timing[view.key][2] = self.clock()
             self._tick(view)
             self._mark_charts()
         elif isinstance(event, RunEnded):
@@ -437,8 +497,9 @@ class CifarApp(App):
 
     def _tick(self, view: RunView) -> None:
         """The running run's time column: its time when it started here, plus the time since."""
-        if view.key == self._running_key:
-            view.elapsed = max(view.elapsed, self._time_base + self.clock() - self._run_started)
+        if view.key in self._timing:
+            started, base, _ = self._timing[view.key]
+            view.elapsed = max(view.elapsed, base + self.clock() - started)
 
     def _ended(self, view: RunView, event: RunEnded) -> None:
         self._tick(view)
@@ -446,10 +507,8 @@ class CifarApp(App):
         view.run_dir = event.run_dir or view.run_dir
         view.message = for_console(event.message, view.run_dir)
         view.live = None
-        if self._progress and self._progress[0] is view:
-            self._progress = None
-        if view.key == self._running_key:
-            self._running_key = None
+        self._progress.pop(view.key, None)
+        if self._timing.pop(view.key, None) is not None and not self._timing:
             self._q(EpochProgress).idle()
         self._relabel()
         style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
@@ -468,21 +527,24 @@ class CifarApp(App):
         if event.state == WorkerState.ERROR:  # a bug in the trainer: say so, keep the app up
             error = event.worker.error
             self.log_line(f"[red]internal error in the training thread:[/] {type(error).__name__}: {escape(str(error))}")
-            if self._running_key and (view := self.views.get(self._running_key)):
-                view.status = "failed"
-                self.table.show(view)
+            for view in self.views:
+                if view.key in self._timing and not self.following.follows(view.key):
+                    view.status = "failed"
+                    self.table.show(view)
         if event.worker is not self._worker:  # an earlier thread; a newer one trains the queue
             return
-        for view in self.views:  # what the thread left without an end
+        for view in self.views:  # what the thread left without an end (followed runs are not its)
+            if self.following.follows(view.key):
+                continue
+            self._timing.pop(view.key, None)
             if view.status == "running" or (view.status == "queued" and not self._in_queue(view.key)):
                 view.status = "skipped" if view.status == "queued" else "failed"
                 self.table.show(view)
-        self._running_key = None
         self._active = False
         self._stop_pressed = False
         self._q(EpochProgress).idle()
         self._mark_charts()
-        if self._quitting:
+        if self._quitting or self._keep_training:
             self.exit()
         elif self._data_failure:
             self._offer_synthetic(*self._data_failure)
@@ -515,15 +577,16 @@ class CifarApp(App):
             pass
 
     def _refresh_views(self) -> None:
-        if self._progress:
-            view, event = self._progress
-            self._progress = None
+        if self._progress:  # the line shows one run: the one that moved last
+            view, event = self._progress.popitem()
+            self._progress.clear()
             left, all_left = self._eta(view, event)
             self._q(EpochProgress).advance(view.label, event.epoch, view.epochs, event.batch, event.batches,
                                            event.phase == "eval", left, all_left)
-        if self._running_key and (view := self.views.get(self._running_key)):
-            self._tick(view)
-            self.table.show(view)
+        for key in list(self._timing):
+            if view := self.views.get(key):
+                self._tick(view)
+                self.table.show(view)
         if not self._charts_dirty:
             return
         self._charts_dirty = False
@@ -543,12 +606,12 @@ class CifarApp(App):
     def _eta(self, view: RunView, event: BatchProgress) -> tuple[float | None, float | None]:
         """Seconds left in the running run and in the whole queue (None: unknown / nothing queued),
         from the epoch times measured so far."""
-        elapsed = self.clock() - self._epoch_began
+        elapsed = self.clock() - self._timing.get(view.key, [0.0, 0.0, self.clock()])[2]
         epoch_s = epoch_seconds(view.metrics, elapsed, event.batch, event.batches)
         if epoch_s is None:
             return None, None
         left = run_left(epoch_s, elapsed, view.epochs - event.epoch)
-        pending = self.queue.pending()
+        pending = [] if self.following.follows(view.key) else self.queue.pending()
         if not pending:
             return left, None
         here = view.config
@@ -594,7 +657,12 @@ class CifarApp(App):
         infos = [i for i in infos if str(i.path) not in shown]
 
         def opened(paths: list | None) -> None:
-            added = [v for v in (self.views.add_past(read_run(path)) for path in paths or []) if v]
+            live = {str(info.path) for info, _ in self.following.live()}
+            for path in paths or []:  # a run another process trains now is followed live
+                if str(path) in live:
+                    self.following.add(path)
+            paths = [p for p in paths or [] if str(p) not in live]
+            added = [v for v in (self.views.add_past(read_run(path)) for path in paths) if v]
             if added:
                 self._relabel()
                 self.log_line(f"Opened {', '.join(escape(v.label) for v in added)}.")
@@ -652,6 +720,10 @@ def for_console(message: str, run_dir: str) -> str:
                            "--set epochs=N in a shell")
 
 
+def capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def ended_text(status: str, message: str) -> str:
     """`finished 5 epochs.` rather than `finished — finished 5 epochs.`"""
     if not message:
@@ -679,8 +751,10 @@ def detach_terminal() -> int:
     return write_end
 
 
-def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None) -> int:
+def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None, parallel=None, devices=None,
+                on_hangup="keep") -> int:
     """Exit status 0, or 128 + N after a quit signal N, like `cifar-tui run`."""
-    app = CifarApp(logdir=logdir, data_dir=data_dir, data_url=data_url, data_md5=data_md5)
+    app = CifarApp(logdir=logdir, data_dir=data_dir, data_url=data_url, data_md5=data_md5, parallel=parallel,
+                   devices=devices, on_hangup=on_hangup)
     app.run()
     return 128 + app.signalled if app.signalled else 0

@@ -37,11 +37,19 @@ def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cifar-tui", usage="cifar-tui [-h] [--logdir DIR] [--data-dir DIR] [--data-url URL] [--data-md5 MD5] "
-                                "[COMMAND ...]",
+                                "[--parallel N] [--devices DEV,DEV] [--on-hangup keep|stop] [COMMAND ...]",
         description="Train small CNNs on CIFAR-10 and watch the curves live. With no COMMAND, cifar-tui opens "
                     "the console (keys: ? inside it); a COMMAND works without it, in the shell.",
         epilog="`cifar-tui COMMAND --help` tells more about one command.")
     _common(p)
+    console = p.add_argument_group("console options")  # own dests: `run` has its own --parallel/--devices
+    console.add_argument("--parallel", dest="console_parallel", default=None, metavar="N",
+                         help="the console trains a queue's runs N at once, each in its own process")
+    console.add_argument("--devices", dest="console_devices", default=None, metavar="DEV,DEV",
+                         help="devices for the console's --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)")
+    console.add_argument("--on-hangup", default="keep", choices=("keep", "stop"),
+                         help="when the console's terminal hangs up while it trains: keep (default) trains its "
+                              "queue to the end and exits 0; stop stops the runs cleanly (exit 129)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", title="commands (optional)", prog="cifar-tui")
     sub.add_parser("presets", help="list the presets with their descriptions")
     run = sub.add_parser("run", help="run a preset (or one config) headless",
@@ -154,17 +162,18 @@ def cmd_run(args) -> int:
                   data_url=args.data_url, data_md5=args.data_md5, **placing)
 
 
-def _placement(args) -> dict:
+def _placement(args, parallel: str | None = None, devices: str | None = None) -> dict:
     """{parallel, devices} for --parallel/--devices (checked; None: the default), or {} to train
-    in this process."""
-    if args.parallel is None and args.devices is None:
+    in this process. Default: `run`'s options."""
+    parallel, devices = (args.parallel, args.devices) if parallel is devices is None else (parallel, devices)
+    if parallel is None and devices is None:
         return {}
     from core.executor import parse_devices
 
-    devices = parse_devices(args.devices) if args.devices is not None else None
-    if args.parallel is None:
+    devices = parse_devices(devices) if devices is not None else None
+    if parallel is None:
         return {"parallel": len(devices), "devices": devices}
-    return {"parallel": _whole(args.parallel, "--parallel", "--parallel 2"),
+    return {"parallel": _whole(parallel, "--parallel", "--parallel 2"),
             "devices": devices}
 
 
@@ -257,8 +266,9 @@ def _bench_concurrent(args, config, train_images: int, test_images: int) -> int:
 def cmd_console(args) -> int:
     from tui.app import run_console
 
+    placing = _placement(args, args.console_parallel, args.console_devices)
     return run_console(logdir=args.logdir or default_logdir(), data_dir=args.data_dir,
-                       data_url=args.data_url, data_md5=args.data_md5)
+                       data_url=args.data_url, data_md5=args.data_md5, on_hangup=args.on_hangup, **placing)
 
 
 COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "bench": cmd_bench,

@@ -45,6 +45,18 @@ class JobQueue:
             self._taking = self.current is not None
             return self.current
 
+    def take_all(self) -> list[Job]:
+        """Every queued job at once, sharing one stop flag (for workers that train them side by
+        side; the first becomes `current`, so stopping it stops them all); [] ends the thread."""
+        with self._lock:
+            jobs, stop = list(self._jobs), threading.Event()
+            self._jobs.clear()
+            for job in jobs:
+                job.stop = stop
+            self.current = jobs[0] if jobs else None
+            self._taking = bool(jobs)
+            return jobs
+
     def pending(self) -> list[Job]:
         with self._lock:
             return list(self._jobs)

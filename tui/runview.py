@@ -17,6 +17,7 @@ from tui.confdiff import changes, describe
 # apart in hue so overlaid curves stay distinguishable, and no grey (the axes' colour).
 PALETTE = (33, 208, 40, 197, 141, 220, 51, 130, 213, 165)
 PAST_MARK = " (past)"
+LIVE_MARK = " (live)"  # followed: another process trains it
 
 
 @dataclass
@@ -32,6 +33,7 @@ class RunView:
     message: str = ""
     run_dir: str = ""
     past: bool = False         # opened from the log dir rather than started here
+    followed: bool = False     # written by another process (a headless run, a worker); the console follows it
     overlay: bool = True       # drawn in the charts (`d` and the compare screen toggle it)
     cause: str = ""            # why a failed run failed: data | record | disk | oom | internal
     live: tuple[int, float] | None = None  # (epoch in progress, its running train loss); None between epochs
@@ -44,7 +46,7 @@ class RunView:
     def label(self) -> str:
         """The one name this run goes by in the table, the legend, compare and the log:
         its run folder's name, unique on screen (see Views.relabel)."""
-        return self.prefix + (self.folder or self.name) + (PAST_MARK if self.past else "")
+        return self.prefix + (self.folder or self.name) + (PAST_MARK if self.past else "") + (LIVE_MARK if self.followed else "")
 
     @property
     def last(self) -> dict:

@@ -43,7 +43,8 @@ class DataMissingScreen(ModalScreen[bool]):
 def describe(info: RunInfo) -> str:
     best = max((m["test_acc"] for m in info.metrics if "test_acc" in m), default=None)
     acc = f"  best {best:.3f}" if best is not None else ""
-    return f"{info.experiment}/{info.path.name}  {info.status}  {len(info.metrics)} ep{acc}"
+    live = " (live)" if info.status == "running" else ""  # another process trains it: opened, it is followed
+    return f"{info.experiment}/{info.path.name}  {info.status}{live}  {len(info.metrics)} ep{acc}"
 
 
 class TickList(SelectionList):
@@ -64,12 +65,15 @@ class TickList(SelectionList):
 class PastRunsScreen(ModalScreen[list]):
     """Pick run folders under the log dir to overlay; dismisses the chosen paths.
 
-    `single`: pick one run (to resume): o takes the highlighted run when none is selected."""
+    `single`: pick one run (to resume): o takes the highlighted run when none is selected.
+    `preselect`: every run starts selected (o takes them all)."""
 
     BINDINGS = [("escape", "dismiss([])", "Cancel"), ("o", "open", "Open")]
 
-    def __init__(self, runs: list[RunInfo], logdir: str, title: str = "", single: bool = False) -> None:
+    def __init__(self, runs: list[RunInfo], logdir: str, title: str = "", single: bool = False,
+                 preselect: bool = False) -> None:
         super().__init__()
+        self.preselect = preselect
         self.runs, self.logdir = runs, logdir
         self.title, self.single = title or f"Runs under {logdir}", single
 
@@ -77,7 +81,7 @@ class PastRunsScreen(ModalScreen[list]):
         with Vertical(classes="dialog", id="past"):
             yield Label(self.title, classes="dialog-title")
             if self.runs:
-                yield TickList(*[(Text(describe(r)), str(r.path)) for r in self.runs], id="past-runs")
+                yield TickList(*[(Text(describe(r)), str(r.path), self.preselect) for r in self.runs], id="past-runs")
                 yield Static("↑↓ then o: resume that run   escape: cancel" if self.single else
                              "space: select   o: open the selected   escape: cancel", classes="dialog-text")
             else:

@@ -1,0 +1,227 @@
+"""The console as a window onto runs other processes train: attaching to a headless run,
+stopping it, stale locks, deleted folders, --parallel in the console, and a hang-up that
+leaves the training going."""
+import fcntl
+import os
+import pty
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from apphelp import craft_run, fill, log_text, make_app, ready, sync, wait_for
+from core.follow import live_runs
+from core.records import STATUS, _name_writer, read_metrics, read_run, take_lock
+from core.resume import resume_problem
+from tui.screens.dialogs import PastRunsScreen
+from tui.screens.help import HelpScreen
+from tui.widgets.charts import MetricChart
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+TINY = ("dataset=synthetic", "train_fraction=0.05", "batch_size=100", "device=cpu")
+
+
+def headless_run(logdir, epochs: int) -> tuple[subprocess.Popen, Path]:
+    """`cifar-tui run` of one tiny synthetic config in another process; returns once it trains."""
+    sets = [a for s in (*TINY, f"epochs={epochs}") for a in ("--set", s)]
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", *sets, "--logdir", str(logdir)], cwd=ROOT,
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not live_runs(logdir):
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the headless run did not start"
+        time.sleep(0.05)
+    return proc, logdir / "custom" / "run"
+
+
+async def attach(pilot, app):
+    """Accept the start-up offer to follow the live runs; returns the followed view."""
+    await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
+    assert "follow live?" in app.screen.title
+    await pilot.press("o")
+    await wait_for(pilot, lambda: len(app.views) == 1)
+    (view,) = app.views
+    return view
+
+
+@sync
+async def test_the_console_attaches_to_a_headless_run_and_draws_its_epochs_as_they_land(tmp_path):
+    logdir = tmp_path / "runs"
+    proc, run_dir = headless_run(logdir, epochs=8)
+    app = make_app(tmp_path)
+    seen = set()  # epoch counts the table showed while the run was followed
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await attach(pilot, app)
+        assert view.label == "run (live)" and view.status == "running"
+        assert "training in another process" in log_text(app)
+
+        def ended():
+            seen.add(app.table.get_row(view.key)[2])
+            return view.status != "running"
+
+        await wait_for(pilot, ended, timeout=180)
+        assert proc.wait(timeout=60) == 0
+        chart = app.get_screen_main().query_one("#chart-test_acc", MetricChart)
+        await wait_for(pilot, lambda: [x for _, _, x, _ in chart.series] == [list(range(1, 9))])
+        assert view.status == "finished" and view.label == "run", log_text(app)
+        assert view.metrics == read_metrics(run_dir) and len(view.metrics) == 8
+        assert chart.series[0][3] == [m["test_acc"] for m in view.metrics]
+        assert app.table.get_row(view.key)[2] == "8/8"
+        assert len(seen) >= 3, seen  # the rows arrived as they landed, not all at the end
+        assert not app.running  # nothing trains in this console
+
+
+@sync
+async def test_x_on_a_followed_run_stops_its_writer_cleanly(tmp_path):
+    logdir = tmp_path / "runs"
+    proc, run_dir = headless_run(logdir, epochs=200)
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = await attach(pilot, app)
+            await wait_for(pilot, lambda: view.metrics, timeout=120)
+            app.table.focus()
+            await pilot.press("x")
+            await wait_for(pilot, lambda: view.status != "running", timeout=120)
+            assert "asked pid" in log_text(app) and f"{proc.pid}" in log_text(app)
+            assert view.status == "stopped", log_text(app)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    info = read_run(run_dir)
+    assert info.status == "stopped" and 1 <= len(info.metrics) < 200
+    assert resume_problem(info) is None  # resumable
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+@sync
+async def test_a_stale_lock_shows_as_interrupted_not_live(tmp_path):
+    logdir = tmp_path / "runs"
+    path = craft_run(logdir, "exp", "killed", [1.0, 0.9])
+    (path / STATUS).unlink()  # killed before it could write its end
+    (path / ".lock").write_text(f'{{"host": "here", "pid": {dead_pid()}, "since": 0}}')
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, PastRunsScreen)  # nothing offered: nobody writes it
+        await pilot.press("escape", "o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
+        (info,) = app.screen.runs
+        assert info.status == "interrupted"
+        await pilot.press("space", "o")
+        await wait_for(pilot, lambda: len(app.views) == 1)
+        (view,) = app.views
+        assert view.status == "interrupted" and not view.followed and view.label == "killed (past)"
+
+
+@sync
+async def test_a_followed_folder_deleted_says_so_and_the_console_stays_up(tmp_path):
+    logdir = tmp_path / "runs"
+    path = craft_run(logdir, "exp", "busy", [1.0, 0.9])
+    (path / STATUS).unlink()
+    lock = take_lock(path)  # this test writes it, as far as anyone can tell
+    _name_writer(lock)
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = await attach(pilot, app)
+            await wait_for(pilot, lambda: len(view.metrics) == 2)
+            shutil.rmtree(path)
+            await wait_for(pilot, lambda: view.status != "running")
+            assert view.status == "failed" and view.cause == "deleted"
+            assert "was deleted while it was followed; its record is gone." in log_text(app)
+            await pilot.press("question_mark")  # still answering keys
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+    finally:
+        lock.close()
+
+
+@sync
+async def test_parallel_2_trains_two_runs_at_once_in_the_console(tmp_path):
+    app = make_app(tmp_path, parallel=2, devices=["cpu"])
+    together = []  # how many rows were running at each look
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await fill(pilot, app, epochs="3", train_fraction="0.05", batch_size="100", device="cpu")
+        await pilot.press("a")  # quick-demo: two runs
+
+        def done():
+            together.append(sum(v.status == "running" for v in app.views))
+            return not app.running and len(app.views) == 2
+
+        await wait_for(pilot, lambda: app.running)
+        await wait_for(pilot, done, timeout=240)
+        assert max(together) == 2
+        for view in app.views:
+            assert view.status == "finished", log_text(app)
+            assert read_run(view.run_dir).status == "finished" and len(view.metrics) == 3
+            assert view.metrics == read_metrics(view.run_dir)
+
+
+def console_in_pty(logdir, *args) -> tuple[subprocess.Popen, int]:
+    """The console in a real pty (as over SSH); returns the process and the pty's master end."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    os.set_blocking(master, False)
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "--logdir", str(logdir), *args], cwd=ROOT,
+                            env={**ENV, "TERM": "xterm-256color"},
+                            stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    return proc, master
+
+
+def train_one_epoch_in_pty(proc, master, run_dir) -> None:
+    """Press s until the run is training, then wait for its first epoch."""
+    def drain():
+        try:
+            while os.read(master, 1 << 16):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    deadline = time.monotonic() + 120
+    sent = 0.0
+    while not read_metrics(run_dir):
+        assert proc.poll() is None and time.monotonic() < deadline, "the console did not start a run"
+        drain()
+        if not (run_dir / "config.json").exists() and time.monotonic() - sent > 3:
+            os.write(master, b"s")
+            sent = time.monotonic()
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("on_hangup", ["keep", "stop"])
+def test_hang_up_of_the_console_terminal(tmp_path, on_hangup):
+    """The link drops (the pty closes, SIGHUP arrives): by default the console trains on to the
+    end, its run visible to the next console as live, and exits 0; `--on-hangup stop` stops it."""
+    logdir = tmp_path / "runs"
+    proc, master = console_in_pty(logdir, *(["--on-hangup", "stop"] if on_hangup == "stop" else []))
+    run_dir = logdir / "quick-demo" / "baseline"
+    train_one_epoch_in_pty(proc, master, run_dir)
+    os.close(master)  # the SSH connection drops
+    proc.send_signal(signal.SIGHUP)
+    if on_hangup == "stop":
+        assert proc.wait(timeout=60) == 128 + signal.SIGHUP
+        info = read_run(run_dir)
+        assert info.status == "stopped" and 1 <= len(info.metrics) < 5, info.message
+        return
+    if not (run_dir / STATUS).exists():  # still training: the next console would find it live
+        assert [(path, owner["pid"]) for path, owner in live_runs(logdir)] == [(run_dir, proc.pid)]
+    assert proc.wait(timeout=240) == 0
+    info = read_run(run_dir)
+    assert info.status == "finished" and len(info.metrics) == 5, info.message
+
