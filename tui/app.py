@@ -578,7 +578,7 @@ class CifarApp(App):
 
     def _refresh_views(self) -> None:
         if self._progress:  # the line shows one run: the one that moved last
-            view, event = self._progress.popitem()
+            _, (view, event) = self._progress.popitem()
             self._progress.clear()
             left, all_left = self._eta(view, event)
             self._q(EpochProgress).advance(view.label, event.epoch, view.epochs, event.batch, event.batches,
