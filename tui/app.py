@@ -109,6 +109,10 @@ class CifarApp(App):
         self.logdir, self.data_url, self.data_md5 = logdir, data_url, data_md5
         # parallel: a queue's runs train `parallel` at a time in worker processes (None: one by one, here)
         self.parallel, self.devices = parallel, devices
+        if parallel:  # start the workers' helper process now: under Textual, sys.stderr has no descriptor to hand it
+            from multiprocessing import resource_tracker
+
+            resource_tracker.ensure_running()
         self.on_hangup = on_hangup  # keep: a hung-up console trains its queue to the end; stop: stops it
         self.following = Following(self)
         self.clock = clock

@@ -56,13 +56,12 @@ class Following:
             except (OSError, RecordError) as e:  # the folder vanished mid-read: the next poll says so
                 self.app.log(f"follow {follower.path}: {e}")
                 continue
-            for event in events:
-                self.app.on_trainer_event(TrainerEvent(key, event))
-            if follower.done:
+            if follower.done:  # its end is among these events: drawn and logged as this console's own
                 del self.followers[key]
                 if view := self.app.views.get(key):
                     view.followed = False
-                    self.app._relabel()
+            for event in events:
+                self.app.on_trainer_event(TrainerEvent(key, event))
 
     def stop(self, key: str) -> str:
         """x on a followed run: ask its writer to stop it (this host), or say where to."""
