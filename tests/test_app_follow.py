@@ -227,3 +227,17 @@ def test_hang_up_of_the_console_terminal(tmp_path, on_hangup):
     info = read_run(run_dir)
     assert info.status == "finished" and len(info.metrics) == 5, info.message
 
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--parallel", "0"], "--parallel: 0 is too few; use 1 or more, e.g. --parallel 2."),
+    (["--parallel", "abc"], "--parallel: 'abc' is not a whole number"),
+    (["--devices", "cuda:9"], "--devices: cuda:9 does not exist"),
+    (["--devices", "cpu,cpu"], "--devices names cpu twice"),
+])
+def test_bad_console_placement_is_one_sentence_and_exit_2(tmp_path, capsys, args, expected):
+    from tui.cli import main
+
+    assert main(["--logdir", str(tmp_path), *args]) == 2  # refused before the console opens
+    err = capsys.readouterr().err
+    assert err.startswith(f"cifar-tui: {expected}") and err.count("\n") == 1, err

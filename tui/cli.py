@@ -142,7 +142,7 @@ def cmd_run(args) -> int:
     logdir = args.logdir or default_logdir()
     if args.ray is not None or args.runs_per_gpu is not None:
         return _run_on_ray(args, logdir)
-    placing = _placement(args)
+    placing = _placement(args.parallel, args.devices)
     runner = run_parallel if placing else run_queue  # worker processes, or this one
     if args.resume:
         from core.resume import resume_config
@@ -162,10 +162,9 @@ def cmd_run(args) -> int:
                   data_url=args.data_url, data_md5=args.data_md5, **placing)
 
 
-def _placement(args, parallel: str | None = None, devices: str | None = None) -> dict:
+def _placement(parallel: str | None, devices: str | None) -> dict:
     """{parallel, devices} for --parallel/--devices (checked; None: the default), or {} to train
-    in this process. Default: `run`'s options."""
-    parallel, devices = (args.parallel, args.devices) if parallel is devices is None else (parallel, devices)
+    in this process."""
     if parallel is None and devices is None:
         return {}
     from core.executor import parse_devices
@@ -266,7 +265,7 @@ def _bench_concurrent(args, config, train_images: int, test_images: int) -> int:
 def cmd_console(args) -> int:
     from tui.app import run_console
 
-    placing = _placement(args, args.console_parallel, args.console_devices)
+    placing = _placement(args.console_parallel, args.console_devices)
     return run_console(logdir=args.logdir or default_logdir(), data_dir=args.data_dir,
                        data_url=args.data_url, data_md5=args.data_md5, on_hangup=args.on_hangup, **placing)
 
