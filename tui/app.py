@@ -311,7 +311,8 @@ class CifarApp(App):
             return
         job = self.queue.current
         if not self.running or job is None:
-            self.log_line("Nothing is running.")
+            self.log_line("Nothing is running here; to stop a run followed live, select its row (t, ↑↓), then x."
+                          if self.following.followers else "Nothing is running.")
             return
         label = escape(self.views.get(job.key).label)
         stopping = job.stop.is_set()

@@ -14,6 +14,7 @@ from core.records import RecordError, lock_owner, read_run
 from tui.messages import TrainerEvent
 
 FOLLOW_S = 0.25  # how often followed folders are read
+SCAN_EVERY = 4    # polls between looks for the next run of a followed writer (its queue goes on)
 
 
 class Following:
@@ -22,6 +23,8 @@ class Following:
     def __init__(self, app) -> None:
         self.app = app
         self.followers: dict[str, Follower] = {}
+        self.writers: set[tuple] = set()  # (host, pid) of the processes followed: their next runs are followed too
+        self._polls = 0
 
     def start(self) -> None:
         self.app.set_interval(FOLLOW_S, self.poll)
@@ -42,14 +45,22 @@ class Following:
         except (FollowError, RecordError) as e:
             app.log_line(f"[red]Not followed:[/] {escape(str(e))}")
             return
-        info = read_run(path)
+        info, owner = read_run(path), lock_owner(path)
+        if owner:
+            self.writers.add((owner.get("host"), owner.get("pid")))
         view = app.views.add(info.path.name, info.experiment, config=info.config, status="running",
                              epochs=follower.epochs, run_dir=str(path), followed=True)
         self.followers[view.key] = follower
-        app.log_line(f"Following [b]{escape(view.label)}[/], written by {escape(owner_text(lock_owner(path)))}.")
+        app.log_line(f"Following [b]{escape(view.label)}[/], written by {escape(owner_text(owner))}.")
 
     def poll(self) -> None:
-        """Timer: pass on each followed run's new events; an ended run is followed no more."""
+        """Timer: pass on each followed run's new events; an ended run is followed no more.
+        A followed writer's next run (a queue) is followed as it starts."""
+        self._polls += 1
+        if self.writers and self._polls % SCAN_EVERY == 0:
+            for info, owner in self.live():
+                if owner and (owner.get("host"), owner.get("pid")) in self.writers:
+                    self.add(info.path)
         for key, follower in list(self.followers.items()):
             try:
                 events = follower.poll()

@@ -83,12 +83,14 @@ class PastRunsScreen(ModalScreen[list]):
             if self.runs:
                 yield TickList(*[(Text(describe(r)), str(r.path), self.preselect) for r in self.runs], id="past-runs")
                 yield Static("↑↓ then o: resume that run   escape: cancel" if self.single else
-                             "space: select   o: open the selected   escape: cancel", classes="dialog-text")
+                             "space: select or not   o: follow the selected live   escape: cancel" if self.preselect
+                             else "space: select   o: open the selected   escape: cancel", classes="dialog-text")
             else:
                 yield Static("No runs here yet: start one, or open the console with --logdir DIR.",
                              classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Resume (o)" if self.single else "Open (o)", variant="primary", id="open")
+                yield Button("Resume (o)" if self.single else "Follow (o)" if self.preselect else "Open (o)",
+                             variant="primary", id="open")
                 yield Button("Cancel (esc)", id="cancel")
 
     def action_open(self) -> None:
