@@ -174,6 +174,24 @@ async def test_parallel_2_trains_two_runs_at_once_in_the_console(tmp_path):
             assert view.metrics == read_metrics(view.run_dir)
 
 
+
+@sync
+async def test_x_stops_every_worker_of_a_parallel_console(tmp_path):
+    app = make_app(tmp_path, parallel=2, devices=["cpu"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await fill(pilot, app, epochs="100", train_fraction="0.05", batch_size="100", device="cpu")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: len(app.views) == 2 and all(v.metrics for v in app.views), timeout=180)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: not app.running, timeout=120)
+        assert "Stopping every running run at the end of this batch" in log_text(app)
+        for view in app.views:
+            info = read_run(view.run_dir)
+            assert view.status == info.status == "stopped", log_text(app)
+            assert 1 <= len(info.metrics) < 100 and resume_problem(info) is None
+
+
 def console_in_pty(logdir, *args) -> tuple[subprocess.Popen, int]:
     """The console in a real pty (as over SSH); returns the process and the pty's master end."""
     master, slave = pty.openpty()
