@@ -367,7 +367,8 @@ class CifarApp(App):
         if keep:
             self._keep_training = True  # exits 0 once the queue is done; its runs' locks name this process
             asyncio.get_running_loop().call_soon_threadsafe(
-                self.call_next, self.log_line, "[yellow]SIGHUP received:[/] training the queue to its end, then exiting.")
+                self.call_next, self.log_line,
+                "[yellow]SIGHUP received:[/] training the queue to its end, then exiting.")
             return
         first = self.signalled is None
         self.signalled = self.signalled or signum

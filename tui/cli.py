@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--parallel", dest="console_parallel", default=None, metavar="N",
                          help="the console trains a queue's runs N at once, each in its own process")
     console.add_argument("--devices", dest="console_devices", default=None, metavar="DEV,DEV",
-                         help="devices for the console's --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)")
+                         help="devices for the console's --parallel, e.g. cuda:0,cuda:1 "
+                              "(default: every visible GPU, else the CPU)")
     console.add_argument("--on-hangup", default="keep", choices=("keep", "stop"),
                          help="when the console's terminal hangs up while it trains: keep (default) trains its "
                               "queue to the end and exits 0; stop stops the runs cleanly (exit 129)")

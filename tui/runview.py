@@ -46,7 +46,8 @@ class RunView:
     def label(self) -> str:
         """The one name this run goes by in the table, the legend, compare and the log:
         its run folder's name, unique on screen (see Views.relabel)."""
-        return self.prefix + (self.folder or self.name) + (PAST_MARK if self.past else "") + (LIVE_MARK if self.followed else "")
+        return (self.prefix + (self.folder or self.name) + (PAST_MARK if self.past else "")
+                + (LIVE_MARK if self.followed else ""))
 
     @property
     def last(self) -> dict:
