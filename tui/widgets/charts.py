@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import math
 
-from rich.text import Text
+from rich.color import Color
+from rich.style import Style
+from rich.text import Span, Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -31,14 +33,17 @@ from textual_plotext import PlotextPlot
 
 from core.compare import overfit_onset, smooth
 from tui.groupview import curves
-from tui.runview import RunView
+from tui.runview import PALETTE, RunView
 from tui.widgets.axes import label_positions, on_column, on_row, x_ticks, y_axis
 
 CHARTS = (("train_loss", "train loss"), ("test_loss", "test loss"),
           ("train_acc", "train acc"), ("test_acc", "test acc"))
 ONSET_MARKER = "◆"
 ONSET_METRIC = "test_loss"
-SPREAD_STYLE = "dim"  # a group's spread: its colour, fainter than its mean
+# a group's spread is its colour, dim. plotext draws no text style, so the spread is drawn in a
+# stand-in colour (greys no run and no cursor uses) that `render` turns into the dim colour.
+SPREAD_STAND_IN = {232 + k: colour for k, colour in enumerate(PALETTE)}
+STAND_IN_OF = {colour: stand_in for stand_in, colour in SPREAD_STAND_IN.items()}
 LIVE_METRIC = "train_loss"
 LIVE_MARKER = "·"
 CURSOR_COLOUR = 244  # mid grey: visible on dark and light themes, quieter than any run
@@ -75,6 +80,16 @@ def key_lines(items: list[tuple[int, str]], width: int, prefix: str = "") -> lis
     for line in lines:
         line.truncate(width, overflow="ellipsis")
     return lines
+
+
+def dim_spread(text: Text) -> Text:
+    """The spread's stand-in colours as their group's colour, dim."""
+    for k, span in enumerate(text.spans):
+        style = span.style
+        if isinstance(style, Style) and style.color and style.color.number in SPREAD_STAND_IN:
+            colour = Color.from_ansi(SPREAD_STAND_IN[style.color.number])
+            text.spans[k] = Span(span.start, span.end, style + Style(color=colour, dim=True))
+    return text
 
 
 class MetricChart(PlotextPlot):
@@ -258,7 +273,7 @@ class MetricChart(PlotextPlot):
         plt.theme(self._get_plotext_theme_name(self.app.theme))
         text = self._title_line(width)
         text.append("\n")
-        text.append_text(Text.from_ansi(plt.build().rstrip("\n")))
+        text.append_text(dim_spread(Text.from_ansi(plt.build().rstrip("\n"))))
         for line in key:
             text.append("\n")
             text.append_text(line)
@@ -311,7 +326,7 @@ class MetricChart(PlotextPlot):
         for k, (x, low, high) in spread.items():  # under the means: a shared cell shows the mean
             for edge in (low, high):
                 if x:
-                    plt.plot(x, edge, color=drawn[k][1], marker="braille", style=SPREAD_STYLE)
+                    plt.plot(x, edge, color=STAND_IN_OF.get(drawn[k][1], drawn[k][1]), marker="braille")
         for _, colour, x, y in drawn:
             if x:
                 plt.plot(x, y, color=colour, marker="braille")
