@@ -95,6 +95,12 @@ async def test_seeds_field_queues_every_run_for_every_seed_with_one_data_load(tm
             await pilot.press("a")
             await wait_for(pilot, lambda: len(app.views) == 4 and not app.running
                            and all(v.status == "finished" for v in app.views))
+        colours = {v.name: v.colour for v in app.views}  # one colour per group, shared by its seeds
+        assert colours["baseline-s7"] == colours["baseline-s9"] != colours["augmentation+normalization-s7"]
+        assert colours["augmentation+normalization-s7"] == colours["augmentation+normalization-s9"]
+        chart = chart_of(app)
+        await wait_for(pilot, lambda: [s[0] for s in chart.series] == [
+            "baseline (n=2)", "augmentation+normalization (n=2)"])
     folders = sorted(Path(v.run_dir).name for v in app.views)
     assert folders == ["augmentation+normalization-s7", "augmentation+normalization-s9", "baseline-s7", "baseline-s9"]
     for view in app.views:
