@@ -125,22 +125,17 @@ class RunForm(VerticalScroll):
 
     def seeds(self) -> Seeds | None:
         """The seeds each run gets; None when the field is invalid (its sentence is under it)."""
+        return self._parse_seeds()[0]
+
+    def _parse_seeds(self) -> tuple[Seeds | None, str]:
+        """(the seeds, "") or (None, what is wrong with the field)."""
         text = self.widget(SEEDS).value
         if not text.strip():
-            return self.default_seeds
+            return self.default_seeds, ""
         try:
-            return parse_seeds(text, SEEDS)
-        except ConfigError:
-            return None
-
-    def _seeds_error(self) -> str:
-        text = self.widget(SEEDS).value
-        try:
-            if text.strip():
-                parse_seeds(text, SEEDS)
+            return parse_seeds(text, SEEDS), ""
         except ConfigError as e:
-            return str(e).replace("--seeds ", "")  # the CLI's examples, as typed here
-        return ""
+            return None, str(e).replace("--seeds ", "")  # the CLI's examples, as typed here
 
     def values(self) -> dict:
         """The raw form values by field name (text as typed; blank reg_strength = default)."""
@@ -155,7 +150,7 @@ class RunForm(VerticalScroll):
     def validate(self) -> RunConfig | None:
         """Check the form, show the messages inline, return the config or None."""
         config, errors = check(self.values(), self.base)
-        if seeds_error := self._seeds_error():
+        if seeds_error := self._parse_seeds()[1]:
             errors[SEEDS] = seeds_error
         order = [n for n, _, _ in FIELDS] + [SEEDS, "form"]
         self.errors = {n: errors[n] for n in order if n in errors}
