@@ -243,3 +243,21 @@ async def test_a_group_still_training_draws_the_seeds_it_has(tmp_path):
         # epoch 1 over three seeds: 2.0; epochs 2 and 3 over seeds 1 and 2: (1.6+1.4)/2, (1.2+1.0)/2
         assert x == [1, 2, 3] and y == pytest.approx([2.0, 1.5, 1.1])
         assert waiting.colour is None
+
+
+@sync
+async def test_seed_records_opened_from_the_log_dir_draw_as_their_groups(tmp_path):
+    logdir = tmp_path / "runs"
+    paths = [seed_run(logdir, "baseline", s, a) for s, a in zip((4, 5, 6), (0.50, 0.52, 0.51))]
+    paths += [seed_run(logdir, "dropout", s, a) for s, a in zip((4, 5), (0.60, 0.63))]
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        for path in paths:
+            app.table.show(app.views.add_past(read_run(path)))
+        app._mark_charts()
+        chart = chart_of(app, "test_acc")
+        await wait_for(pilot, lambda: len(chart.series) == 2)
+        # one epoch each: the means by hand, (0.50+0.52+0.51)/3 and (0.60+0.63)/2
+        assert [(label, y) for label, _, _, y in chart.drawn()] == [
+            ("baseline (n=3)", [pytest.approx(0.51)]), ("dropout (n=2)", [pytest.approx(0.615)])]
