@@ -97,8 +97,9 @@ class RunSummary:
 
     @property
     def overfits(self) -> bool:
-        """Test loss has bottomed out before the last epoch and risen since."""
-        return self.rise is not None and self.rise > 0
+        """Test loss has bottomed out before the last epoch and risen clearly since."""
+        loss = self.metrics.get("test_loss")
+        return loss is not None and has_risen(loss.best, loss.last)
 
     def value(self, key: str):
         """A value by sort key (see SORT_KEYS); None when the run has none."""
@@ -249,11 +250,19 @@ def summarize_metric(epochs: list[int], values: list[float], metric: str,
     return MetricSummary(values[-1], smooth(values, weight)[-1], best, best_epoch)
 
 
+ONSET_MIN_RISE = 0.01  # a test loss up by less than 1% of its minimum is noise, not overfitting
+
+
+def has_risen(lowest: float, last: float) -> bool:
+    """Test loss has risen clearly since its minimum (a flat run's wobble of 2.3017 -> 2.3019 has not)."""
+    return last > lowest + abs(lowest) * ONSET_MIN_RISE
+
+
 def overfit_onset(epochs: list[int], test_loss: list[float]) -> int | None:
     """The onset a chart marks: the epoch of the lowest test loss once test loss has risen
-    since (RunSummary.onset when RunSummary.overfits), else None."""
+    clearly since (RunSummary.onset when RunSummary.overfits), else None."""
     s = summarize_metric(epochs, test_loss, "test_loss")
-    return s.best_epoch if s is not None and s.last > s.best else None
+    return s.best_epoch if s is not None and has_risen(s.best, s.last) else None
 
 
 def series(rows: list[dict], metric: str) -> tuple[list[int], list[float]]:

@@ -74,9 +74,10 @@ def statuses(app) -> dict:
 
 
 async def start_long_run(pilot, app) -> None:
-    """Start a 50-epoch run of the form and wait until its first epoch is in (for stop/quit tests)."""
+    """Start a run of the form long enough never to end by itself (the tests stop it) and wait
+    until its first epoch is in (for stop, quit and queue tests)."""
     await wait_for(pilot, lambda: ready(app))
-    await fill(pilot, app, epochs="50", **FAST)
+    await fill(pilot, app, epochs="5000", **FAST)
     await pilot.press("s")
     await wait_for(pilot, lambda: any(v.metrics for v in app.views))
 

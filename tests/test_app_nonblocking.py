@@ -45,7 +45,7 @@ async def test_s_while_a_run_trains_queues_runs_that_then_train(tmp_path, monkey
     monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await start_long_run(pilot, app)  # 50 epochs, training
+        await start_long_run(pilot, app)  # training until stopped
         await fill(pilot, app, epochs="1")
         await pilot.press("s", "s")  # the same settings twice: two queued runs of one name
         await wait_for(pilot, lambda: len(app.views) == 3)

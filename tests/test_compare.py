@@ -297,3 +297,12 @@ def test_at_80_columns_the_essential_columns_stay_and_the_rest_are_named(tmp_pat
     assert main(["compare", "ex1", "--logdir", str(tmp_path), "--sort", "gap"]) == 0
     out = capsys.readouterr().out
     assert "gap ▾" in out and "Not shown" not in out
+
+
+def test_a_flat_runs_wobble_is_not_marked_as_overfitting():
+    from core.compare import overfit_onset
+
+    flat = [2.3021, 2.3017, 2.3019, 2.3018]  # up 0.0002 from its minimum: noise on a run that never learned
+    assert overfit_onset([1, 2, 3, 4], flat) is None
+    risen = [1.50, 1.20, 1.10, 1.25]  # up 0.15 (14% of the minimum) since epoch 3
+    assert overfit_onset([1, 2, 3, 4], risen) == 3

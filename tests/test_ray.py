@@ -34,9 +34,12 @@ RUNS = ("baseline", "augmentation+normalization")  # quick-demo's two: with and 
 
 @pytest.fixture(scope="module")
 def cluster():
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
     yield connect()  # this process's instance, kept by every connect() (and `main`) in the module
     ray.shutdown()
+    for s, handler in handlers.items():  # ray.init installs its own; later tests expect the defaults
+        signal.signal(s, handler)
 
 
 @pytest.fixture

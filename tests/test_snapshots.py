@@ -93,3 +93,35 @@ def test_four_finished_runs(snap_compare, tmp_path, size):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=four_runs)
+
+
+def seed_curve(shift, wobble):
+    """quick-demo's metrics for one seed: the run's curve (`shift`) moved by the seed (`wobble`)."""
+    return curve(5, lambda e: 2.2 - 0.3 * e + shift + wobble * (1 + e % 2),
+                 lambda e: 2.1 - 0.25 * e + shift + 1.5 * wobble + 0.04 * max(0, e - 3) ** 2,
+                 lambda e: 0.2 + 0.1 * e - shift / 3 - wobble, lambda e: 0.2 + 0.08 * e - shift / 3 - 1.5 * wobble)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_quick_demo_over_three_seeds_draws_each_group_with_its_spread(snap_compare, tmp_path, size):
+    """As after `cifar-tui run quick-demo --seeds 3`: two groups of three seeds, each drawn as
+    its mean with its min–max spread in its own colour."""
+    from core.presets import find
+    from core.seeds import Seeds, expand
+
+    app = make_app(tmp_path)
+    shifts = {"baseline": 0.0, "augmentation+normalization": 0.15}
+    wobbles = {4: 0.0, 5: 0.05, 6: -0.04}
+
+    async def three_seeds(pilot):
+        await wait_for(pilot, lambda: ready(app))
+        for name, config, group in expand(find("quick-demo").runs, Seeds(count=3)):
+            view = app.views.add(name, "quick-demo", status="finished", epochs=5, config=config.to_dict(),
+                                 group=group, run_dir=f"runs/quick-demo/{name}",
+                                 metrics=seed_curve(shifts[group], wobbles[config.seed]))
+            app.table.show(view)
+        app._mark_charts()
+        await wait_for(pilot, lambda: len(app.charts.query_one("#chart-train_loss").series) == 2)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=three_seeds)

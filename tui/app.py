@@ -24,12 +24,14 @@ from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
 from core.config import ConfigError, RunConfig
+from core.data import SharedData
 from core.executor import Job as PlacedJob
 from core.executor import ProcessExecutor, default_devices
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
+from core.seeds import Job as SeedJob, expand
 from core.trainer import train
 from tui.following import Following
 from tui.jobqueue import Job, JobQueue
@@ -65,6 +67,7 @@ class CifarApp(App):
         Binding("p", "preset(-1)", "Prev preset", show=False),
         Binding("m", "toggle_smoothing", "Smooth"),
         Binding("l", "toggle_log_y", "Log y"),
+        Binding("e", "toggle_seeds", "Each seed", show=False),
         Binding("o", "open_runs", "Open runs", show=False),
         Binding("d", "hide_run", "Hide run", show=False),
         Binding("b", "toggle_panel", "Panel", show=False),
@@ -91,6 +94,8 @@ class CifarApp(App):
         ("preset(-1)", "Previous preset", "choose the previous preset"),
         ("toggle_smoothing", "Toggle smoothing", "smooth the curves (TensorBoard's EMA, weight 0.6)"),
         ("toggle_log_y", "Toggle log y", "logarithmic y axis"),
+        ("toggle_seeds", "Toggle each seed", "a group of seeds is drawn as its mean and min–max spread; "
+         "e: each seed on its own instead, e again: the groups"),
         ("open_runs", "Open past runs", "overlay runs recorded under the log dir"),
         ("hide_run", "Hide run", "hide the table's selected run from the charts (○ in the table); "
          "again: show it"),
@@ -121,6 +126,7 @@ class CifarApp(App):
         self.views = Views(logdir)
         self.smoothing = False
         self.log_y = False
+        self.seeds_shown = False  # `e`: each seed of a group drawn on its own
         self.queue = JobQueue()
         self._trained = threading.Event()  # the training thread has returned (set while none runs)
         self._trained.set()
@@ -214,7 +220,7 @@ class CifarApp(App):
         config = self.side.form.validate()
         if self._refuse(config is None and self._form_reason()):
             return
-        self._launch(self._experiment(), [(self.side.run_name, config)])
+        self._launch(self._experiment(), expand([(self.side.run_name, config)], self.side.form.seeds()))
 
     def action_start_all(self) -> None:
         preset = self.side.preset
@@ -226,7 +232,7 @@ class CifarApp(App):
         except ConfigError as e:
             self._refuse(f"the form's changes do not fit every run of {preset.name}: {e}")
             return
-        self._launch(preset.name, jobs)
+        self._launch(preset.name, expand(jobs, self.side.form.seeds()))
 
     def _form_reason(self) -> str:
         errors = self.side.form.errors  # in form order
@@ -248,11 +254,11 @@ class CifarApp(App):
     def _experiment(self) -> str:
         return self.side.preset.name if self.side.preset else "custom"
 
-    def _launch(self, experiment: str, jobs: list[tuple[str, RunConfig]]) -> None:
+    def _launch(self, experiment: str, jobs: list[SeedJob]) -> None:
         queued = []
-        for name, config in jobs:
-            view = self.views.add(name, experiment, config=config.to_dict(), epochs=config.epochs)
-            queued.append(Job(view.key, name, experiment, config))
+        for name, config, group in jobs:
+            view = self.views.add(name, experiment, config=config.to_dict(), epochs=config.epochs, group=group or "")
+            queued.append(Job(view.key, name, experiment, config, group=group))
         self._relabel()
         self._enqueue(queued)
 
@@ -274,6 +280,7 @@ class CifarApp(App):
     def _train(self, trained: threading.Event) -> None:
         """Trains the queue's runs in turn, in this thread, until it is empty; talks to the app
         only through post_message."""
+        data = SharedData(self.data_url, self.data_md5)  # the queue's runs load each data set once
         try:
             if self.parallel:
                 self._train_in_workers()
@@ -281,7 +288,8 @@ class CifarApp(App):
             while (job := self.queue.take()) is not None:
                 ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
                               job.stop, logdir=self.logdir, experiment=job.experiment, run=job.name,
-                              data_url=self.data_url, data_md5=self.data_md5, resume_dir=job.resume_dir)
+                              data_url=self.data_url, data_md5=self.data_md5, resume_dir=job.resume_dir,
+                              group=job.group, data=data)
                 if is_data_missing(job.config, ended):
                     self.queue.clear()  # the rest would fail the same way; the app offers synthetic data
         except BaseException:
@@ -298,7 +306,7 @@ class CifarApp(App):
             configs = [job.config for job in jobs]
             executor = executor or ProcessExecutor(self.logdir, self.data_url, self.data_md5, parallel=self.parallel,
                                                    devices=self.devices or default_devices(configs))
-            placed = [PlacedJob(job.key, job.name, job.config, job.experiment, job.resume_dir) for job in jobs]
+            placed = [PlacedJob(job.key, job.name, job.config, job.experiment, job.resume_dir, job.group) for job in jobs]
             ended = executor.run(placed, lambda key, event: self.post_message(TrainerEvent(key, event)),
                                  jobs[0].stop)
             if any(is_data_missing(job.config, ended[job.key]) for job in jobs if job.key in ended):
@@ -521,7 +529,7 @@ class CifarApp(App):
         self.log_line(f"[b]{escape(view.label)}[/]: [{style}]{escape(ended_text(event.status, view.message))}[/]")
         config = RunConfig(**view.config) if view.config else None
         if config is not None and is_data_missing(config, event):
-            rerun = [Job(v.key, v.name, v.experiment, RunConfig(**v.config)) for v in self.views
+            rerun = [Job(v.key, v.name, v.experiment, RunConfig(**v.config), group=v.group or None) for v in self.views
                      if v.key == view.key or v.status == "queued"]
             self._data_failure = (event.message, rerun)
 
@@ -566,7 +574,7 @@ class CifarApp(App):
             self.side.form.widget("dataset").value = "synthetic"
             self.log_line("Running again on the synthetic data set.")
             for experiment in dict.fromkeys(j.experiment for j in jobs):
-                self._launch(experiment, [(j.name, j.config.replace(dataset="synthetic"))
+                self._launch(experiment, [SeedJob(j.name, j.config.replace(dataset="synthetic"), j.group)
                                           for j in jobs if j.experiment == experiment])
 
         self.push_screen(DataMissingScreen(message), answer)
@@ -596,7 +604,7 @@ class CifarApp(App):
         if not self._charts_dirty:
             return
         self._charts_dirty = False
-        self.charts.show(self.drawn(), self.smoothing, self.log_y)
+        self.charts.show(self.drawn(), self.smoothing, self.log_y, self.seeds_shown)
 
     def drawn(self) -> list[RunView]:
         """The runs the charts draw: not hidden, and with something to draw (a colour)."""
@@ -637,6 +645,12 @@ class CifarApp(App):
     def action_toggle_log_y(self) -> None:
         self.log_y = not self.log_y
         self.log_line(f"Log y {'on' if self.log_y else 'off'}.")
+        self._mark_charts()
+
+    def action_toggle_seeds(self) -> None:
+        self.seeds_shown = not self.seeds_shown
+        self.log_line("Each seed drawn on its own." if self.seeds_shown
+                      else "Groups of seeds drawn as their mean and min–max spread.")
         self._mark_charts()
 
     def action_preset(self, delta: int) -> None:
@@ -712,6 +726,7 @@ class CifarApp(App):
 
     def on_side_panel_preset_chosen(self, message: SidePanel.PresetChosen) -> None:
         n = len(message.preset.runs)
+        self.side.form.preset_seeds(message.preset.seeds)
         self.sub_title = f"{message.preset.name} ({n} run{'s' if n != 1 else ''})"
 
 

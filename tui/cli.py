@@ -146,14 +146,7 @@ def cmd_run(args) -> int:
     placing = _placement(args.parallel, args.devices)
     runner = run_parallel if placing else run_queue  # worker processes, or this one
     if args.resume:
-        from core.resume import resume_config
-
-        if args.preset or args.run:
-            raise UsageError("--resume continues one run folder; give no preset or --run with it.")
-        if args.seeds is not None:
-            raise UsageError("--seeds starts new runs and --resume carries on one run folder; "
-                             "use one or the other (resume each seed's folder on its own).")
-        config, experiment, name = resume_config(args.resume, _overrides(args))
+        config, experiment, name = _resumed(args)
         return runner([(name, config)], logdir=logdir,
                       experiment=experiment, data_url=args.data_url, data_md5=args.data_md5,
                       resume_dir=args.resume, **placing)
@@ -161,6 +154,18 @@ def cmd_run(args) -> int:
     check_logdir(logdir)
     return runner(jobs, logdir=logdir, experiment=experiment,
                   data_url=args.data_url, data_md5=args.data_md5, **placing)
+
+
+def _resumed(args) -> tuple:
+    """(config, experiment, run name) of `run --resume RUN_DIR`, its options checked."""
+    from core.resume import resume_config
+
+    if args.preset or args.run:
+        raise UsageError("--resume continues one run folder; give no preset or --run with it.")
+    if args.seeds is not None:
+        raise UsageError("--seeds starts new runs and --resume carries on one run folder; "
+                         "use one or the other (resume each seed's folder on its own).")
+    return resume_config(args.resume, _overrides(args))
 
 
 def _placement(parallel: str | None, devices: str | None) -> dict:
@@ -198,14 +203,7 @@ def _run_on_ray(args, logdir: str) -> int:
     placing = {"address": args.ray or None, "device": device, "runs_per_gpu": per_gpu,
                "data_url": args.data_url, "data_md5": args.data_md5}
     if args.resume:
-        from core.resume import resume_config
-
-        if args.preset or args.run:
-            raise UsageError("--resume continues one run folder; give no preset or --run with it.")
-        if args.seeds is not None:
-            raise UsageError("--seeds starts new runs and --resume carries on one run folder; "
-                             "use one or the other (resume each seed's folder on its own).")
-        config, experiment, name = resume_config(args.resume, _overrides(args))
+        config, experiment, name = _resumed(args)
         return run_ray([(name, config)], logdir=logdir, experiment=experiment, resume_dir=args.resume, **placing)
     experiment, jobs = _jobs(args)
     return run_ray(jobs, logdir=logdir, experiment=experiment, **placing)

@@ -49,7 +49,7 @@ class Following:
         if owner:
             self.writers.add((owner.get("host"), owner.get("pid")))
         view = app.views.add(info.path.name, info.experiment, config=info.config, status="running",
-                             epochs=follower.epochs, run_dir=str(path), followed=True)
+                             epochs=follower.epochs, run_dir=str(path), group=info.group, followed=True)
         self.followers[view.key] = follower
         app.log_line(f"Following [b]{escape(view.label)}[/], written by {escape(owner_text(owner))}.")
 

@@ -20,6 +20,7 @@ class Job:
     experiment: str
     config: RunConfig
     resume_dir: str | None = None  # carry on this run folder rather than start a new one
+    group: str | None = None       # the run it repeats over seeds (None: its own name)
     stop: threading.Event = field(default_factory=threading.Event, compare=False)
 
 

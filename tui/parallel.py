@@ -48,11 +48,22 @@ def run_parallel(jobs, *, logdir: str, experiment: str, parallel: int, devices: 
                  data_url=None, data_md5=None, resume_dir=None, console: Console | None = None) -> int:
     """Run jobs (core.seeds.Job, or (run name, RunConfig) pairs) `parallel` at a time on `devices`
     (default: where the runs' device setting points, every visible GPU for auto); returns the exit code."""
-    console = console or Console(highlight=False)
-    jobs = [SeedJob(*job) for job in jobs]
-    queue = [Job(str(i), job.name, job.config, experiment, resume_dir, job.group) for i, job in enumerate(jobs)]
-    devices = devices or default_devices([job.config for job in jobs])
+    queue = queue_of(jobs, experiment, resume_dir)
+    devices = devices or default_devices([job.config for job in queue])
     executor = ProcessExecutor(logdir, data_url, data_md5, parallel=parallel, devices=devices)
+    return run_placed(executor, queue, console or Console(highlight=False))
+
+
+def queue_of(jobs, experiment: str, resume_dir=None) -> list[Job]:
+    """The executor's jobs for `run`'s (core.seeds.Job, or (run name, RunConfig) pairs)."""
+    return [Job(str(i), job.name, job.config, experiment, resume_dir, job.group)
+            for i, job in enumerate(SeedJob(*job) for job in jobs)]
+
+
+def run_placed(executor, queue: list[Job], console: Console) -> int:
+    """Run `queue` on an executor that places runs elsewhere (worker processes, Ray tasks), printing
+    as `run` prints one run; the first stop signal stops every run, a second abandons their epochs.
+    Returns the exit code."""
     stop, hurry = threading.Event(), threading.Event()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())

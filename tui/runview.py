@@ -41,6 +41,7 @@ class RunView:
     folder: str = ""           # the run folder's name: on disk, or the one it will most likely get
     prefix: str = ""           # "experiment/" while runs of two experiments are on screen
     settings: str = ""         # how its config differs from its experiment's first run: "lr 0.01, sgd"
+    group: str = ""            # the run it repeats over seeds (its job's or record's group); "": its name
 
     @property
     def label(self) -> str:
@@ -111,7 +112,8 @@ class Views:
             return None
         return self.add(info.path.name, info.experiment, config=info.config, status=info.status,
                         epochs=int(info.config.get("epochs", 0) or 0), metrics=list(info.metrics),
-                        message=info.message, cause=info.cause, run_dir=path, past=True)
+                        message=info.message, cause=info.cause, run_dir=path, past=True,
+                        group=info.group)
 
     def remove(self, key: str) -> None:
         self._views.pop(key, None)
@@ -119,8 +121,15 @@ class Views:
 
     def colour(self, view: RunView) -> int:
         """The run's colour, given now if it has none: the palette in order, so the first
-        runs that draw get the most distinct colours, whatever failed or was skipped."""
+        runs that draw get the most distinct colours, whatever failed or was skipped. The seeds
+        of a group (tui.groupview) share the colour its first seed got."""
+        from tui.groupview import group_key  # groupview builds on RunView
+
         if view.colour is None:
+            mates = [v for v in self if v is not view and v.colour is not None and group_key(v) == group_key(view)]
+            if mates and all(v.config.get("seed") != view.config.get("seed") for v in mates):
+                view.colour = mates[0].colour
+                return view.colour
             view.colour = PALETTE[self._given % len(PALETTE)]
             self._given += 1
         return view.colour

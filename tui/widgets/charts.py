@@ -11,12 +11,18 @@ epoch in progress (RunView.live) as a dotted segment from the last finished epoc
 the running loss; the epoch's own value replaces it. The test-loss chart marks each
 run's overfitting onset (core.compare: the epoch of its lowest test loss) where test
 loss has risen since.
+
+A group of seeds (tui.groupview) is one curve, its mean, with its min–max spread as a
+fainter pair of lines in its colour; its key item reads `baseline (n=3)` and, under the
+cursor, the mean. The app's `e` draws each seed on its own instead.
 """
 from __future__ import annotations
 
 import math
 
-from rich.text import Text
+from rich.color import Color
+from rich.style import Style
+from rich.text import Span, Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -26,13 +32,18 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from core.compare import overfit_onset, smooth
-from tui.runview import RunView
+from tui.groupview import curves
+from tui.runview import PALETTE, RunView
 from tui.widgets.axes import label_positions, on_column, on_row, x_ticks, y_axis
 
 CHARTS = (("train_loss", "train loss"), ("test_loss", "test loss"),
           ("train_acc", "train acc"), ("test_acc", "test acc"))
 ONSET_MARKER = "◆"
 ONSET_METRIC = "test_loss"
+# a group's spread is its colour, dim. plotext draws no text style, so the spread is drawn in a
+# stand-in colour (greys no run and no cursor uses) that `render` turns into the dim colour.
+SPREAD_STAND_IN = {232 + k: colour for k, colour in enumerate(PALETTE)}
+STAND_IN_OF = {colour: stand_in for stand_in, colour in SPREAD_STAND_IN.items()}
 LIVE_METRIC = "train_loss"
 LIVE_MARKER = "·"
 CURSOR_COLOUR = 244  # mid grey: visible on dark and light themes, quieter than any run
@@ -71,6 +82,16 @@ def key_lines(items: list[tuple[int, str]], width: int, prefix: str = "") -> lis
     return lines
 
 
+def dim_spread(text: Text) -> Text:
+    """The spread's stand-in colours as their group's colour, dim."""
+    for k, span in enumerate(text.spans):
+        style = span.style
+        if isinstance(style, Style) and style.color and style.color.number in SPREAD_STAND_IN:
+            colour = Color.from_ansi(SPREAD_STAND_IN[style.color.number])
+            text.spans[k] = Span(span.start, span.end, style + Style(color=colour, dim=True))
+    return text
+
+
 class MetricChart(PlotextPlot):
     """One metric per epoch for each run; redrawn from `series` on every render.
 
@@ -98,6 +119,8 @@ class MetricChart(PlotextPlot):
         self.series: list[tuple[str, int, list[int], list[float]]] = []  # (label, colour, x, y)
         self.markers: list[tuple[int, int]] = []  # (index in series, onset epoch): test loss only
         self.live: dict[int, tuple[int, float]] = {}  # index in series -> (epoch in progress, running value)
+        self.spread: dict[int, tuple[list, list]] = {}  # index in series -> a group's (lowest, highest) per epoch
+        self.presmoothed: set[int] = set()  # indices in series smoothed already (groups: seed by seed)
         self.smoothing = False
         self.log_y = False
         self.cursor: int | None = None  # the epoch the cursor is on (shown while focused)
@@ -105,10 +128,14 @@ class MetricChart(PlotextPlot):
         self._columns: tuple[int, int, int] | None = None  # as last drawn: (first canvas column, columns, last epoch)
 
     # ---- data ---------------------------------------------------------------
-    def show(self, views: list[RunView], smoothing: bool, log_y: bool) -> None:
-        self.series = [(v.label, v.colour, *v.series(self.metric)) for v in views]
-        self.live = {k: v.live for k, v in enumerate(views)
-                     if self.metric == LIVE_METRIC and v.live is not None}
+    def show(self, views: list[RunView], smoothing: bool, log_y: bool, seeds: bool = False) -> None:
+        """Draw `views`: a group of seeds as its mean and spread, or (`seeds`) each run alone."""
+        drawing = curves(views, self.metric, seeds, smoothing)
+        self.series = [(c.label, c.colour, c.x, c.y) for c in drawing]
+        self.spread = {k: (c.low, c.high) for k, c in enumerate(drawing) if c.low is not None}
+        self.presmoothed = {k for k, c in enumerate(drawing) if c.smoothed}
+        self.live = {k: c.view.live for k, c in enumerate(drawing)
+                     if self.metric == LIVE_METRIC and c.view is not None and c.view.live is not None}
         self.markers = []
         if self.metric == ONSET_METRIC:
             for k, (_, _, x, y) in enumerate(self.series):
@@ -124,11 +151,23 @@ class MetricChart(PlotextPlot):
     def drawn(self) -> list[tuple[str, int, list[int], list[float]]]:
         """The series as drawn: smoothed or not, without the points no axis can show (NaN,
         infinite; on a log axis 0 and below); the epoch in progress not included."""
-        return [(label, colour, *self._drawable(x, smooth(y) if self.smoothing else y))
-                for label, colour, x, y in self.series]
+        return [(label, colour, *self._drawable(x, smooth(y) if self.smoothing and k not in self.presmoothed else y))
+                for k, (label, colour, x, y) in enumerate(self.series)]
+
+    def drawn_spread(self) -> dict[int, tuple[list[int], list[float], list[float]]]:
+        """Per group in series: (epochs, lowest, highest) as drawn."""
+        out = {}
+        for k, (low, high) in self.spread.items():
+            x = self.series[k][2]
+            keep = [j for j in range(len(x)) if self._shown(low[j]) and self._shown(high[j])]
+            out[k] = [x[j] for j in keep], [low[j] for j in keep], [high[j] for j in keep]
+        return out
+
+    def _shown(self, value: float) -> bool:
+        return math.isfinite(value) and (value > 0 or not self.log_y)
 
     def _drawable(self, x: list[int], y: list[float]) -> tuple[list[int], list[float]]:
-        keep = [k for k, v in enumerate(y) if math.isfinite(v) and (v > 0 or not self.log_y)]
+        keep = [k for k, v in enumerate(y) if self._shown(v)]
         return [x[k] for k in keep], [y[k] for k in keep]
 
     def live_points(self, drawn) -> dict[int, tuple[int, float]]:
@@ -234,7 +273,7 @@ class MetricChart(PlotextPlot):
         plt.theme(self._get_plotext_theme_name(self.app.theme))
         text = self._title_line(width)
         text.append("\n")
-        text.append_text(Text.from_ansi(plt.build().rstrip("\n")))
+        text.append_text(dim_spread(Text.from_ansi(plt.build().rstrip("\n"))))
         for line in key:
             text.append("\n")
             text.append_text(line)
@@ -266,7 +305,9 @@ class MetricChart(PlotextPlot):
         plt.yaxes(True, False)
         drawn = self.drawn()
         live = self.live_points(drawn)
-        values = [v for _, _, _, y in drawn for v in y] + [v for _, v in live.values()]
+        spread = self.drawn_spread()
+        values = ([v for _, _, _, y in drawn for v in y] + [v for _, v in live.values()]
+                  + [v for _, low, high in spread.values() for v in low + high])
         rows = max(2, height - 2)  # the canvas: less the x axis and its labels
         axis = y_axis(values, rows, min_span(self.metric, values), floor=0.0,
                                   ceiling=1.0 if self.metric.endswith("acc") else None, log=self.log_y)
@@ -282,6 +323,10 @@ class MetricChart(PlotextPlot):
         def cell(epoch, value):
             return on_column(epoch, 1, last, columns), on_row(value, axis, rows)
 
+        for k, (x, low, high) in spread.items():  # under the means: a shared cell shows the mean
+            for edge in (low, high):
+                if x:
+                    plt.plot(x, edge, color=STAND_IN_OF.get(drawn[k][1], drawn[k][1]), marker="braille")
         for _, colour, x, y in drawn:
             if x:
                 plt.plot(x, y, color=colour, marker="braille")
@@ -344,9 +389,9 @@ class ChartGrid(Vertical):
     def charts(self) -> list[MetricChart]:
         return list(self.query(MetricChart))
 
-    def show(self, views: list[RunView], smoothing: bool, log_y: bool) -> None:
+    def show(self, views: list[RunView], smoothing: bool, log_y: bool, seeds: bool = False) -> None:
         for chart in self.charts:
-            chart.show(views, smoothing, log_y)
+            chart.show(views, smoothing, log_y, seeds)
 
     def shown(self) -> list[MetricChart]:
         return [c for c in self.charts if c.display]

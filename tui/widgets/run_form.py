@@ -1,7 +1,9 @@
 """The run form: one row per RunConfig setting, named exactly as in core/config.py.
 
 Every change is validated with core.config.make_config; a bad field gets the
-ConfigError sentence right under it.
+ConfigError sentence right under it. Under them, `seeds` (not a RunConfig setting): how
+many seeds `s` and `a` run each run over (core.seeds.parse_seeds: `3`, or `4,5,6`); blank
+means the preset's own (one seed unless the preset says `seeds = N`).
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from core.config import DATASETS, OPTIMIZERS, PRECISIONS, REGULARIZERS, RunConfig
+from core.config import DATASETS, OPTIMIZERS, PRECISIONS, REGULARIZERS, ConfigError, RunConfig
+from core.seeds import ONE, Seeds, parse_seeds
 from tui.formcheck import check
 
 # (field, kind, choices); order is the order on screen
@@ -31,6 +34,11 @@ FIELDS = (
     ("device", "input", None),
     ("precision", "select", PRECISIONS),
 )
+SEEDS = "seeds"
+
+
+def seeds_text(seeds: Seeds) -> str:
+    return ",".join(map(str, seeds.values)) if seeds.values else str(seeds.count)
 
 
 def _text(value) -> str:
@@ -68,6 +76,8 @@ class RunForm(VerticalScroll):
         self.last_edited: str | None = None  # the field `f` returns to
         self._loaded: dict = {}  # each field's value as `load` set it
         self._loading = False
+        self.default_seeds = ONE  # what a blank seeds field means: the chosen preset's seeds
+        self._loaded[SEEDS] = ""  # never loaded: any text is an edit `f` returns to
 
     def compose(self) -> ComposeResult:
         for name, kind, choices in FIELDS:
@@ -80,6 +90,10 @@ class RunForm(VerticalScroll):
                 else:
                     yield Input(compact=True, id=f"field-{name}", select_on_focus=False)
             yield Static("", classes="field-error", id=f"error-{name}")
+        with Horizontal(classes="field"):
+            yield Label(SEEDS, classes="field-name")
+            yield Input(compact=True, id=f"field-{SEEDS}", select_on_focus=False, placeholder="1")
+        yield Static("", classes="field-error", id=f"error-{SEEDS}")
         yield Static("", classes="field-error", id="error-form")
 
     def widget(self, name: str):
@@ -103,6 +117,26 @@ class RunForm(VerticalScroll):
             self._loading = False
         self.validate()
 
+    def preset_seeds(self, seeds: Seeds) -> None:
+        """The chosen preset's seeds: what a blank seeds field runs, shown as its placeholder."""
+        self.default_seeds = seeds
+        self.widget(SEEDS).placeholder = seeds_text(seeds)
+        self.validate()
+
+    def seeds(self) -> Seeds | None:
+        """The seeds each run gets; None when the field is invalid (its sentence is under it)."""
+        return self._parse_seeds()[0]
+
+    def _parse_seeds(self) -> tuple[Seeds | None, str]:
+        """(the seeds, "") or (None, what is wrong with the field)."""
+        text = self.widget(SEEDS).value
+        if not text.strip():
+            return self.default_seeds, ""
+        try:
+            return parse_seeds(text, SEEDS), ""
+        except ConfigError as e:
+            return None, str(e).replace("--seeds ", "")  # the CLI's examples, as typed here
+
     def values(self) -> dict:
         """The raw form values by field name (text as typed; blank reg_strength = default)."""
         out = {}
@@ -116,16 +150,18 @@ class RunForm(VerticalScroll):
     def validate(self) -> RunConfig | None:
         """Check the form, show the messages inline, return the config or None."""
         config, errors = check(self.values(), self.base)
-        order = [n for n, _, _ in FIELDS] + ["form"]
+        if seeds_error := self._parse_seeds()[1]:
+            errors[SEEDS] = seeds_error
+        order = [n for n, _, _ in FIELDS] + [SEEDS, "form"]
         self.errors = {n: errors[n] for n in order if n in errors}
-        for name in [n for n, _, _ in FIELDS] + ["form"]:
+        for name in order:
             label = self.query_one(f"#error-{name}", Static)
             message = self.errors.get(name, "")
             label.update(message)
             label.display = bool(message)
             if name != "form":
                 self.widget(name).set_class(bool(message), "-invalid")
-        return config
+        return None if seeds_error else config
 
     @property
     def edited(self) -> bool:

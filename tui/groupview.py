@@ -1,0 +1,70 @@
+"""The charts' groups: the runs on screen that repeat one configuration over seeds.
+
+Runs share a group when they share the experiment, the group name their job or record
+gives (a run's own name before seeds existed) and their settings (core.groups'
+settings_key), as `compare` groups them. A group of several seeds is drawn as its mean
+curve with the min–max spread (core.compare.group_curve); with `seeds` on, or for a
+one-seed group, every run is drawn on its own, exactly as before groups existed.
+
+Plain Python (no Textual), so the tests can check it directly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.compare import DEFAULT_WEIGHT, group_curve
+from core.groups import settings_key
+from tui.runview import RunView
+
+
+@dataclass
+class Curve:
+    """One line a chart draws (with its spread, for a group)."""
+    label: str
+    colour: int
+    x: list
+    y: list
+    view: RunView | None = None  # the run it draws (None: a group's mean); its live epoch is drawn
+    smoothed: bool = False       # y is smoothed already (a group: each seed smoothed, then averaged)
+    low: list | None = None      # a group's spread: per epoch of x, the lowest and highest seed
+    high: list | None = None
+
+
+def group_key(view: RunView) -> tuple:
+    return view.experiment, view.group or view.name, settings_key(view.config)
+
+
+def group_label(views: list[RunView]) -> str:
+    first = views[0]
+    return f"{first.prefix}{first.group or first.name} (n={len(views)})"
+
+
+def groups(views: list[RunView]) -> list[list[RunView]]:
+    """`views` gathered into groups, in the order each group's first run comes. A seed that
+    comes twice in a group (the same run started again) is not a repeat: that run stands alone."""
+    out: list[list[RunView]] = []
+    index: dict[tuple, list[RunView]] = {}
+    for view in views:
+        members = index.get(group_key(view))
+        if members is not None and all(m.config.get("seed") != view.config.get("seed") for m in members):
+            members.append(view)
+        else:
+            out.append([view])
+            index.setdefault(group_key(view), out[-1])
+    return out
+
+
+def curves(views: list[RunView], metric: str, seeds: bool = False, smoothing: bool = False) -> list[Curve]:
+    """What a chart of `metric` draws for `views`: a mean with its spread per group of several
+    seeds that have something to draw (a group still training: the seeds it has), or each run
+    on its own (`seeds`, one-seed groups)."""
+    out = []
+    for members in groups(views):
+        drawing = [v for v in members if v.series(metric)[0]]
+        if seeds or len(drawing) < 2:
+            out += [Curve(v.label, v.colour, *v.series(metric), view=v) for v in members]
+            continue
+        band = group_curve([v.metrics for v in drawing], metric, DEFAULT_WEIGHT if smoothing else None)
+        out.append(Curve(group_label(drawing), drawing[0].colour, list(band.epochs), list(band.mean),
+                         smoothed=smoothing, low=list(band.low), high=list(band.high)))
+    return out
