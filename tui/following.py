@@ -51,6 +51,7 @@ class Following:
         view = app.views.add(info.path.name, info.experiment, config=info.config, status="running",
                              epochs=follower.epochs, run_dir=str(path), group=info.group, followed=True)
         self.followers[view.key] = follower
+        app._relabel()  # its row, at once
         app.log_line(f"Following [b]{escape(view.label)}[/], written by {escape(owner_text(owner))}.")
 
     def poll(self) -> None:
