@@ -306,7 +306,8 @@ class CifarApp(App):
             configs = [job.config for job in jobs]
             executor = executor or ProcessExecutor(self.logdir, self.data_url, self.data_md5, parallel=self.parallel,
                                                    devices=self.devices or default_devices(configs))
-            placed = [PlacedJob(job.key, job.name, job.config, job.experiment, job.resume_dir, job.group) for job in jobs]
+            placed = [PlacedJob(job.key, job.name, job.config, job.experiment, job.resume_dir, job.group)
+                      for job in jobs]
             ended = executor.run(placed, lambda key, event: self.post_message(TrainerEvent(key, event)),
                                  jobs[0].stop)
             if any(is_data_missing(job.config, ended[job.key]) for job in jobs if job.key in ended):
