@@ -284,3 +284,38 @@ def answers(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_the_console_trains_its_queue_as_ray_tasks_and_draws_them(cluster, tmp_path):
+    """`cifar-tui --ray ADDRESS`: the form's queue goes to the cluster; the console follows the runs
+    through their records and draws them as it draws its own."""
+    from apphelp import fill, log_text, make_app, ready, sync, wait_for
+
+    @sync
+    async def drive():
+        app = make_app(tmp_path, placer=RayExecutor(str(tmp_path / "runs"), cluster=cluster))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: ready(app))
+            await fill(pilot, app, epochs="2", train_fraction="0.05", batch_size="100", device="cpu")
+            await pilot.press("a")  # quick-demo: two runs, both submitted at once
+            await wait_for(pilot, lambda: len(app.views) == 2 and not app.running
+                           and all(v.status != "queued" for v in app.views), timeout=240)
+            for view in app.views:
+                assert view.status == "finished", log_text(app)
+                assert view.metrics == read_metrics(view.run_dir) and len(view.metrics) == 2
+            assert not any(p.name.startswith(".ray") and any(p.iterdir()) for p in (tmp_path / "runs").iterdir()
+                           if p.is_dir()), "the control folder is left behind"
+
+    drive()
+
+
+def test_console_ray_flags_are_checked_before_the_console_opens(capsys, tmp_path):
+    assert main(["--ray", "local", "--parallel", "2", "--logdir", str(tmp_path)]) == 2
+    assert "leave --parallel and --devices out" in capsys.readouterr().err
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["--ray", f"127.0.0.1:{port}", "--logdir", str(tmp_path / "logs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cifar-tui: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "logs").exists()

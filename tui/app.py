@@ -109,11 +109,12 @@ class CifarApp(App):
 
     def __init__(self, logdir: str = "runs", data_dir: str | None = None, data_url: str | None = None,
                  data_md5: str | None = None, clock=time.monotonic, parallel: int | None = None,
-                 devices: list[str] | None = None, on_hangup: str = "keep") -> None:
+                 devices: list[str] | None = None, on_hangup: str = "keep", placer=None) -> None:
         super().__init__()
         self.logdir, self.data_url, self.data_md5 = logdir, data_url, data_md5
         # parallel: a queue's runs train `parallel` at a time in worker processes (None: one by one, here)
         self.parallel, self.devices = parallel, devices
+        self.placer = placer  # an executor that places runs elsewhere (core.ray_executor.RayExecutor)
         if parallel:  # start the workers' helper process now: under Textual, sys.stderr has no descriptor to hand it
             from multiprocessing import resource_tracker
 
@@ -282,7 +283,7 @@ class CifarApp(App):
         only through post_message."""
         data = SharedData(self.data_url, self.data_md5)  # the queue's runs load each data set once
         try:
-            if self.parallel:
+            if self.placed:
                 self._train_in_workers()
                 return
             while (job := self.queue.take()) is not None:
@@ -298,10 +299,16 @@ class CifarApp(App):
         finally:
             trained.set()
 
+    @property
+    def placed(self) -> bool:
+        """Runs train elsewhere (worker processes, Ray tasks), not in the console's thread."""
+        return bool(self.parallel or self.placer)
+
     def _train_in_workers(self) -> None:
-        """--parallel: what is queued trains in worker processes, `parallel` at a time; runs queued
-        meanwhile go in the next round. One stop flag for a round: x stops every worker."""
-        executor = None
+        """--parallel or --ray: what is queued trains in worker processes (`parallel` at a time) or
+        as Ray tasks; runs queued meanwhile go in the next round. One stop flag for a round: x stops
+        every run of it."""
+        executor = self.placer
         while jobs := self.queue.take_all():
             configs = [job.config for job in jobs]
             executor = executor or ProcessExecutor(self.logdir, self.data_url, self.data_md5, parallel=self.parallel,
@@ -334,7 +341,7 @@ class CifarApp(App):
                           f"Stopping {label} at the end of this batch; {what}.")
             return
         self._stop_pressed = True
-        if self.parallel:
+        if self.placed:
             label = "every running run"
         waiting = len(self.queue.pending())
         more = (f" {waiting} run{'s' * (waiting > 1)} still queued: x again clears the queue too."
@@ -774,9 +781,9 @@ def detach_terminal() -> int:
 
 
 def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None, parallel=None, devices=None,
-                on_hangup="keep") -> int:
+                on_hangup="keep", placer=None) -> int:
     """Exit status 0, or 128 + N after a quit signal N, like `cifar-tui run`."""
     app = CifarApp(logdir=logdir, data_dir=data_dir, data_url=data_url, data_md5=data_md5, parallel=parallel,
-                   devices=devices, on_hangup=on_hangup)
+                   devices=devices, on_hangup=on_hangup, placer=placer)
     app.run()
     return 128 + app.signalled if app.signalled else 0

@@ -37,7 +37,7 @@ def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cifar-tui", usage="cifar-tui [-h] [--logdir DIR] [--data-dir DIR] [--data-url URL] [--data-md5 MD5] "
-                                "[--parallel N] [--devices DEV,DEV] [--on-hangup keep|stop] [COMMAND ...]",
+                                "[--parallel N] [--devices DEV,DEV] [--ray ADDRESS] [--on-hangup keep|stop] [COMMAND ...]",
         description="Train small CNNs on CIFAR-10 and watch the curves live. With no COMMAND, cifar-tui opens "
                     "the console (keys: ? inside it); a COMMAND works without it, in the shell.",
         epilog="`cifar-tui COMMAND --help` tells more about one command.")
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--devices", dest="console_devices", default=None, metavar="DEV,DEV",
                          help="devices for the console's --parallel, e.g. cuda:0,cuda:1 "
                               "(default: every visible GPU, else the CPU)")
+    console.add_argument("--ray", dest="console_ray", default=None, metavar="ADDRESS",
+                         help="the console trains each run as a Ray task: local starts Ray on this box; "
+                              "auto or HOST:PORT joins that cluster")
     console.add_argument("--on-hangup", default="keep", choices=("keep", "stop"),
                          help="when the console's terminal hangs up while it trains: keep (default) trains its "
                               "queue to the end and exits 0; stop stops the runs cleanly (exit 129)")
@@ -182,6 +185,21 @@ def _placement(parallel: str | None, devices: str | None) -> dict:
             "devices": devices}
 
 
+def _console_ray(address: str, args):
+    """The console's --ray ADDRESS: the cluster joined (or Ray started here for `local`) and its
+    view of the log dir checked before the console opens; one sentence (exit 2) if not."""
+    from core.ray_executor import RayExecutor, connect
+
+    cluster = connect(None if address.strip().lower() == "local" else address.strip())
+    executor = RayExecutor(args.logdir or default_logdir(), args.data_url, args.data_md5, cluster=cluster)
+    try:
+        executor.check([])
+    except BaseException:
+        cluster.close()
+        raise
+    return executor
+
+
 def _run_on_ray(args, logdir: str) -> int:
     """`run --ray`: the options checked (each with one sentence), then the runs as Ray tasks."""
     from core.ray_executor import import_ray
@@ -265,6 +283,11 @@ def cmd_console(args) -> int:
     from tui.app import run_console
 
     placing = _placement(args.console_parallel, args.console_devices)
+    if args.console_ray is not None:
+        if placing:
+            raise UsageError("--parallel places runs on this box; with --ray the cluster places them, "
+                             "so leave --parallel and --devices out.")
+        placing = {"placer": _console_ray(args.console_ray, args)}
     return run_console(logdir=args.logdir or default_logdir(), data_dir=args.data_dir,
                        data_url=args.data_url, data_md5=args.data_md5, on_hangup=args.on_hangup, **placing)
 
