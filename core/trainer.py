@@ -273,7 +273,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             record.save_checkpoint(_checkpoint(r, epoch, rows))
             done = epoch
             emit(EpochDone(run, epoch, config.epochs, row))
-        return _end(emit, record, run, "finished", done, run_dir, f"finished {done} epochs.")
+        return _end(emit, record, run, "finished", done, run_dir, f"finished {done} epoch{'s' * (done != 1)}.")
     except (Stopped, KeyboardInterrupt):  # KeyboardInterrupt: a second Ctrl-C abandons the epoch
         return _end(emit, record, run, "stopped", done, run_dir,
                     f"stopped after {done} finished epoch(s); resume with cifar-tui run --resume {run_dir}."
@@ -327,7 +327,7 @@ def _already_finished(emit, path: Path, run: str, done: int) -> RunEnded:
     """Resuming a run that has all its epochs: nothing to train; make its status say so."""
     message = f"already finished all {done} epochs; nothing to do (add epochs with --set epochs=N)."
     if read_run(path).status != "finished":  # killed after its last checkpoint
-        write_status(path, "finished", f"finished {done} epochs.", done)
+        write_status(path, "finished", f"finished {done} epoch{'s' * (done != 1)}.", done)
     event = RunEnded(run, "finished", message, done, str(path))
     emit(event)
     return event

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import threading
 import time
@@ -35,6 +34,7 @@ from core.seeds import Job as SeedJob, expand
 from core.trainer import train
 from tui.following import Following
 from tui.jobqueue import Job, JobQueue
+from tui.headless import ended_text
 from tui.messages import TrainerEvent
 from tui.runview import RunView, Views
 from tui.screens.compare import CompareScreen
@@ -751,15 +751,6 @@ def for_console(message: str, run_dir: str) -> str:
 
 def capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def ended_text(status: str, message: str) -> str:
-    """`finished 5 epochs.` rather than `finished — finished 5 epochs.`"""
-    if not message:
-        return status
-    if re.search(rf"\b{re.escape(status)}\b", message):
-        return message
-    return f"{status} — {message}"
 
 
 def is_data_missing(config: RunConfig, ended: RunEnded) -> bool:

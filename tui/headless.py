@@ -9,11 +9,13 @@ are still kept.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
@@ -64,7 +66,17 @@ class _Printer:
                 self.progress.remove_task(self.task)
                 self.task = None
             style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
-            self.console.print(f"[{style}]{event.run}: {event.status}[/] — {event.message}", soft_wrap=True)
+            self.console.print(f"{event.run}: [{style}]{escape(ended_text(event.status, event.message))}[/]",
+                               soft_wrap=True)
+
+
+def ended_text(status: str, message: str) -> str:
+    """`finished 5 epochs.` rather than `finished — finished 5 epochs.`"""
+    if not message:
+        return status
+    if re.search(rf"\b{re.escape(status)}\b", message):
+        return message
+    return f"{status} — {message}"
 
 
 def silence_terminal() -> None:
