@@ -118,8 +118,8 @@ async def test_a_stale_lock_shows_as_interrupted_not_live(tmp_path):
     (path / ".lock").write_text(f'{{"host": "here", "pid": {dead_pid()}, "since": 0}}')
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: ready(app))
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: ready(app) and "Pick a preset" in log_text(app))  # start-up done,
+        await pilot.pause()  # its offer (if any) pushed: the offer is decided in the same start-up step
         assert not isinstance(app.screen, PastRunsScreen)  # nothing offered: nobody writes it
         await pilot.press("escape", "o")
         await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
