@@ -10,9 +10,10 @@ import time
 import pytest
 import torch
 
+from eventorder import in_trainer_order
 from core.bench_concurrent import measure_concurrent
 from core.config import make_config
-from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.events import EpochDone, RunStarted
 from core.executor import Executor, Job, ProcessExecutor
 from core.follow import stop_writer
 from core.records import lock_owner, read_metrics, read_run
@@ -41,15 +42,6 @@ def wait_until(condition, timeout=180):
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
-
-
-def in_trainer_order(events) -> bool:
-    """RunStarted, then progress and epochs in order, then RunEnded last."""
-    if not (isinstance(events[0], RunStarted) and isinstance(events[-1], RunEnded)):
-        return False
-    keys = [(e.epoch, 0 if e.phase == "train" else 1, e.batch) if isinstance(e, BatchProgress)
-            else (e.epoch, 2, 0) for e in events[1:-1]]
-    return keys == sorted(keys) and len(set(keys)) == len(keys)
 
 
 def test_parallel_2_leaves_the_same_records_as_the_runs_one_after_the_other(tmp_path):

@@ -18,8 +18,9 @@ import pytest
 import ray
 import torch
 
+from eventorder import in_trainer_order
 from core.config import make_config
-from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.events import EpochDone, RunEnded, RunStarted
 from core.executor import Executor, Job
 from core.ray_executor import INSTALL, LOST, RayExecutor, connect
 from core.records import lock_owner, read_metrics, read_run
@@ -62,15 +63,6 @@ def curves(run_dir):
 def same_weights(a, b) -> bool:
     mine, theirs = (torch.load(Path(d) / "checkpoint.pt", weights_only=False)["model"] for d in (a, b))
     return all(torch.equal(mine[k], theirs[k]) for k in theirs)
-
-
-def in_trainer_order(events) -> bool:
-    """RunStarted, then progress and epochs in order, then RunEnded last."""
-    if not (isinstance(events[0], RunStarted) and isinstance(events[-1], RunEnded)):
-        return False
-    keys = [(e.epoch, 0 if e.phase == "train" else 1, e.batch) if isinstance(e, BatchProgress)
-            else (e.epoch, 2, 0) for e in events[1:-1]]
-    return keys == sorted(keys) and len(set(keys)) == len(keys)
 
 
 def test_run_ray_leaves_the_records_of_a_serial_run(cluster, tmp_path, capsys, one_thread):
