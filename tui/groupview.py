@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from core.compare import DEFAULT_WEIGHT, group_curve
 from core.groups import settings_key
+from tui.labels import group_labels
 from tui.runview import RunView
 
 
@@ -34,37 +35,42 @@ def group_key(view: RunView) -> tuple:
     return view.experiment, view.group or view.name, settings_key(view.config)
 
 
-def group_label(views: list[RunView]) -> str:
-    first = views[0]
-    return f"{first.prefix}{first.group or first.name} (n={len(views)})"
-
-
 def groups(views: list[RunView]) -> list[list[RunView]]:
-    """`views` gathered into groups, in the order each group's first run comes. A seed that
-    comes twice in a group (the same run started again) is not a repeat: that run stands alone."""
-    out: list[list[RunView]] = []
+    """`views` gathered into groups, in the order each group's first run comes (a seed run
+    twice is in its group twice; `counted` says which of the two the group's curve uses)."""
     index: dict[tuple, list[RunView]] = {}
     for view in views:
-        members = index.get(group_key(view))
-        if members is not None and all(m.config.get("seed") != view.config.get("seed") for m in members):
-            members.append(view)
-        else:
-            out.append([view])
-            index.setdefault(group_key(view), out[-1])
-    return out
+        index.setdefault(group_key(view), []).append(view)
+    return list(index.values())
+
+
+def counted(members: list[RunView]) -> list[RunView]:
+    """One run per seed, as `compare` counts them (core.groups): a seed run twice counts by
+    its finished run, else its later one."""
+    best: dict = {}
+    for k, view in enumerate(members):
+        seed = view.config.get("seed", id(view))
+        rank = (view.status == "finished", k)
+        if seed not in best or rank > best[seed][0]:
+            best[seed] = (rank, view)
+    kept = {id(v) for _, v in best.values()}
+    return [v for v in members if id(v) in kept]
 
 
 def curves(views: list[RunView], metric: str, seeds: bool = False, smoothing: bool = False) -> list[Curve]:
     """What a chart of `metric` draws for `views`: a mean with its spread per group of several
-    seeds that have something to draw (a group still training: the seeds it has), or each run
-    on its own (`seeds`, one-seed groups)."""
-    out = []
+    seeds that have something to draw (a group still training: the seeds it has; a seed run
+    twice: once), or each run on its own (`seeds`, one-seed groups)."""
+    out, bands = [], []
     for members in groups(views):
-        drawing = [v for v in members if v.series(metric)[0]]
+        drawing = [v for v in counted(members) if v.series(metric)[0]]
         if seeds or len(drawing) < 2:
             out += [Curve(v.label, v.colour, *v.series(metric), view=v) for v in members]
             continue
         band = group_curve([v.metrics for v in drawing], metric, DEFAULT_WEIGHT if smoothing else None)
-        out.append(Curve(group_label(drawing), drawing[0].colour, list(band.epochs), list(band.mean),
+        out.append(Curve("", drawing[0].colour, list(band.epochs), list(band.mean),
                          smoothed=smoothing, low=list(band.low), high=list(band.high)))
+        bands.append((len(out) - 1, drawing))
+    for (k, _), label in zip(bands, group_labels([d for _, d in bands])):
+        out[k].label = label
     return out

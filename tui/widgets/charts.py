@@ -33,6 +33,7 @@ from textual_plotext import PlotextPlot
 
 from core.compare import overfit_onset, smooth
 from tui.groupview import curves
+from tui.labels import fit
 from tui.runview import PALETTE, RunView
 from tui.widgets.axes import label_positions, on_column, on_row, x_ticks, y_axis
 
@@ -64,11 +65,27 @@ def fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}" if abs(value) < 100 else f"{value:.4g}"
 
 
-def key_lines(items: list[tuple[int, str]], width: int, prefix: str = "") -> list[Text]:
-    """`● label` items (colour, text) wrapped into lines of `width`, never splitting an item."""
+KEY_LINES = 3  # the grid's key: at most this many rows (the charts keep the rest)
+
+
+def key_lines(items: list[tuple[int, str]], width: int, prefix: str = "", max_lines: int | None = None) -> list[Text]:
+    """`● label` items (colour, text) wrapped into lines of `width`, never splitting an item.
+    Beyond `max_lines` the last line ends with `+N more` (every curve is a row of the table)."""
+    lines = _wrap(items, width, prefix)
+    if max_lines is None or len(lines) <= max_lines:
+        return lines
+    for keep in range(len(items) - 1, -1, -1):
+        for more in (f"+{len(items) - keep} more (all in the table)", f"+{len(items) - keep} more"):
+            lines = _wrap(items[:keep], width, prefix, more)
+            if len(lines) <= max_lines:
+                return lines
+    return lines[:max_lines]
+
+
+def _wrap(items, width: int, prefix: str = "", more: str = "") -> list[Text]:
     lines, line = [], Text(prefix)
-    for colour, text in items:
-        item = Text.assemble(("●", f"color({colour})"), " ", text)
+    pieces = [Text.assemble(("●", f"color({colour})"), " ", text) for colour, text in items]
+    for item in pieces + ([Text(more, style="dim")] if more else []):
         gap = "  " if line.cell_len else ""
         if line.cell_len and line.cell_len + len(gap) + item.cell_len > width:
             lines.append(line)
@@ -80,6 +97,13 @@ def key_lines(items: list[tuple[int, str]], width: int, prefix: str = "") -> lis
     for line in lines:
         line.truncate(width, overflow="ellipsis")
     return lines
+
+
+def fitted(items: list[tuple[int, str, str]], width: int) -> list[tuple[int, str]]:
+    """(colour, label, value) as key items whose labels (tui.labels.fit) leave room for the value."""
+    room = width - 2 - max((len(value) + 1 for _, _, value in items if value), default=0)
+    labels = fit([label for _, label, _ in items], room)
+    return [(colour, f"{label} {value}" if value else label) for (colour, _, value), label in zip(items, labels)]
 
 
 def dim_spread(text: Text) -> Text:
@@ -225,10 +249,15 @@ class MetricChart(PlotextPlot):
     def readout(self, named: bool = False) -> tuple[str, list[tuple[int, str]], str]:
         """The key row: (prefix, [(colour, text)], hint). With the cursor on, each run's value
         there; `named`: the prefix says which chart (a key shared by several charts in view)."""
+        prefix, items, hint = self._readout(named)
+        return prefix, [(colour, f"{label} {value}" if value else label) for colour, label, value in items], hint
+
+    def _readout(self, named: bool) -> tuple[str, list[tuple[int, str, str]], str]:
+        """As `readout`, with each item's label and value apart: (colour, label, value)."""
         epoch = self.cursor_shown
         if epoch is None:
             hint = "(←/→: read values)" if self.has_focus and self.series else ""
-            return "", [(colour, label) for label, colour, _, _ in self.series], hint
+            return "", [(colour, label, "") for label, colour, _, _ in self.series], hint
         drawn = self.drawn()
         live = self.live_points(drawn)
         items = []
@@ -239,20 +268,21 @@ class MetricChart(PlotextPlot):
                 value = fmt(live[k][1]) + " so far"
             else:
                 value = "–"
-            items.append((colour, f"{label} {value}"))
+            items.append((colour, label, value))
         name = f"{self.title}{' ~' if self.smoothing else ''}, " if named else ""
         return f"{name}epoch {epoch}:  ", items, ""
 
-    def key_height(self, width: int, named: bool = False) -> int:
+    def key_height(self, width: int, named: bool = False, max_lines: int | None = None) -> int:
         """Rows the key needs, cursor on or off, so the plot keeps its size when it comes on."""
-        values = [(colour, f"{label} 0.000 so far" if k in self.live else f"{label} 0.000")
+        values = [(colour, label, "0.000 so far" if k in self.live else "0.000")
                   for k, (label, colour, _, _) in enumerate(self.series)]
         prefix = (f"{self.title} ~, " if named else "") + f"epoch {self.last_epoch}:  "
-        return max(len(key_lines(values, width, prefix)), len(self.key(width, named)))
+        return max(len(key_lines(fitted(values, width), width, prefix, max_lines)),
+                   len(self.key(width, named, max_lines)))
 
-    def key(self, width: int, named: bool = False) -> list[Text]:
-        prefix, items, hint = self.readout(named)
-        lines = key_lines(items, width, prefix)
+    def key(self, width: int, named: bool = False, max_lines: int | None = None) -> list[Text]:
+        prefix, items, hint = self._readout(named)
+        lines = key_lines(fitted(items, width), width, prefix, max_lines)
         if hint and lines[-1].cell_len + 2 + len(hint) <= width:
             lines[-1].append("  " + hint, style="dim")
         return lines
@@ -260,9 +290,10 @@ class MetricChart(PlotextPlot):
     # ---- drawing ------------------------------------------------------------
     def render(self):
         width, height = self.size.width, self.size.height
-        key = self.key(width) if self.keyed else []
-        rows = min(self.key_height(width), max(0, height - ROWS_AROUND_CANVAS - 3)) if key else 0
-        key = (key + [Text()] * rows)[:rows]  # the plot keeps at least 3 rows
+        room = max(1, height - ROWS_AROUND_CANVAS - 3)  # the plot keeps at least 3 rows, the key 1
+        key = self.key(width, max_lines=room) if self.keyed else []
+        rows = min(self.key_height(width, max_lines=room), room) if key else 0
+        key = (key + [Text()] * rows)[:rows]
         plot_height = max(1, height - len(key) - 1)  # 1: the title row
         if not any(x for _, _, x, _ in self.series) and not self.live:
             return self._empty(width, height)
@@ -359,12 +390,12 @@ class ChartKey(Static):
             return ""
         width = max(1, self.content_size.width)
         named = len(self.grid.shown()) > 1
-        lines = chart.key(width, named)
-        return Text("\n").join(lines + [Text()] * (chart.key_height(width, named) - len(lines)))
+        lines = chart.key(width, named, KEY_LINES)
+        return Text("\n").join(lines + [Text()] * (chart.key_height(width, named, KEY_LINES) - len(lines)))
 
     def get_content_height(self, container, viewport, width: int) -> int:
         chart = self.grid.key_chart()
-        return chart.key_height(max(1, width), len(self.grid.shown()) > 1) if chart is not None else 1
+        return chart.key_height(max(1, width), len(self.grid.shown()) > 1, KEY_LINES) if chart is not None else 1
 
 
 class ChartGrid(Vertical):
