@@ -81,13 +81,15 @@ def _candidates(label: str, width: int, others: list[str]) -> list[str]:
     if len(core) <= room:  # only a mark too long for the width: cut at the end
         return [label[:width - 1] + ELLIPSIS]
     cores = [MARK.sub("", o) for o in others]
-    differs = min(max((_common_prefix(core, o) for o in cores), default=0), len(core) - 1)
+    # where it parts from each other label, the nearest label first
+    parts = sorted({min(_common_prefix(core, o), len(core) - 1) for o in cores}, reverse=True) or [0]
+    differs = parts[0]
     head = room * 2 // 5
     out = [core[:head] + ELLIPSIS + core[len(core) - (room - 1 - head):] if room - 1 - head else core[:room - 1] + ELLIPSIS]
     side = max((room - 2) // 4, 1)
     span = room - 2 - 2 * side
-    if span >= 1:
-        start = min(max(differs - span // 2, side + 1), len(core) - side - span - 1)
+    for at in parts if span >= 1 else ():  # its beginning, where it parts from another, its end
+        start = min(max(at - span // 2, side + 1), len(core) - side - span - 1)
         if start > side:
             out.append(core[:side] + ELLIPSIS + core[start:start + span] + ELLIPSIS + core[len(core) - side:])
     out.append(ELLIPSIS + core[len(core) - (room - 1):])

@@ -8,6 +8,8 @@ row toggles all its seeds); the test-loss chart below marks each run's overfitti
 """
 from __future__ import annotations
 
+import textwrap
+
 from rich.markup import escape
 from rich.text import Text
 from textual import on
@@ -21,10 +23,14 @@ from core.records import read_run
 from tui.report import COLUMNS, DELTA_UNDER
 from tui.runview import RunView
 from tui.widgets.charts import MetricChart
-from tui.widgets.runs_table import shorten, swatch
+from tui.groupview import counted
+from tui.labels import fit, group_labels
+from tui.widgets.runs_table import swatch
 
 RELOAD_S = 1.0
-NAME_WIDTH = 18
+NAME_WIDTH = 12     # the run column at least; it takes what the columns up to the verdict leave
+SHORT = 30          # fewer rows than this: the table gives the chart room (app.tcss)
+VERDICT_WIDTH = 18  # the verdict wraps within this (at 80 columns it is never cut off)
 
 
 def order(comparison: Comparison, key: str, best_first: bool = True) -> list:
@@ -71,6 +77,10 @@ class CompareScreen(Screen):
         yield MetricChart("test_loss", "test loss", keyed=True, id="compare-chart")
         yield Footer(compact=True)
 
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.height < SHORT, "-short")
+        self._shown = []  # the run column's width follows the screen's
+
     def on_mount(self) -> None:
         self.reload()
         self.set_interval(RELOAD_S, self.reload)
@@ -104,7 +114,8 @@ class CompareScreen(Screen):
         table = self.query_one(DataTable)
         runs = self.rows()
         headers = [self._header(header, key) for header, key, _ in COLUMNS]
-        body = [(self.view_of(r).key, self._cells(r)) for r in runs]
+        names, width = self._names(runs)
+        body = [(self.view_of(r).key, self._cells(r, name, width)) for r, name in zip(runs, names)]
         if (headers, body) == self._shown:
             self._draw_chart()
             return
@@ -121,32 +132,61 @@ class CompareScreen(Screen):
         self._draw_title()
         self._draw_chart()
 
+    def labels(self, runs: list) -> list[str]:
+        """Each group's label as the chart key has it (tui.labels.group_labels)."""
+        return group_labels([counted(self.views_of(g)) for g in runs])
+
+    def _names(self, runs: list) -> tuple[list[str], int]:
+        """(the run cells' names, the run column's width). The column gets what the columns up
+        to the verdict leave (those after it scroll): every name whole where that is enough,
+        else the names shortened together (tui.labels.fit), never two alike."""
+        labels = self.labels(runs)  # the baseline's row is bold, its verdict says so
+        keys = [key for _, key, _ in COLUMNS]
+        others = 0
+        for header, key, cell in COLUMNS[:keys.index("verdict") + 1]:
+            if key != "run":
+                lines = [line for g in runs for line in self._cell(g, key, cell).plain.splitlines()]
+                others += max(map(len, lines + header.split(" ", 1))) + 2  # 2: the cell's padding
+        room = self.size.width - others - 2 - len("● ") - 2  # 2: its padding; 2: a scrollbar
+        width = max(NAME_WIDTH, min(room, max(map(len, labels), default=0)))
+        return fit(labels, width), width
+
     def _header(self, header: str, key: str) -> Text:
         text = header.replace(" ", "\n", 1)
         if key == self.sort_key:  # ▼: larger values first
             return Text(text + (" ▼" if SORT_KEYS[key] != self.best_first else " ▲"), style="bold reverse")
         return Text(text)
 
-    def _cells(self, group) -> list:
+    def _cells(self, group, name: str, width: int) -> list:
+        """The row's cells: the run cell holds its swatch and `name`, and under them the group's
+        status and the seeds its statistics leave out (`width`: the run column's)."""
         view = self.view_of(group)
         overlay = any(v.overlay for v in self.views_of(group))
         cells = []
         for _, key, cell in COLUMNS:
-            if key == "run":
-                name = view.label if len(self.views_of(group)) == 1 else cell(group)
-                name += " (baseline)" if group.is_baseline and view.folder != "baseline" else ""
-                text = Text.assemble(swatch(view) if overlay else ("○ ", "dim"),
-                                     (shorten(name, NAME_WIDTH), "bold" if group.is_baseline else ""))
-                if group.status not in ("finished", "unknown"):
-                    text.append(f"\n  {group.status}", style="dim")
-            elif key == "verdict":
-                text = Text(cell(group))
-            else:
-                text = Text(cell(group), justify="right")
-                if key in DELTA_UNDER and key in group.contrasts:
-                    text.append(f"\n{group.contrasts[key].delta:+.3f}", style="dim")
+            if key != "run":
+                cells.append(self._cell(group, key, cell))
+                continue
+            text = Text.assemble(swatch(view) if overlay else ("○ ", "dim"),
+                                 (name, "bold" if group.is_baseline else ""))
+            notes = [group.status] if group.status not in ("finished", "unknown") else []
+            for run in group.runs:  # a seed run twice, a failed one: said, not silently gone
+                if run.left_out:
+                    seen = self.keys.get(str(run.path))
+                    notes.append(f"{seen.label if seen else run.label}: {run.left_out}")
+            for note in notes:
+                for line in textwrap.wrap(note, width, subsequent_indent="  "):
+                    text.append(f"\n  {line}", style="dim")
             cells.append(text)
         return cells
+
+    def _cell(self, group, key: str, cell) -> Text:
+        if key == "verdict":
+            return Text("\n".join(textwrap.wrap(cell(group), VERDICT_WIDTH)))
+        text = Text(cell(group), justify="right")
+        if key in DELTA_UNDER and key in group.contrasts:
+            text.append(f"\n{group.contrasts[key].delta:+.3f}", style="dim")
+        return text
 
     def _draw_title(self) -> None:
         header = next(h for h, k, _ in COLUMNS if k == self.sort_key)

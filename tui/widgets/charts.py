@@ -290,7 +290,7 @@ class MetricChart(PlotextPlot):
     # ---- drawing ------------------------------------------------------------
     def render(self):
         width, height = self.size.width, self.size.height
-        room = max(1, height - ROWS_AROUND_CANVAS - 3)  # the plot keeps at least 3 rows, the key 1
+        room = max(1, min(height - ROWS_AROUND_CANVAS - 3, height // 4))  # a key of 1 row or more, under the plot
         key = self.key(width, max_lines=room) if self.keyed else []
         rows = min(self.key_height(width, max_lines=room), room) if key else 0
         key = (key + [Text()] * rows)[:rows]

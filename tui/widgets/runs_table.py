@@ -4,7 +4,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.runview import PAST_MARK, RunView
+from tui.labels import fit
+from tui.runview import RunView
 
 # test accuracy first: at 80 columns it is what stays on screen without scrolling; next to
 # it, from 120 columns, the settings where a run differs from its experiment's first run
@@ -13,8 +14,8 @@ COLUMNS = (("run", "run"), ("status", "status"), ("epoch", "epoch"), ("te acc", 
            ("tr acc", "train_acc"), ("tr loss", "train_loss"), ("time", "time"))
 STATUS_STYLE = {"running": "bold", "finished": "green", "stopped": "yellow", "queued": "dim",
                 "skipped": "dim", "failed": "red", "diverged": "red", "interrupted": "yellow"}
-NAME_WIDTH = 18       # the run column at least (80 columns: run, status, epoch, test acc fit)...
-WIDE_NAME_WIDTH = 40  # ...and at most, taking what the other columns leave
+NAME_WIDTH = 18  # the run column at least (80 columns: run, status, epoch, test acc fit); wider: what
+                 # the other columns leave, up to the longest label
 DRAWN, HIDDEN = "● ", "○ "
 
 
@@ -24,17 +25,6 @@ def format_duration(seconds: float) -> str:
         else f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def shorten(label: str, width: int) -> str:
-    """Cut the middle out of a long label: its end (`-2`) is what tells runs apart, and
-    `(past)` stays whole."""
-    if len(label) <= width:
-        return label
-    mark = PAST_MARK if label.endswith(PAST_MARK) else ""
-    name, room = label[:len(label) - len(mark)], width - len(mark) - 1
-    head = room * 2 // 5
-    return name[:head] + "…" + name[len(name) - (room - head):] + mark
-
-
 def swatch(view: RunView) -> tuple[str, str]:
     """● in the run's colour when drawn, ○ when hidden with `d`; nothing before it has a colour."""
     if view.colour is None:
@@ -42,11 +32,12 @@ def swatch(view: RunView) -> tuple[str, str]:
     return (DRAWN if view.overlay else HIDDEN), f"color({view.colour})"
 
 
-def row(view: RunView, name_width: int = NAME_WIDTH) -> list:
+def row(view: RunView, label: str | None = None) -> list:
+    """The row's cells; `label`: the run's label as fitted to the column (tui.labels.fit)."""
     last = view.last
     best = view.best
     cells = {
-        "run": Text.assemble(swatch(view), (shorten(view.label, name_width), "italic" if view.past else "")),
+        "run": Text.assemble(swatch(view), (view.label if label is None else label, "italic" if view.past else "")),
         "status": Text(view.status + (f" ({view.cause})" if view.cause and view.status == "failed" else ""),
                        style=STATUS_STYLE.get(view.status, "")),
         "epoch": f"{len(view.metrics)}/{view.epochs}" if view.epochs else str(len(view.metrics)),
@@ -66,6 +57,8 @@ class RunsTable(DataTable):
         super().__init__(**kwargs)
         self.name_width = NAME_WIDTH
         self._views: dict[str, RunView] = {}  # the views shown, to redraw them when the width changes
+        self._labels: dict[str, str] = {}     # key -> the label as fitted to the run column
+        self._raw: tuple = ()                 # (width, labels) that _labels were fitted from
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -86,19 +79,39 @@ class RunsTable(DataTable):
         if settings:
             others += max(settings, len("vs first run")) + 2 * self.cell_padding
         spare = self.size.width - others - 2 * self.cell_padding - len(DRAWN) - 2  # 2: a scrollbar
-        width = max(NAME_WIDTH, min(WIDE_NAME_WIDTH, spare))
+        longest = max((len(v.label) for v in self._views.values()), default=0)
+        width = max(NAME_WIDTH, min(longest, spare))
         if width != self.name_width:
             self.name_width = width
-            for view in self._views.values():
-                self.show(view)
+            self._refit()
+
+    def _refit(self) -> set:
+        """Fit every label to the run column, together (no two read the same); redraw the rows
+        whose fitted label changed and return their keys."""
+        raw = (self.name_width, tuple((key, v.label) for key, v in self._views.items()))
+        if raw == self._raw:
+            return set()
+        self._raw = raw
+        views = list(self._views.values())
+        labels = dict(zip((v.key for v in views), fit([v.label for v in views], self.name_width)))
+        changed = {key for key, label in labels.items() if self._labels.get(key) != label}
+        self._labels = labels
+        for view in views:
+            if view.key in changed:
+                self._put(view)
+        return changed
 
     def show(self, view: RunView) -> None:
         new = self._views.get(view.key) is None or len(view.settings) > max(
             len(v.settings) for v in self._views.values())
         self._views[view.key] = view
-        if new:
+        if new or len(view.label) > self.name_width:
             self._fit()
-        cells = row(view, self.name_width)
+        if view.key not in self._refit():
+            self._put(view)
+
+    def _put(self, view: RunView) -> None:
+        cells = row(view, self._labels.get(view.key))
         if view.key in self.rows:  # only changed cells: the timer calls this several times a second
             for (_, column), old, value in zip(COLUMNS, self.get_row(view.key), cells):
                 if old != value:
@@ -110,6 +123,7 @@ class RunsTable(DataTable):
         self._views.pop(key, None)
         if key in self.rows:
             self.remove_row(key)
+        self._refit()
 
     @property
     def selected_key(self) -> str | None:
