@@ -15,6 +15,7 @@ from rich.text import Text
 
 from core.compare import VERDICT_METRIC, Comparison, GroupSummary, as_group_row, as_row, sentence
 from core.records import METRICS, record_file_problem
+from tui.labels import fit as fit_labels
 
 BASE_COLUMNS = ("run", "experiment", "group", "seed", "epoch")
 VERDICT_WIDTH = 18  # room the verdict keeps at narrow widths: "no detectable" / "difference (n = 3)"
@@ -125,7 +126,20 @@ def fit(comparison: Comparison, sort: str, console) -> tuple[list, list]:
     return keep + [verdict], [c[0] for c in optional if c not in keep]
 
 
-def _table(comparison: Comparison, sort: str, cols: list) -> Table:
+def run_names(comparison: Comparison, sort: str, cols: list, console) -> dict:
+    """Each group's run cell, whole where the console's width allows; else shortened so the
+    verdict keeps its room and no two names read alike (tui.labels.fit)."""
+    full = {g.label: _label(g) for g in comparison.groups}
+    longest = max(map(len, full.values()), default=0)
+    verdict = [c for c in cols if c[1] == "verdict"]
+    others = [c for c in cols if c[1] != "verdict"]
+    used = Measurement.get(console, console.options, _table(comparison, sort, others)).maximum
+    verdicts = max((len(g.verdict) for g in comparison.groups), default=0)
+    spare = console.width - used - (min(VERDICT_WIDTH, max(verdicts, len("verdict"))) + 1 if verdict else 0)
+    return dict(zip(full, fit_labels(list(full.values()), max(8, longest + min(spare, 0)))))
+
+
+def _table(comparison: Comparison, sort: str, cols: list, names: dict | None = None) -> Table:
     t = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
     for header, key, _ in cols:
         mark = " ▾" if key == sort else ""
@@ -140,7 +154,8 @@ def _table(comparison: Comparison, sort: str, cols: list) -> Table:
             t.add_row()
         cells = []
         for _, key, cell in cols:
-            text = Text(cell(g), style="bold" if g.is_baseline and key == "run" else "")
+            value = names[g.label] if names and key == "run" else cell(g)
+            text = Text(value, style="bold" if g.is_baseline and key == "run" else "")
             if key == "run" and g.status != "finished":
                 text.append(f"\n  {g.status}", style="dim")
             if key in DELTA_UNDER and not g.is_baseline and key in g.contrasts:
@@ -153,8 +168,10 @@ def _table(comparison: Comparison, sort: str, cols: list) -> Table:
 def table(comparison: Comparison, sort: str, console=None) -> Table:
     """The summary table, one row per group in `sort` order, blank lines between rows; with a
     console, only the columns that fit its width (a run's name is never broken)."""
-    cols = fit(comparison, sort, console)[0] if console is not None else columns(sort)
-    return _table(comparison, sort, cols)
+    if console is None:
+        return _table(comparison, sort, columns(sort))
+    cols = fit(comparison, sort, console)[0]
+    return _table(comparison, sort, cols, run_names(comparison, sort, cols, console))
 
 
 def sentences(comparison: Comparison, sort: str) -> list[tuple[str, str]]:
