@@ -42,6 +42,7 @@ class Job:
     experiment: str
     resume_dir: str | None = None
     group: str | None = None  # the run it repeats over seeds (core.seeds.Job.group)
+    folder: str | None = None  # the run folder promised to it (core.records.free_folder); None: the first free
 
 
 @dataclass
@@ -68,7 +69,7 @@ class Executor:
     def train_kwargs(self, job: Job) -> dict:
         return {"logdir": self.logdir, "experiment": job.experiment, "run": job.name,
                 "data_url": self.data_url, "data_md5": self.data_md5, "resume_dir": job.resume_dir,
-                "group": job.group}
+                "group": job.group, "folder": job.folder}
 
 
 def visible_devices() -> list[str]:

@@ -57,19 +57,33 @@ def default_logdir() -> str:
     return os.environ.get("CIFAR_TUI_LOGDIR", "runs")
 
 
-def new_run_dir(logdir: str, experiment: str, run: str) -> Path:
-    """Create a fresh run folder; a taken name gets a suffix (-2, -3...) so records never mix."""
+def free_folder(parent, run: str, taken=()) -> str:
+    """The folder a new run named `run` gets in `parent`: `run`, else `run-2`, `run-3`... the
+    first that is neither on disk nor in `taken` (folders promised to runs not started yet).
+    `parent` None: `taken` alone decides."""
+    base = safe_name(run)
+    for n in range(1, 10_000):
+        folder = base if n == 1 else f"{base}-{n}"
+        if folder not in taken and not (parent is not None and (Path(parent) / folder).exists()):
+            return folder
+    return f"{base}-{len(taken) + 10_000}"
+
+
+def new_run_dir(logdir: str, experiment: str, run: str, folder: str | None = None) -> Path:
+    """Create a fresh run folder: `folder` (the one a queue promised the run) if it is still
+    free, else the first free one of free_folder's, so records never mix."""
     parent = Path(logdir) / safe_name(experiment)
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        base = safe_name(run)
-        for n in range(1, 10_000):
-            path = parent / (base if n == 1 else f"{base}-{n}")
+        tried: set[str] = set()
+        name = safe_name(folder) if folder else free_folder(parent, run)
+        while len(tried) < 10_000:
             try:
-                path.mkdir()
-                return path
-            except FileExistsError:
-                continue
+                (parent / name).mkdir()
+                return parent / name
+            except FileExistsError:  # taken since: another writer made it first
+                tried.add(name)
+                name = free_folder(parent, run, tried)
     except OSError as e:
         raise RecordError(f"cannot write runs under {logdir} ({e.strerror or e}); "
                           "choose another folder with --logdir.") from None

@@ -207,13 +207,14 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
           logdir: str | None = None, experiment: str = "custom", run: str = "run",
           dataset: data_mod.Dataset | None = None, data_url: str | None = None,
           data_md5: str | None = None, resume_dir=None, group: str | None = None,
-          data: data_mod.SharedData | None = None) -> RunEnded:
+          data: data_mod.SharedData | None = None, folder: str | None = None) -> RunEnded:
     """Train one run and record it. Returns (and emits) the RunEnded event.
 
     With `resume_dir` it carries on from that run folder's checkpoint; `config` may
     differ from the stored one only in resume.CHANGEABLE (e.g. more epochs). `group` (default:
     the run's name) is recorded in config.json: the seeds of one run share it. `data` shares
-    the data set, and its copy on the device, with the other runs of a queue.
+    the data set, and its copy on the device, with the other runs of a queue. `folder`: the run
+    folder a queue promised the run (records.new_run_dir: another name if it was taken since).
     """
     emit = on_event or (lambda event: None)
     stop = stop or threading.Event()
@@ -243,7 +244,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             meta = {"experiment": experiment, "run": run, "group": group or run, "config": config.to_dict(),
                     "device": str(device), "started": time.time(), "torch": torch.__version__,
                     "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
-            path = new_run_dir(logdir or default_logdir(), experiment, run)
+            path = new_run_dir(logdir or default_logdir(), experiment, run, folder)
             run_dir = str(path)
             state, first, rows = None, 1, []
             record = RunRecord(path, meta)

@@ -90,11 +90,12 @@ async def test_quick_demo_epochs_arrive_in_the_table_and_the_charts(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, epochs="2", **FAST)
-        await pilot.press("a")  # the whole preset: both runs, with the form's edits
+        await pilot.press("a")  # the whole preset: both runs, with the form's edits (named after them)
         await wait_for(pilot, lambda: not app.running and len(app.views) == 2)
         chart = app.get_screen_main().query_one("#chart-test_acc", MetricChart)
         await wait_for(pilot, lambda: sum(len(x) for _, _, x, _ in chart.series) == 4)  # a chart refresh
-        assert statuses(app) == {"baseline": "finished", "augmentation+normalization": "finished"}, log_text(app)
+        base, both = "baseline+frac0.5+ep2+cpu", "augmentation+normalization+frac0.5+ep2+cpu"
+        assert statuses(app) == {base: "finished", both: "finished"}, log_text(app)
         table = app.table
         for view in app.views:
             row = table.get_row(view.key)
@@ -103,8 +104,7 @@ async def test_quick_demo_epochs_arrive_in_the_table_and_the_charts(tmp_path):
             best = max(view.metrics, key=lambda m: m["test_acc"])
             assert row[4] == f"{best['test_acc']:.3f} ({best['epoch']})"
             assert view.metrics == read_metrics(view.run_dir)  # the console shows what is on disk
-        assert [(label, x) for label, _, x, _ in chart.series] == [
-            ("baseline", [1, 2]), ("augmentation+normalization", [1, 2])]
+        assert [(label, x) for label, _, x, _ in chart.series] == [(base, [1, 2]), (both, [1, 2])]
         baseline = next(iter(app.views))
         assert chart.series[0][3] == [m["test_acc"] for m in baseline.metrics]
         assert len({colour for _, colour, _, _ in chart.series}) == 2

@@ -95,14 +95,15 @@ async def test_seeds_field_queues_every_run_for_every_seed_with_one_data_load(tm
             await pilot.press("a")
             await wait_for(pilot, lambda: len(app.views) == 4 and not app.running
                            and all(v.status == "finished" for v in app.views))
+        # named after the form's edits, as `s` names them
+        base, both = "baseline+frac0.5+ep1+cpu", "augmentation+normalization+frac0.5+ep1+cpu"
         colours = {v.name: v.colour for v in app.views}  # one colour per group, shared by its seeds
-        assert colours["baseline-s7"] == colours["baseline-s9"] != colours["augmentation+normalization-s7"]
-        assert colours["augmentation+normalization-s7"] == colours["augmentation+normalization-s9"]
+        assert colours[f"{base}-s7"] == colours[f"{base}-s9"] != colours[f"{both}-s7"]
+        assert colours[f"{both}-s7"] == colours[f"{both}-s9"]
         chart = chart_of(app)
-        await wait_for(pilot, lambda: [s[0] for s in chart.series] == [
-            "baseline (n=2)", "augmentation+normalization (n=2)"])
+        await wait_for(pilot, lambda: [s[0] for s in chart.series] == [f"{base} (n=2)", f"{both} (n=2)"])
     folders = sorted(Path(v.run_dir).name for v in app.views)
-    assert folders == ["augmentation+normalization-s7", "augmentation+normalization-s9", "baseline-s7", "baseline-s9"]
+    assert folders == [f"{both}-s7", f"{both}-s9", f"{base}-s7", f"{base}-s9"]
     for view in app.views:
         meta = json.loads((Path(view.run_dir) / "config.json").read_text())
         assert meta["group"] == view.name.rsplit("-s", 1)[0] and meta["config"]["seed"] == int(view.name[-1])

@@ -30,12 +30,13 @@ from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
-from core.seeds import Job as SeedJob, expand
+from core.seeds import Job as SeedJob
 from core.trainer import train
 from tui.following import Following
 from tui.jobqueue import Job, JobQueue
 from tui.headless import ended_text
 from tui.messages import TrainerEvent
+from tui.recipes import Recipe, again, plan, trained
 from tui.runview import RunView, Views
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
@@ -221,19 +222,19 @@ class CifarApp(App):
         config = self.side.form.validate()
         if self._refuse(config is None and self._form_reason()):
             return
-        self._launch(self._experiment(), expand([(self.side.run_name, config)], self.side.form.seeds()))
+        self._launch(self._experiment(), plan([self.side.recipe(config)], self.side.form.seeds()))
 
     def action_start_all(self) -> None:
         preset = self.side.preset
         if preset is None or self._refuse(self.side.form.validate() is None and self._form_reason()):
             return
         overrides = self.side.form.overrides()
-        try:
-            jobs = [(name, config.replace(**overrides)) for name, config in preset.runs]
+        try:  # each run named after the edits, as `s` names it
+            recipes = [Recipe(name, config, config.replace(**overrides)) for name, config in preset.runs]
         except ConfigError as e:
             self._refuse(f"the form's changes do not fit every run of {preset.name}: {e}")
             return
-        self._launch(preset.name, expand(jobs, self.side.form.seeds()))
+        self._launch(preset.name, plan(recipes, self.side.form.seeds()))
 
     def _form_reason(self) -> str:
         errors = self.side.form.errors  # in form order
@@ -255,11 +256,19 @@ class CifarApp(App):
     def _experiment(self) -> str:
         return self.side.preset.name if self.side.preset else "custom"
 
-    def _launch(self, experiment: str, jobs: list[SeedJob]) -> None:
-        queued = []
-        for name, config, group in jobs:
-            view = self.views.add(name, experiment, config=config.to_dict(), epochs=config.epochs, group=group or "")
-            queued.append(Job(view.key, name, experiment, config, group=group))
+    def _launch(self, experiment: str, jobs: list[tuple[SeedJob, Recipe]]) -> None:
+        """Queue `jobs`, each in a row named by the folder it will get; a seed its group has
+        finished on screen already is not trained again (the log says so)."""
+        queued, done = [], []
+        for (name, config, group), recipe in jobs:
+            if (twin := trained(SeedJob(name, config, group), experiment, self.views)) is not None:
+                done.append(f"{twin.label} (seed {config.seed})")
+                continue
+            view = self.views.add(name, experiment, config=config.to_dict(), epochs=config.epochs,
+                                  group=group or "", recipe=recipe)
+            queued.append(Job(view.key, name, experiment, config, group=group, folder=view.folder, recipe=recipe))
+        if done:
+            self.log_line(f"Trained already, not queued again: {escape(', '.join(done))}.")
         self._relabel()
         self._enqueue(queued)
 
@@ -290,7 +299,7 @@ class CifarApp(App):
                 ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
                               job.stop, logdir=self.logdir, experiment=job.experiment, run=job.name,
                               data_url=self.data_url, data_md5=self.data_md5, resume_dir=job.resume_dir,
-                              group=job.group, data=data)
+                              group=job.group, data=data, folder=job.folder)
                 if is_data_missing(job.config, ended):
                     self.queue.clear()  # the rest would fail the same way; the app offers synthetic data
         except BaseException:
@@ -313,7 +322,7 @@ class CifarApp(App):
             configs = [job.config for job in jobs]
             executor = executor or ProcessExecutor(self.logdir, self.data_url, self.data_md5, parallel=self.parallel,
                                                    devices=self.devices or default_devices(configs))
-            placed = [PlacedJob(job.key, job.name, job.config, job.experiment, job.resume_dir, job.group)
+            placed = [PlacedJob(job.key, job.name, job.config, job.experiment, job.resume_dir, job.group, job.folder)
                       for job in jobs]
             ended = executor.run(placed, lambda key, event: self.post_message(TrainerEvent(key, event)),
                                  jobs[0].stop)
@@ -537,8 +546,8 @@ class CifarApp(App):
         self.log_line(f"[b]{escape(view.label)}[/]: [{style}]{escape(ended_text(event.status, view.message))}[/]")
         config = RunConfig(**view.config) if view.config else None
         if config is not None and is_data_missing(config, event):
-            rerun = [Job(v.key, v.name, v.experiment, RunConfig(**v.config), group=v.group or None) for v in self.views
-                     if v.key == view.key or v.status == "queued"]
+            rerun = [Job(v.key, v.name, v.experiment, RunConfig(**v.config), group=v.group or None, recipe=v.recipe)
+                     for v in self.views if v.key == view.key or v.status == "queued"]
             self._data_failure = (event.message, rerun)
 
     @on(Worker.StateChanged)
@@ -581,9 +590,9 @@ class CifarApp(App):
                 return
             self.side.form.widget("dataset").value = "synthetic"
             self.log_line("Running again on the synthetic data set.")
-            for experiment in dict.fromkeys(j.experiment for j in jobs):
-                self._launch(experiment, [SeedJob(j.name, j.config.replace(dataset="synthetic"), j.group)
-                                          for j in jobs if j.experiment == experiment])
+            for experiment in dict.fromkeys(j.experiment for j in jobs):  # named as `s` would name them
+                self._launch(experiment, [again(SeedJob(j.name, j.config, j.group), j.recipe or Recipe(
+                    j.group or j.name, j.config, j.config), dataset="synthetic") for j in jobs if j.experiment == experiment])
 
         self.push_screen(DataMissingScreen(message), answer)
 

@@ -21,6 +21,8 @@ class Job:
     config: RunConfig
     resume_dir: str | None = None  # carry on this run folder rather than start a new one
     group: str | None = None       # the run it repeats over seeds (None: its own name)
+    folder: str | None = None      # the run folder its row promised (RunView.folder)
+    recipe: object = None          # the tui.recipes.Recipe it was started from (None: a resume)
     stop: threading.Event = field(default_factory=threading.Event, compare=False)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.compare import smooth  # noqa: F401  (the charts' smoothing: TensorBoard's, one implementation)
-from core.records import RunInfo, safe_name
+from core.records import RunInfo, free_folder, safe_name
 from tui.confdiff import changes, describe
 
 # xterm-256 colour indices: shown exactly in a 256-colour terminal and in truecolor, far
@@ -42,6 +42,7 @@ class RunView:
     prefix: str = ""           # "experiment/" while runs of two experiments are on screen
     settings: str = ""         # how its config differs from its experiment's first run: "lr 0.01, sgd"
     group: str = ""            # the run it repeats over seeds (its job's or record's group); "": its name
+    recipe: object = None      # the tui.recipes.Recipe it was started from here (None: opened or resumed)
 
     @property
     def label(self) -> str:
@@ -137,21 +138,26 @@ class Views:
     def relabel(self) -> None:
         """Give every run its label and settings text; call after runs come, go or start.
 
-        A run that has started is named by its folder; a queued one by the folder it will
-        most likely get (the next free `name`, `name-2`, ... on disk and on screen), so two
-        runs queued under one name are told apart before either starts. A run that ended
-        without a folder keeps its name: it draws nothing and its status says why."""
+        A run that has started is named by its folder; a queued one by the folder promised to
+        it when it was queued (core.records.free_folder: the next free `name`, `name-2`, ... on
+        disk and on screen), which the trainer then makes (tui.app passes it on), so the row's
+        name is the folder's from the start. A run that ended without a folder keeps its name:
+        it draws nothing and its status says why."""
         experiments = {v.experiment for v in self}
         claimed: dict[str, set[str]] = {}
+        waiting = {v.key for v in self if not v.run_dir and v.status in ("queued", "running")}
         for v in self:
             if v.run_dir:
                 v.folder = Path(v.run_dir).name
-                claimed.setdefault(v.experiment, set()).add(v.folder)
+            elif v.key not in waiting or not v.folder:
+                continue
+            claimed.setdefault(v.experiment, set()).add(v.folder)
         for v in self:
             if v.run_dir:
                 continue
-            if v.status in ("queued", "running"):  # foreseen: in queue order, the folders they will get
-                v.folder = self._free_folder(v, claimed.setdefault(v.experiment, set()))
+            if v.key in waiting:
+                if not v.folder:  # promised once, in queue order, and kept
+                    v.folder = self._free_folder(v, claimed.setdefault(v.experiment, set()))
             else:  # ended without a record (failed before it began, skipped): nothing to tell apart
                 v.folder = safe_name(v.name)
         first: dict[str, dict] = {}
@@ -161,10 +167,7 @@ class Views:
             v.settings = "" if base is v.config else describe(changes(base, v.config))
 
     def _free_folder(self, view: RunView, claimed: set[str]) -> str:
-        base = safe_name(view.name)
         parent = Path(self.logdir, safe_name(view.experiment)) if self.logdir else None
-        for n in itertools.count(1):
-            folder = base if n == 1 else f"{base}-{n}"
-            if folder not in claimed and not (parent and (parent / folder).exists()):
-                claimed.add(folder)
-                return folder
+        folder = free_folder(parent, view.name, claimed)
+        claimed.add(folder)
+        return folder

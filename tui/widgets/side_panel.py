@@ -9,7 +9,8 @@ from textual.widgets import Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from core.presets import Preset
-from tui.confdiff import changes, run_name
+from core.config import RunConfig
+from tui.recipes import Recipe
 from tui.widgets.run_form import RunForm
 
 
@@ -47,11 +48,15 @@ class SidePanel(Vertical):
     def run_name(self) -> str:
         """The name a form-started run gets: the chosen run's, with what was edited added
         (`baseline+sgd+lr0.01`); `custom` when no run of the preset is chosen or a value is bad."""
-        chosen = self.query_one("#preset-run", Select).value
         config = self.form.validate()
-        if chosen is Select.NULL or config is None:
-            return "custom"
-        return run_name(str(chosen), changes(self.form.base.to_dict(), config.to_dict()))
+        return "custom" if config is None else self.recipe(config).name
+
+    def recipe(self, config: RunConfig) -> Recipe:
+        """The form's run with `config`: the chosen run of the preset with the edits laid over it."""
+        chosen = self.query_one("#preset-run", Select).value
+        if chosen is Select.NULL:
+            return Recipe("custom", config, config)
+        return Recipe(str(chosen), self.form.base, config)
 
     def choose(self, name: str) -> None:
         """Highlight and choose the preset `name`."""
