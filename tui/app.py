@@ -40,7 +40,7 @@ from tui.recipes import Recipe, again, plan, trained
 from tui.runview import RunView, Views
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, key_rows
 from tui.screens.main import MainScreen
 from tui.widgets.charts import ChartGrid, MetricChart
 from tui.widgets.progress import EpochProgress, epoch_seconds, run_left
@@ -720,10 +720,13 @@ class CifarApp(App):
         self.get_screen_main().query({"charts": MetricChart, "runs": RunsTable}[target]).first().focus()
 
     def action_help(self) -> None:
-        keys: dict[str, list[str]] = {}
-        for b in self.BINDINGS:
-            keys.setdefault(b.action, []).append(b.key.replace("question_mark", "?"))
-        rows = [(", ".join(keys.get(action, [])), text) for action, _, text in self.ACTIONS]
+        """Every key: the app's (in ACTIONS order), the main screen's, a focused chart's and the
+        compare screen's, each from its own BINDINGS."""
+        order = {action: k for k, (action, _, _) in enumerate(self.ACTIONS)}
+        texts = {action: text for action, _, text in self.ACTIONS}
+        rows = key_rows([(sorted(self.BINDINGS, key=lambda b: order.get(b.action, len(order))), texts),
+                         (MainScreen.BINDINGS, MainScreen.HELP), (MetricChart.BINDINGS, MetricChart.HELP),
+                         (CompareScreen.BINDINGS, CompareScreen.HELP)])
         self.push_screen(HelpScreen(rows + [("ctrl+p", "command palette")]))
 
     def get_system_commands(self, screen):

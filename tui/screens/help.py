@@ -26,6 +26,25 @@ In a text field keys type text: press `escape` to leave the form, then use the k
 """
 
 
+KEY_NAMES = {"question_mark": "?", "left": "←", "right": "→"}
+
+
+def key_rows(sections) -> list[tuple[str, str]]:
+    """(keys, text) rows from (bindings, {action: text}) sections, in binding order: the keys of
+    actions that share a text share a row (`←, →`); a binding with a comma list (`escape,c`)
+    gives each of its keys."""
+    rows: dict[str, list[str]] = {}
+    for bindings, texts in sections:
+        for b in bindings:
+            key, action = (b.key, b.action) if hasattr(b, "key") else (b[0], b[1])
+            text = texts.get(action)
+            if text is None:
+                continue
+            keys = rows.setdefault(text, [])
+            keys += [KEY_NAMES.get(k.strip(), k.strip()) for k in key.split(",") if k.strip() not in keys]
+    return [(", ".join(dict.fromkeys(keys)), text) for text, keys in rows.items()]
+
+
 class HelpScreen(ModalScreen):
     BINDINGS = [("escape,question_mark,q", "dismiss", "Close")]
 

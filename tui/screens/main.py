@@ -26,6 +26,7 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 class MainScreen(Screen):
     AUTO_FOCUS = "#presets"
     BINDINGS = [Binding("v", "next_charts", "Next chart", show=False)]
+    HELP = {"next_charts": "the next chart, where they show one or two at a time (80×24)"}
 
     def __init__(self, presets: list[Preset], initial: str = "", **kwargs) -> None:
         super().__init__(**kwargs)

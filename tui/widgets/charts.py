@@ -129,6 +129,10 @@ class MetricChart(PlotextPlot):
         Binding("home", "cursor_to('first')", "First epoch", show=False),
         Binding("end", "cursor_to('last')", "Last epoch", show=False),
     ]
+    HELP = {"cursor(-1)": "on a focused chart (g): move the cursor an epoch back / on; the key reads the values there",
+            "cursor(1)": "on a focused chart (g): move the cursor an epoch back / on; the key reads the values there",
+            "cursor_to('first')": "on a focused chart: the cursor to the first / last epoch",
+            "cursor_to('last')": "on a focused chart: the cursor to the first / last epoch"}
 
     class Changed(Message):
         """The series or the cursor changed: a shared key redraws."""
