@@ -64,7 +64,7 @@ class CompareScreen(Screen):
     SORT_HELP = "compare screen: sort by that column, best first; again: the other way"
     HELP = {"close": "compare screen: back to the main screen", "toggle_overlay": "compare screen: draw the "
             "selected run (all its seeds) in the charts or not", "overlay_all": "compare screen: draw all runs / none",
-            **{f"sort({k})": SORT_HELP for k in range(len(SORT_COLUMNS))}}
+            **dict.fromkeys((f"sort({k})" for k in range(len(SORT_COLUMNS))), SORT_HELP)}
 
     def __init__(self, views, on_overlay) -> None:
         super().__init__()

@@ -1,0 +1,128 @@
+"""The console names each run once, from its queued row to its folder, the chart key and compare
+(Pilot, headless): queued rows name the folders their runs get, the synthetic-data offer names a
+run as the form would, a seed trained already joins its group, the key says "+N more", and `?`
+lists every key."""
+from pathlib import Path
+
+import pytest
+
+from apphelp import FAST, craft_run, fill, log_text, make_app, open_past, ready, sync, tiny_synthetic, wait_for
+from tui.screens.compare import CompareScreen
+from tui.screens.dialogs import DataMissingScreen
+from tui.screens.help import HelpScreen
+from tui.screens.main import MainScreen
+from tui.widgets.charts import ChartKey, MetricChart
+
+
+@pytest.fixture(autouse=True)
+def small_synthetic(monkeypatch):
+    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+
+
+@sync
+async def test_queued_rows_name_the_folders_their_runs_get(tmp_path):
+    name = "baseline+frac0.5+ep1+cpu"  # quick-demo's baseline with FAST and one epoch
+    (tmp_path / "runs" / "quick-demo" / name).mkdir(parents=True)  # an earlier session's run
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await fill(pilot, app, epochs="1", **FAST)
+        await pilot.press("s", "s", "s")  # one trains, two wait
+        await wait_for(pilot, lambda: len(app.views) == 3)
+        promised = {v.key: v.label for v in app.views}
+        assert sorted(promised.values()) == [f"{name}-2", f"{name}-3", f"{name}-4"]
+        await wait_for(pilot, lambda: not app.running and all(v.status == "finished" for v in app.views))
+        for view in app.views:  # each run made the folder its row named while it waited
+            assert Path(view.run_dir).name == view.label == promised[view.key], log_text(app)
+        assert f"Queued {name}-3" in log_text(app)  # the log names them so too
+
+
+@sync
+async def test_the_synthetic_offer_names_the_run_as_the_form_does(tmp_path):
+    # nothing listens on port 9: the download fails at once, offline-style
+    app = make_app(tmp_path, data_dir=str(tmp_path / "empty"), data_url="http://127.0.0.1:9/c.tar.gz")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        app.side.choose("baseline")
+        await pilot.pause()
+        await fill(pilot, app, epochs="1", **FAST)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, DataMissingScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: len(app.views) == 2 and not app.running)
+        failed, rerun = app.views
+        assert failed.name == "baseline+ep1+cpu" and rerun.status == "finished", log_text(app)
+        # the form now says synthetic too: `s` would give the same settings the same name
+        assert rerun.name == app.side.run_name == "baseline+synthetic+ep1+cpu"
+        await pilot.press("s")
+        await wait_for(pilot, lambda: len(app.views) == 3 and not app.running)
+        again = list(app.views)[2]
+        assert (again.group, again.label) == (rerun.name, f"{rerun.name}-2")
+
+
+@sync
+async def test_a_seed_trained_already_joins_its_group_and_is_not_trained_again(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await fill(pilot, app, epochs="1", **FAST)
+        await pilot.press("s")  # quick-demo's baseline, seed 4
+        await wait_for(pilot, lambda: not app.running and len(app.views) == 1)
+        await fill(pilot, app, seeds="3")
+        await pilot.press("s")  # seeds 4, 5, 6: seed 4 is trained
+        await wait_for(pilot, lambda: not app.running and len(app.views) == 3)
+        name = "baseline+frac0.5+ep1+cpu"
+        assert [v.label for v in app.views] == [name, f"{name}-s5", f"{name}-s6"], log_text(app)
+        assert f"Trained already, not queued again: {name} (seed 4)" in log_text(app)
+        chart = app.get_screen_main().query_one("#chart-train_loss", MetricChart)
+        await wait_for(pilot, lambda: [s[0] for s in chart.series] == [f"{name} (n=3)"])
+        await pilot.press("c")  # compare: one row of three seeds
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.rows())
+        (row,) = app.screen.rows()
+        assert row.n == 3 and app.screen.labels([row]) == [f"{name} (n=3)"]
+
+
+def five_runs(logdir, experiments=("quick-demo", "ex1-normalization-augmentation")):
+    """Five finished seeds' folders over two experiments, names that differ only at the end."""
+    paths = []
+    for k, (experiment, seed) in enumerate([(experiments[0], 4), (experiments[0], 5), (experiments[1], 4),
+                                            (experiments[1], 5), (experiments[1], 6)]):
+        paths.append(craft_run(logdir, experiment, f"augmentation+normalization+frac0.1+ep{k + 1}",
+                               [2.0 - 0.1 * k, 1.6 - 0.1 * k, 1.3 - 0.1 * k], seed=seed))
+    return paths
+
+
+@sync
+async def test_the_key_says_plus_n_more_at_80x24_and_the_table_lists_every_curve(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        open_past(app, five_runs(tmp_path / "runs"))
+        app._mark_charts()
+        key = app.get_screen_main().query_one(ChartKey)
+        await wait_for(pilot, lambda: "more" in str(key.render()))
+        lines = str(key.render()).splitlines()
+        shown = sum(f"+ep{k}" in str(key.render()) for k in range(1, 6))
+        assert len(lines) <= 3 and shown < 5 and f"+{5 - shown} more" in lines[-1]
+        table = [str(app.table.get_row(v.key)[0]) for v in app.views]  # every curve has its row
+        assert len(set(table)) == 5 and all(label.endswith(f"+ep{k} (past)") for k, label in enumerate(table, 1))
+
+
+@sync
+async def test_help_lists_every_key_of_the_app_the_main_screen_the_charts_and_compare(tmp_path):
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await pilot.press("escape", "question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        listed = {key for keys, _ in app.screen.keys for key in keys.split(", ")}
+        names = {"question_mark": "?", "left": "←", "right": "→"}
+        bound = {names.get(k, k) for cls in (type(app), MainScreen, MetricChart, CompareScreen)
+                 for b in cls.BINDINGS for k in b.key.split(",")}
+        assert bound - listed == set()
+        assert {"v", "←", "→", "home", "end"} <= listed
+        rows = app.screen.keys
+        assert ("←, →", "cursor") in [(keys, "cursor" if "cursor an epoch" in what else "") for keys, what in rows]
+        assert any(keys == "home, end" and "first / last" in what for keys, what in rows)
+        assert any(keys == "v" and "next chart" in what for keys, what in rows)  # the main screen's v
+        assert any(keys == "v" and "compare screen" in what for keys, what in rows)  # and compare's
