@@ -99,9 +99,25 @@ def _wrap(items, width: int, prefix: str = "", more: str = "") -> list[Text]:
     return lines
 
 
-def fitted(items: list[tuple[int, str, str]], width: int) -> list[tuple[int, str]]:
-    """(colour, label, value) as key items whose labels (tui.labels.fit) leave room for the value."""
-    room = width - 2 - max((len(value) + 1 for _, _, value in items if value), default=0)
+MIN_KEY_LABEL = 16  # a key label is not shortened below this to fit more labels into the key's rows
+
+
+def fitted(items: list[tuple[int, str, str]], width: int, prefix: str = "",
+           max_lines: int | None = None) -> list[tuple[int, str]]:
+    """(colour, label, value) as key items, labels fitted apart (tui.labels.fit): whole where the
+    width allows; where the items would take more than `max_lines`, shortened (to MIN_KEY_LABEL
+    at most) until every item fits, if that is enough."""
+    values = max((len(value) + 1 for _, _, value in items if value), default=0)
+    full = width - 2 - values
+    longest = max((len(label) for _, label, _ in items), default=0)
+    for room in range(min(full, longest), MIN_KEY_LABEL - 1, -1) if max_lines else ():
+        out = _items(items, room)
+        if len(_wrap(out, width, prefix)) <= max_lines:
+            return out
+    return _items(items, full)
+
+
+def _items(items, room: int) -> list[tuple[int, str]]:
     labels = fit([label for _, label, _ in items], room)
     return [(colour, f"{label} {value}" if value else label) for (colour, _, value), label in zip(items, labels)]
 
@@ -281,12 +297,12 @@ class MetricChart(PlotextPlot):
         values = [(colour, label, "0.000 so far" if k in self.live else "0.000")
                   for k, (label, colour, _, _) in enumerate(self.series)]
         prefix = (f"{self.title} ~, " if named else "") + f"epoch {self.last_epoch}:  "
-        return max(len(key_lines(fitted(values, width), width, prefix, max_lines)),
+        return max(len(key_lines(fitted(values, width, prefix, max_lines), width, prefix, max_lines)),
                    len(self.key(width, named, max_lines)))
 
     def key(self, width: int, named: bool = False, max_lines: int | None = None) -> list[Text]:
         prefix, items, hint = self._readout(named)
-        lines = key_lines(fitted(items, width), width, prefix, max_lines)
+        lines = key_lines(fitted(items, width, prefix, max_lines), width, prefix, max_lines)
         if hint and lines[-1].cell_len + 2 + len(hint) <= width:
             lines[-1].append("  " + hint, style="dim")
         return lines

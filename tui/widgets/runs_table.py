@@ -8,7 +8,8 @@ from tui.labels import fit
 from tui.runview import RunView
 
 # test accuracy first: at 80 columns it is what stays on screen without scrolling; next to
-# it, from 120 columns, the settings where a run differs from its experiment's first run
+# it, from 120 columns, the settings where a run differs from its experiment's first run; the
+# run's name takes the room those leave (the columns after them scroll)
 COLUMNS = (("run", "run"), ("status", "status"), ("epoch", "epoch"), ("te acc", "test_acc"),
            ("best (ep)", "best"), ("vs first run", "settings"), ("te loss", "test_loss"),
            ("tr acc", "train_acc"), ("tr loss", "train_loss"), ("time", "time"))
@@ -70,12 +71,14 @@ class RunsTable(DataTable):
         self._fit()
 
     def _fit(self) -> None:
-        """Give the run's name the room the other columns leave, the settings column included
-        (what differs matters more than the end of a long name)."""
+        """Give the run's name the room that the columns up to the settings leave (what differs
+        matters more than the end of a long name; the columns after it may scroll)."""
         if not self.columns:
             return
         settings = max((len(v.settings) for v in self._views.values()), default=0)
-        others = sum(c.get_render_width(self) for c in self.columns.values() if c.key.value not in ("run", "settings"))
+        keys = [key for _, key in COLUMNS]
+        before = keys[1:keys.index("settings")]
+        others = sum(c.get_render_width(self) for c in self.columns.values() if c.key.value in before)
         if settings:
             others += max(settings, len("vs first run")) + 2 * self.cell_padding
         spare = self.size.width - others - 2 * self.cell_padding - len(DRAWN) - 2  # 2: a scrollbar
