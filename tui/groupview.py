@@ -49,7 +49,7 @@ def counted(members: list[RunView]) -> list[RunView]:
     its finished run, else its later one."""
     best: dict = {}
     for k, view in enumerate(members):
-        seed = view.config.get("seed", id(view))
+        seed = view.config.get("seed")  # unknown (no config): taken as the same run started twice
         rank = (view.status == "finished", k)
         if seed not in best or rank > best[seed][0]:
             best[seed] = (rank, view)
