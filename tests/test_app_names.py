@@ -126,3 +126,27 @@ async def test_help_lists_every_key_of_the_app_the_main_screen_the_charts_and_co
         assert any(keys == "home, end" and "first / last" in what for keys, what in rows)
         assert any(keys == "v" and "next chart" in what for keys, what in rows)  # the main screen's v
         assert any(keys == "v" and "compare screen" in what for keys, what in rows)  # and compare's
+
+
+@sync
+async def test_a_run_started_twice_on_one_seed_has_its_compare_row_or_says_why_not(tmp_path):
+    logdir = tmp_path / "runs"
+    first = craft_run(logdir, "quick-demo", "baseline", [2.0, 1.5], seed=4)
+    second = craft_run(logdir, "quick-demo", "baseline-2", [2.0, 1.4], seed=4)  # started again
+    other = craft_run(logdir, "quick-demo", "augmentation+normalization", [1.9, 1.2], seed=4,
+                      augment=True, normalize=True)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        open_past(app, [first, second, other])
+        app._mark_charts()
+        chart = app.get_screen_main().query_one("#chart-train_loss", MetricChart)
+        await wait_for(pilot, lambda: len(chart.series) == 3)  # both starts drawn, each on its own
+        await pilot.press("escape", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen) and app.screen.rows())
+        screen = app.screen
+        rows = screen.rows()
+        assert sorted(screen.labels(rows)) == ["augmentation+normalization (past)", "baseline-2 (past)"]
+        table = screen.query_one("#compare-table")
+        cell = next(str(table.get_row(r.key)[0]) for r in table.ordered_rows if "baseline-2" in str(table.get_row(r.key)[0]))
+        assert "baseline (past): seed 4 ran twice; baseline-2 counts" in " ".join(cell.split())

@@ -84,7 +84,7 @@ class CifarApp(App):
         ("start", "Start run", "start the run in the form (edited: named after the edits, e.g. "
          "baseline+lr0.01); while a run trains it is queued"),
         ("start_all", "Start all runs of the preset", "start every run of the preset, with the form's edits "
-         "(queued behind a run in progress)"),
+         "(each named after them, as s names a run; queued behind a run in progress)"),
         ("stop", "Stop", "stop the running run within one batch (finished epochs are kept); "
          "again: clear the queue too"),
         ("compare", "Compare runs", "the runs on screen side by side: sort, pick the charts' runs, "

@@ -8,8 +8,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
 
+from tui.labels import fit_one
 from tui.widgets.runs_table import format_duration
 
+LABEL_WIDTH = 22  # #progress-label's width (app.tcss)
 RECENT_EPOCHS = 5  # the epoch time is the mean of this many latest epochs (speed can drift)
 
 
@@ -38,7 +40,8 @@ class EpochProgress(Horizontal):
         """Show epoch `epoch` of `run` at `batch` of `batches`; `left`: seconds left in the run,
         `all_left`: in the whole queue (None: not known yet, or nothing queued)."""
         # no layout pass for the left label (fixed width): this runs a few times a second
-        self.query_one("#progress-label", Label).update(f"ep {epoch}/{epochs} {run}", layout=False)
+        head = f"ep {epoch}/{epochs} "  # the run's label shortened as the table does: its end stays
+        self.query_one("#progress-label", Label).update(head + fit_one(run, LABEL_WIDTH - len(head)), layout=False)
         self.query_one(ProgressBar).update(total=batches, progress=batch)
         now = "evaluating" if evaluating else ("" if left is None else f"ETA {format_duration(left)}")
         queue = "" if all_left is None else f"all {format_duration(all_left)}"
