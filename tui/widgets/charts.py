@@ -106,7 +106,7 @@ def fitted(items: list[tuple[int, str, str]], width: int, prefix: str = "",
            max_lines: int | None = None) -> list[tuple[int, str]]:
     """(colour, label, value) as key items, labels fitted apart (tui.labels.fit): whole where the
     width allows; where the items would take more than `max_lines`, shortened (to MIN_KEY_LABEL
-    at most) until every item fits, if that is enough."""
+    at most) until every item fits, else to MIN_KEY_LABEL: the most items the rows can hold."""
     values = max((len(value) + 1 for _, _, value in items if value), default=0)
     full = width - 2 - values
     longest = max((len(label) for _, label, _ in items), default=0)
@@ -114,7 +114,7 @@ def fitted(items: list[tuple[int, str, str]], width: int, prefix: str = "",
         out = _items(items, room)
         if len(_wrap(out, width, prefix)) <= max_lines:
             return out
-    return _items(items, full)
+    return _items(items, min(full, MIN_KEY_LABEL) if max_lines else full)  # as many as the rows hold
 
 
 def _items(items, room: int) -> list[tuple[int, str]]:
