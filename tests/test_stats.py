@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from core.compare import verdict
+from core.verdicts import verdict
 from core.stats import holm, spread, welch
 
 
@@ -77,15 +77,16 @@ def test_holm_by_hand():
     assert holm([]) == []
 
 
-@pytest.mark.parametrize("metric, delta, p, n, n_base, expected", [
-    ("test_acc", 0.05, 0.01, 5, 5, "better (n = 5)"),
-    ("test_acc", -0.05, 0.01, 3, 5, "worse (n = 3 vs 5)"),
-    ("test_loss", -0.2, 0.01, 3, 3, "better (n = 3)"),    # a loss is better lower
-    ("test_loss", 0.2, 0.01, 3, 3, "worse (n = 3)"),
-    ("test_acc", 0.05, 0.2, 3, 3, "no detectable difference (n = 3)"),
-    ("test_acc", 0.05, 0.01, 1, 3, "one seed: no verdict"),
-    ("test_acc", 0.05, None, 1, 1, "one seed: no verdict"),
-    ("test_acc", 0.05, math.nan, 3, 3, "no spread: no verdict"),
+@pytest.mark.parametrize("lower, delta, p, n, n_base, expected", [
+    (False, 0.05, 0.01, 5, 5, "better (paired, n = 5)"),
+    (False, -0.05, 0.01, 3, 5, "worse (paired, n = 3 vs 5)"),
+    (True, -0.2, 0.01, 3, 3, "better (paired, n = 3)"),    # a loss is better lower
+    (True, 0.2, 0.01, 3, 3, "worse (paired, n = 3)"),
+    (False, 0.05, 0.2, 3, 3, "no detectable difference (paired, n = 3)"),
+    (False, 0.05, 0.01, 2, 3, "too few seeds for a verdict (n = 2 vs 3)"),  # p below 0.05, yet n = 2
+    (False, 0.05, None, 1, 1, "too few seeds for a verdict (n = 1)"),
+    (False, 0.05, math.nan, 3, 3, "no spread: no verdict (n = 3)"),
+    (False, 0.0, math.nan, 3, 3, "identical on every seed (n = 3)"),
 ])
-def test_verdicts(metric, delta, p, n, n_base, expected):
-    assert verdict(metric, delta, p, n, n_base) == expected
+def test_verdicts(lower, delta, p, n, n_base, expected):
+    assert verdict(lower, delta, p, n, n_base, "paired") == expected
