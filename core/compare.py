@@ -516,7 +516,9 @@ def fmt_p(p: float) -> str:
 
 def _mean(s: stats.Spread, digits: int = 3) -> str:
     """'0.575' for one seed, '0.575 ± 0.012' for several."""
-    return f"{s.mean:.{digits}f}" if s.sd is None else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
+    if s.sd is None:
+        return f"{s.mean:.{digits}f}"
+    return f"{s.mean:.{digits}f} in every seed" if s.sd == 0 else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
 
 
 def _seeds(c: Contrast) -> str:

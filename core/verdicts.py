@@ -28,7 +28,7 @@ MAX_SEEDS = 10_000  # beyond this "how many seeds" is answered as "more than 100
 
 
 @dataclass(frozen=True)
-class Test:
+class TTest:
     """A t-test of a group against its reference: delta = mean(a) - mean(b)."""
     kind: str      # "paired" (by seed) or "Welch"
     delta: float
@@ -78,7 +78,7 @@ def paired_values(a, b):
     return [float(v) for _, v in order], [float(by_seed[s]) for s, _ in order]
 
 
-def t_test(a, b) -> Test | None:
+def t_test(a, b) -> TTest | None:
     """Paired by seed when a and b hold the same seeds, else Welch; None unless both sides
     have at least two values."""
     from scipy import stats
@@ -91,17 +91,17 @@ def t_test(a, b) -> Test | None:
         diffs = [u - v for u, v in zip(x, y)]
         delta, sd = statistics.fmean(diffs), statistics.stdev(diffs)
         if sd == 0:
-            return Test("paired", delta, math.nan, len(x) - 1, 0.0, len(x), len(y))
+            return TTest("paired", delta, math.nan, len(x) - 1, 0.0, len(x), len(y))
         r = stats.ttest_rel(x, y)
-        return Test("paired", delta, float(r.pvalue), float(r.df), sd, len(x), len(y), r)
+        return TTest("paired", delta, float(r.pvalue), float(r.df), sd, len(x), len(y), r)
     x, y = [float(v) for _, v in a], [float(v) for _, v in b]
     delta = statistics.fmean(x) - statistics.fmean(y)
     va, vb = statistics.variance(x), statistics.variance(y)
     pooled = math.sqrt(((len(x) - 1) * va + (len(y) - 1) * vb) / (len(x) + len(y) - 2))
     if va == 0 and vb == 0:
-        return Test("Welch", delta, math.nan, math.nan, 0.0, len(x), len(y))
+        return TTest("Welch", delta, math.nan, math.nan, 0.0, len(x), len(y))
     r = stats.ttest_ind(x, y, equal_var=False)
-    return Test("Welch", delta, float(r.pvalue), float(r.df), pooled, len(x), len(y), r)
+    return TTest("Welch", delta, float(r.pvalue), float(r.df), pooled, len(x), len(y), r)
 
 
 def adjust(pvalues) -> tuple[list, int]:
@@ -123,7 +123,7 @@ def alpha(m: int) -> float:
     return ALPHA / max(m, 1)
 
 
-def detectable(test: Test, m: int) -> float | None:
+def detectable(test: TTest, m: int) -> float | None:
     """The smallest |difference| these seeds detect with 80% power at the verdict's alpha,
     from the observed sd; None without spread."""
     from statsmodels.stats.power import TTestIndPower, TTestPower
@@ -137,7 +137,7 @@ def detectable(test: Test, m: int) -> float | None:
     return float(d) * test.sd
 
 
-def seeds_needed(test: Test, difference: float, m: int) -> int | None:
+def seeds_needed(test: TTest, difference: float, m: int) -> int | None:
     """Seeds per group (pairs, when paired) to detect `difference` with 80% power at the
     verdict's alpha, from the observed sd; None without spread; MAX_SEEDS + 1 beyond reach."""
     from statsmodels.stats.power import TTestIndPower, TTestPower
