@@ -219,7 +219,7 @@ def test_no_spread_prints_no_zero_interval(tmp_path):
     assert g["same"].verdict == "identical on every seed (n = 3)"
     assert g["up"].verdict == "no spread: no verdict (n = 3)"
     text = sentence(g["up"], g["baseline"])
-    assert "TTest accuracy 5.0 points over baseline (paired by seed; no spread across seeds, so no interval)" in text
+    assert "Test accuracy 5.0 points over baseline (paired by seed; no spread across seeds, so no interval)" in text
     assert "± 0.0" not in text and "CI" not in text
 
 
@@ -276,7 +276,7 @@ def test_cli_baseline_delta_and_equivalence(tmp_path, capsys, monkeypatch):
                  "--equivalence", "5"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "new (the reference you picked)" in out and "Bonferroni" in out
-    assert "baseline: TTest accuracy 2.0 ± 2.5 points under new (paired by seed; 95% CI)" in out
+    assert "baseline: Test accuracy 2.0 ± 2.5 points under new (paired by seed; 95% CI)" in out
     assert "1.0 points would take " in out and "equivalent within ±5 points" in out
     for args, said in ((["--baseline", "nope"], "no run 'nope' to use as the reference"),
                        (["--delta", "lots"], "--delta: 'lots' is not a number of points"),
