@@ -233,7 +233,7 @@ def _reference_note(comparison: Comparison) -> str:
 def _named(comparison: Comparison) -> str:
     words = []
     if comparison.difference:
-        words.append(f"; seeds for Δ = seeds a side to detect {comparison.difference * 100:g} points")
+        words.append(f"; seeds for Δ = seeds a side to detect {margin_words(comparison.difference)}")
     if comparison.margin:
         words.append(f"; equivalence: two one-sided tests within ±{margin_words(comparison.margin)}, "
                      "adjusted like p")
