@@ -391,43 +391,14 @@ def _with_contrasts(groups: list, refs: dict, difference=None, margin=None) -> l
             base = groups[refs[k]]
             if g.is_baseline or m not in g.metrics or m not in base.metrics:
                 continue
-            items[k] = (_values(g, m), _values(base, m), _blocked(g, base), _dropped(g))
+            items[k] = (verdicts.values(g, m), verdicts.values(base, m), verdicts.blocked(g, base),
+                        verdicts.dropped(g))
         judged = m == VERDICT_METRIC
         found = verdicts.contrasts(m, LOWER_IS_BETTER[m], items, difference if judged else None,
-                                   margin if judged else None, margin_words(margin) if judged else "")
+                                   margin if judged else None, verdicts.margin_words(margin) if judged else "")
         for k, c in found.items():
             contrasts.setdefault(k, {})[m] = c
     return [replace(g, contrasts=contrasts.get(k, {})) for k, g in enumerate(groups)]
-
-
-def margin_words(margin) -> str:
-    """An accuracy margin in points: 0.01 -> '1 point'."""
-    if margin is None:
-        return ""
-    points = margin * 100
-    return f"{points:g} point{'s' * (points != 1)}"
-
-
-def _values(group: "GroupSummary", metric: str) -> list:
-    """(seed, last value) of each seed its statistics use."""
-    return [(r.seed, r.metrics[metric].last) for r in group.used if metric in r.metrics]
-
-
-def _blocked(group: "GroupSummary", base: "GroupSummary") -> str:
-    """Why the group cannot be tested against its reference: a different recipe, or still training."""
-    differs = verdicts.recipe_difference(group.config, base.config)
-    if differs:
-        return f"not comparable ({differs})"
-    return verdicts.unfinished(group.last_epoch, group.config.get("epochs"), base.last_epoch,
-                               base.config.get("epochs"), group.finished, base.finished)
-
-
-def _dropped(group: "GroupSummary") -> str:
-    """'1 of 3 diverged': the seeds left out because they failed, diverged or stopped (a
-    seed recorded twice is not a seed lost)."""
-    lost = [r.status for r in group.runs if r.left_out and "ran twice" not in r.left_out]
-    seeds = len([r for r in group.runs if "ran twice" not in r.left_out])
-    return verdicts.dropped_words(lost, seeds)
 
 
 def _with_run_deltas(group: GroupSummary, base: GroupSummary) -> GroupSummary:

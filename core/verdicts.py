@@ -239,6 +239,38 @@ def dropped_words(statuses, seeds: int) -> str:
     return ", ".join(parts)
 
 
+# --- from a group summary (core.compare.GroupSummary) -------------------------------------
+
+def margin_words(margin) -> str:
+    """An accuracy margin in points: 0.01 -> '1 point'."""
+    if margin is None:
+        return ""
+    points = margin * 100
+    return f"{points:g} point{'s' * (points != 1)}"
+
+
+def values(group, metric: str) -> list:
+    """(seed, last value) of each seed its statistics use."""
+    return [(r.seed, r.metrics[metric].last) for r in group.used if metric in r.metrics]
+
+
+def blocked(group, base) -> str:
+    """Why the group cannot be tested against its reference: a different recipe, or still training."""
+    differs = recipe_difference(group.config, base.config)
+    if differs:
+        return f"not comparable ({differs})"
+    return unfinished(group.last_epoch, group.config.get("epochs"), base.last_epoch,
+                               base.config.get("epochs"), group.finished, base.finished)
+
+
+def dropped(group) -> str:
+    """'1 of 3 diverged': the seeds left out because they failed, diverged or stopped (a
+    seed recorded twice is not a seed lost)."""
+    lost = [r.status for r in group.runs if r.left_out and "ran twice" not in r.left_out]
+    seeds = len([r for r in group.runs if "ran twice" not in r.left_out])
+    return dropped_words(lost, seeds)
+
+
 # --- the verdict ------------------------------------------------------------------------
 
 def verdict(lower_is_better: bool, delta: float, p_adj, n: int, n_base: int, kind: str,

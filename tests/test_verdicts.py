@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from core.compare import as_group_row, compare, compare_paths, experiment_runs, sentence
+from core.compare import as_group_row, compare_paths, experiment_runs, sentence
 from core.config import make_config
 from core.presets import PresetError, load_file
 from core.seeds import more_seeds

@@ -14,9 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from core.compare import VERDICT_METRIC, Comparison, GroupSummary, as_group_row, as_row, sentence
-from core.compare import margin_words
-from core.verdicts import MAX_SEEDS, MIN_SEEDS
 from core.records import CONFIG, METRICS, record_file_problem
+from core.verdicts import MAX_SEEDS, MIN_SEEDS, margin_words
 
 BASE_COLUMNS = ("run", "experiment", "group", "seed", "epoch")
 VERDICT_WIDTH = 18  # room the verdict keeps at narrow widths: "no detectable" / "difference (n = 3)"
