@@ -9,8 +9,9 @@ One metric at a time, each group against its reference group:
   (statsmodels' multipletests): the interval is the (1 - 0.05/m) one, so it excludes 0
   exactly when the adjusted p is below 0.05 (Holm has no intervals that go with it);
 - a verdict needs MIN_SEEDS seeds a side; every row says the smallest difference its seeds
-  could detect (80% power at the verdict's alpha, statsmodels' TTestPower / TTestIndPower
-  from the observed sd) and, for a difference the user names, the seeds it would take;
+  could detect (80% power at the verdict's alpha, the noncentral t as statsmodels'
+  TTestPower / TTestIndPower use it, from the observed sd) and, for a difference the user
+  names, the seeds it would take;
 - with an equivalence margin, a two one-sided test (ttost_paired / ttost_ind, same pairing,
   same correction) says "equivalent within ±M" or "not shown equivalent".
 """
@@ -123,37 +124,60 @@ def alpha(m: int) -> float:
     return ALPHA / max(m, 1)
 
 
+MAX_EFFECT = 50.0  # in sd: past this every test here has all the power it can get
+
+
+def power(kind: str, effect: float, n: int, n_base: int, m: int) -> float:
+    """Power of the two-sided t-test (paired: n pairs; else n and n_base seeds) for an effect
+    in sd at the verdict's alpha. statsmodels' TTestPower / TTestIndPower compute the same
+    sum of the noncentral t's two tails, but return NaN once the far tail underflows (e.g. 2
+    seeds, effect 5.5); here an underflowed far tail counts as the 0 it is."""
+    from scipy import stats
+
+    if kind == "paired":
+        df, ncp = n - 1, effect * math.sqrt(n)
+    else:
+        df, ncp = n + n_base - 2, effect * math.sqrt(n * n_base / (n + n_base))
+    crit = stats.t.isf(alpha(m) / 2, df)
+    far = stats.nct.cdf(-crit, df, ncp)
+    return float(stats.nct.sf(crit, df, ncp)) + (0.0 if math.isnan(far) else float(far))
+
+
 def detectable(test: TTest, m: int) -> float | None:
     """The smallest |difference| these seeds detect with 80% power at the verdict's alpha,
-    from the observed sd; None without spread."""
-    from statsmodels.stats.power import TTestIndPower, TTestPower
-
+    from the observed sd (bisection on the power, which rises with the effect); None without
+    spread, or beyond MAX_EFFECT sd."""
     if not test.sd or not math.isfinite(test.sd):
         return None
-    if test.kind == "paired":
-        d = TTestPower().solve_power(nobs=test.n, alpha=alpha(m), power=POWER)
-    else:
-        d = TTestIndPower().solve_power(nobs1=test.n, ratio=test.n_base / test.n, alpha=alpha(m), power=POWER)
-    return float(d) * test.sd
+    if power(test.kind, MAX_EFFECT, test.n, test.n_base, m) < POWER:
+        return None
+    low, high = 0.0, MAX_EFFECT
+    while high - low > 1e-6:
+        mid = (low + high) / 2
+        low, high = (low, mid) if power(test.kind, mid, test.n, test.n_base, m) >= POWER else (mid, high)
+    return high * test.sd
 
 
 def seeds_needed(test: TTest, difference: float, m: int) -> int | None:
     """Seeds per group (pairs, when paired) to detect `difference` with 80% power at the
-    verdict's alpha, from the observed sd; None without spread; MAX_SEEDS + 1 beyond reach."""
-    from statsmodels.stats.power import TTestIndPower, TTestPower
-
+    verdict's alpha, from the observed sd: the fewest whole seeds (at least MIN_SEEDS) whose
+    power reaches 80%; None without spread; MAX_SEEDS + 1 beyond reach."""
     if not test.sd or not math.isfinite(test.sd) or not difference:
         return None
     effect = abs(difference) / test.sd
-    if effect < 0.02:  # past 10000 seeds: the solver's search is slow and the answer moot
-        return MAX_SEEDS + 1
-    power = TTestPower() if test.kind == "paired" else TTestIndPower()
-    try:
-        n = power.solve_power(effect_size=effect, alpha=alpha(m), power=POWER)
-    except (ValueError, RuntimeError):
-        return None
-    n = float(n[0]) if hasattr(n, "__len__") else float(n)
-    return min(max(MIN_SEEDS, math.ceil(n - 1e-9)), MAX_SEEDS + 1) if math.isfinite(n) else MAX_SEEDS + 1
+
+    def enough(n: int) -> bool:
+        return power(test.kind, min(effect, MAX_EFFECT), n, n, m) >= POWER
+
+    low, high = MIN_SEEDS, MIN_SEEDS
+    while not enough(high):  # double until enough, then halve the gap
+        if high > MAX_SEEDS:
+            return MAX_SEEDS + 1
+        low, high = high + 1, high * 2
+    while low < high:
+        mid = (low + high) // 2
+        low, high = (low, mid) if enough(mid) else (mid + 1, high)
+    return high
 
 
 def equivalence_p(a, b, margin: float) -> float | None:

@@ -6,14 +6,15 @@ import json
 import math
 import random
 
+import numpy as np
 import pytest
 
 from core.compare import as_group_row, compare_paths, experiment_runs, sentence
 from core.config import make_config
 from core.presets import PresetError, load_file
 from core.seeds import more_seeds
-from core.verdicts import (TTest, adjust, contrasts, detectable, equivalence_p, seeds_needed, seeds_to_add,
-                           t_test)
+from core.verdicts import (TTest, adjust, contrasts, detectable, equivalence_p, power, seeds_needed,
+                           seeds_to_add, t_test)
 from tui.cli import main
 
 # R's `sleep` data set (Student 1908): extra sleep of 10 patients under two drugs
@@ -99,6 +100,28 @@ def test_seeds_needed_match_gpower_and_cohens_tables():
     assert seeds_needed(TTest("paired", 0.0, math.nan, 2, 0.0, 3, 3), 1.0, 1) is None  # no spread: unknown
     # sd 2 points and a 1-point difference: the effect is 0.5, so 34 pairs again
     assert seeds_needed(TTest("paired", 0.0, 0.5, 9, 0.02, 10, 10), 0.01, 1) == 34
+
+
+def test_power_is_statsmodels_where_statsmodels_answers_and_a_number_where_it_does_not():
+    from statsmodels.stats.power import TTestIndPower, TTestPower
+
+    answered = 0
+    for n in (2, 3, 5, 10, 40):
+        for effect in (0.2, 0.5, 1.0, 2.0, 4.0, 8.0):
+            for m in (1, 3):
+                theirs = (TTestPower().power(effect_size=effect, nobs=n, alpha=0.05 / m),
+                          TTestIndPower().power(effect_size=effect, nobs1=n, alpha=0.05 / m, ratio=1.0))
+                for kind, want in zip(("paired", "Welch"), theirs):
+                    if not math.isnan(want):
+                        answered += 1
+                        assert power(kind, effect, n, n, m) == pytest.approx(want, abs=1e-12)
+    assert answered > 100
+    # two pairs, effect 5.5 sd: statsmodels says NaN (the far tail underflows). Simulated instead:
+    # T = (Z + 5.5 sqrt 2) / sqrt(chi2_1) beyond t(0.975, 1) = 12.706 (t table), 400,000 draws
+    assert math.isnan(TTestPower().power(effect_size=5.5, nobs=2, alpha=0.05))
+    rng = np.random.default_rng(19)
+    t = (rng.standard_normal(400_000) + 5.5 * math.sqrt(2)) / np.sqrt(rng.chisquare(1, 400_000))
+    assert power("paired", 5.5, 2, 2, 1) == pytest.approx(np.mean(np.abs(t) > 12.706), abs=0.005)
 
 
 def test_smallest_detectable_difference_inverts_the_tables():
