@@ -201,29 +201,29 @@ def equivalence_p(a, b, margin: float) -> float | None:
 
 
 def contrasts(metric: str, lower_is_better: bool, items: dict, difference: float | None = None,
-              margin: float | None = None, margin_words: str = "") -> dict:
+              margin: float | None = None, margin_text: str = "") -> dict:
     """Each group against its reference on one metric. `items`: key -> (a, b, blocked,
     dropped), a and b the (seed, last value) pairs of the group and its reference, blocked
     what stops a test ('' when nothing does), dropped the words for its seeds left out.
     Returns key -> Contrast; the correction runs over the groups tested."""
-    tests = {k: (None if blocked else t_test(a, b)) for k, (a, b, blocked, _) in items.items()}
+    tests = {k: (None if why else t_test(a, b)) for k, (a, b, why, _) in items.items()}
     adjusted, m = adjust([t.p if t else None for t in tests.values()])
     eq = {}
     if margin is not None:
-        raw = {k: equivalence_p(a, b, margin) for k, (a, b, blocked, _) in items.items() if not blocked}
+        raw = {k: equivalence_p(a, b, margin) for k, (a, b, why, _) in items.items() if not why}
         eq = dict(zip(raw, adjust(list(raw.values()))[0]))
     out = {}
-    for (k, (a, b, blocked, dropped)), p_adj in zip(items.items(), adjusted):
+    for (k, (a, b, why, lost)), p_adj in zip(items.items(), adjusted):
         t = tests[k]
         delta = statistics.fmean(v for _, v in a) - statistics.fmean(v for _, v in b)
         n, n_base = len(a), len(b)
         level = 1 - alpha(m)
         low, high = t.interval(level) if t else (None, None)
-        equivalent = equivalence_words(eq.get(k), margin_words, n, n_base) if margin is not None else ""
+        equivalent = equivalence_words(eq.get(k), margin_text, n, n_base) if margin is not None else ""
         out[k] = Contrast(
             metric, delta, low, high, t.p if t else None, p_adj if t else None, n, n_base,
             verdict(lower_is_better, delta, p_adj if t else None, n, n_base, t.kind if t else "",
-                    blocked, equivalent, dropped),
+                    why, equivalent, lost),
             t.kind if t else "", m, level if t else None, detectable(t, m) if t else None,
             seeds_needed(t, difference, m) if t and difference else None, eq.get(k), margin)
     return out
@@ -284,7 +284,7 @@ def blocked(group, base) -> str:
     if differs:
         return f"not comparable ({differs})"
     return unfinished(group.last_epoch, group.config.get("epochs"), base.last_epoch,
-                               base.config.get("epochs"), group.finished, base.finished)
+                      base.config.get("epochs"), group.finished, base.finished)
 
 
 def dropped(group) -> str:
@@ -317,10 +317,11 @@ def verdict(lower_is_better: bool, delta: float, p_adj, n: int, n_base: int, kin
     return "; ".join(t for t in (text, equivalent if not blocked else "", dropped) if t)
 
 
-def equivalence_words(p_adj, margin_words: str, n: int, n_base: int) -> str:
+def equivalence_words(p_adj, margin_text: str, n: int, n_base: int) -> str:
+    """The equivalence result in words; '' without a test or below MIN_SEEDS a side."""
     if p_adj is None or min(n, n_base) < MIN_SEEDS:
         return ""
-    return f"equivalent within ±{margin_words}" if p_adj < ALPHA else f"not shown equivalent (±{margin_words})"
+    return f"equivalent within ±{margin_text}" if p_adj < ALPHA else f"not shown equivalent (±{margin_text})"
 
 
 RANK = {"better": 0, "baseline": 1, "reference": 1, "equivalent": 1, "no detectable difference": 2,
