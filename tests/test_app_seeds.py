@@ -82,7 +82,7 @@ async def test_compare_screen_has_a_row_per_group_with_its_evidence(tmp_path):
         base = next(g for g in screen.rows() if g.label == "baseline")
         assert base.reference == "dropout" and base.verdict == "worse (paired, n = 3)"
         title = str(screen.query_one("#compare-title").render())
-        assert "mean minus dropout's (picked: b)" in title
+        assert "Δ: minus dropout (picked; b: back) ±95% CI" in title
         # d: 0.5 points; the baseline row says how many seeds would detect it, and n queues them
         # for both groups (the same seeds on both sides, so they stay paired)
         await pilot.press("d")

@@ -185,13 +185,12 @@ class CompareScreen(Screen):
             text = "No run on screen has a record yet: start one, or open past runs (o)."
         else:
             way = "best first" if self.best_first else "worst first"
-            picked = " (picked: b)" if self.reference else " (b: pick another)"
-            delta = f"; seeds for Δ = {self.delta:g} points (d)" if self.delta else "; d: a Δ that matters"
-            text = (f"Sorted by [b]{escape(header)}[/], {way} (1-0 or click a header; again: reverse). "
-                    f"Δ: mean minus [b]{escape(self._baseline_label())}[/]'s{picked} ±95% CI; paired by seed "
-                    f"where seeds match, else Welch; CI and p Bonferroni-adjusted alike{delta}; "
-                    "n: queue seeds. ● in the charts, ○ not (space). "
-                    "◆ lowest test loss, risen since.")
+            picked = " (picked; b: back)" if self.reference else " (b: another)"
+            delta = f"; seeds for Δ {self.delta:g} points (d)" if self.delta else "; d: a Δ that matters"
+            text = (f"Sorted by [b]{escape(header)}[/], {way} (1-0; again: reverse). "
+                    f"Δ: minus [b]{escape(self._baseline_label())}[/]{picked} ±95% CI, paired by seed "
+                    f"or Welch, p and CI Bonferroni-adjusted{delta}. "
+                    "space: ● in the charts or ○; n: more seeds; ◆ lowest test loss, risen since.")
         self.query_one("#compare-title", Static).update(text)
 
     def _baseline_label(self) -> str:
