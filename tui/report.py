@@ -20,8 +20,8 @@ from core.verdicts import MAX_SEEDS, MIN_SEEDS, margin_words
 BASE_COLUMNS = ("run", "experiment", "group", "seed", "epoch")
 VERDICT_WIDTH = 18  # room the verdict keeps at narrow widths: "no detectable" / "difference (n = 3)"
 ONE_RULE = ("the test is paired by seed where both runs hold the same seeds, else Welch's; "
-            "p and the interval are both Bonferroni-adjusted over the runs tested (m), so an interval "
-            "excludes 0 exactly when the adjusted p < 0.05")
+            "p and the interval are both Bonferroni-adjusted over the m runs tested (each interval at "
+            "1 − 0.05/m: 95% for all together), so an interval excludes 0 exactly when the adjusted p < 0.05")
 
 
 def _num(v, signed: bool = False) -> str:

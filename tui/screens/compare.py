@@ -84,6 +84,7 @@ class CompareScreen(Screen):
         self.on_queue = on_queue      # on_queue(experiment, jobs): train these (the app's queue)
         self.reference: str | None = None  # the group label picked with `b`; None: each experiment's baseline
         self.delta: float | None = None    # points of test accuracy (`d`)
+        self._margins: dict = {}           # experiments on screen -> their preset's equivalence margin
         self.sort_key, self.best_first = "test_acc", True
         self.comparison: Comparison | None = None
         self.keys: dict = {}          # run folder -> RunView
@@ -112,7 +113,10 @@ class CompareScreen(Screen):
         labels = {g.label for g in group_runs(infos)} if self.reference else set()
         if self.reference not in labels:
             self.reference = None  # its runs left the screen
-        margin = preset_margin([i.experiment for i in infos]) if infos else None
+        names = tuple(sorted({i.experiment for i in infos}))
+        if names not in self._margins:  # the presets are read once per set of experiments
+            self._margins[names] = preset_margin(list(names)) if names else None
+        margin = self._margins[names]
         self.comparison = compare(infos, baseline=self.reference,
                                   difference=self.delta / 100 if self.delta else None, margin=margin)
         self._draw()
