@@ -538,7 +538,7 @@ def power_words(c: Contrast, difference: float | None) -> str:
         parts.append(f"these seeds detect a difference of {_size(c, c.detectable)} or more (80% power)")
     if difference and c.needed is not None:
         many = f"more than {verdicts.MAX_SEEDS}" if c.needed > verdicts.MAX_SEEDS else str(c.needed)
-        parts.append(f"{_size(c, difference)} would take {many} seeds a side")
+        parts.append(f"detecting {_size(c, difference)} would take {many} seeds a side")
     return "; ".join(parts)
 
 
