@@ -488,7 +488,13 @@ class CifarApp(App):
     def action_compare(self) -> None:
         if isinstance(self.screen, CompareScreen):
             return
-        self.push_screen(CompareScreen(lambda: [v for v in self.views if v.run_dir], self._mark_charts))
+        self.push_screen(CompareScreen(lambda: [v for v in self.views if v.run_dir], self._mark_charts,
+                                       self._queue_seeds))
+
+    def _queue_seeds(self, experiment: str, jobs: list[SeedJob]) -> None:
+        """The compare screen's `n`: more seeds of a group, through the queue `s` and `a` use."""
+        if not self._refuse(False):
+            self._launch(experiment, [(job, Recipe(job.group or job.name, job.config, job.config)) for job in jobs])
 
     # ---- trainer events ---------------------------------------------------
     def on_trainer_event(self, message: TrainerEvent) -> None:
