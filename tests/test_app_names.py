@@ -35,7 +35,6 @@ async def test_queued_rows_name_the_folders_their_runs_get(tmp_path):
         await wait_for(pilot, lambda: not app.running and all(v.status == "finished" for v in app.views))
         for view in app.views:  # each run made the folder its row named while it waited
             assert Path(view.run_dir).name == view.label == promised[view.key], log_text(app)
-        assert f"Queued {name}-3" in log_text(app)  # the log names them so too
 
 
 @sync

@@ -111,7 +111,7 @@ def write_group(logdir, name, group, accs, epochs):
 def test_compare_names_whole_at_200_columns_and_apart_at_60(tmp_path):
     logdir = tmp_path / "runs"
     write_group(logdir, "baseline+frac0.1+ep3", "baseline+frac0.1+ep3", (0.50, 0.52, 0.51), 3)
-    write_group(logdir, "baseline+frac0.1+ep2", "baseline+frac0.1+ep2", (0.45, 0.47, 0.46), 2)
+    write_group(logdir, "baseline+frac0.1+ep2", "baseline+frac0.1+ep2", (0.45, 0.47, 0.46), 3)  # a name only
     for width, whole in ((200, True), (60, False)):
         console = Console(width=width, record=True, force_terminal=False)
         compare_command(["exp"], logdir, "test_acc", console=console)
@@ -120,9 +120,9 @@ def test_compare_names_whole_at_200_columns_and_apart_at_60(tmp_path):
         assert all(len(line) <= width for line in out.splitlines())
         lines = table.splitlines()
         body = lines[next(k for k, line in enumerate(lines) if line.startswith("run ")) + 1:]
+        body = body[:next((k for k, line in enumerate(body) if line.split(" ")[0].endswith(":")), len(body))]
         names = [line.split(" ")[0] for line in body if "±" in line]
-        names = [n for n in names if not n.endswith(":")]  # the table's rows, not the sentences under it
-        assert len(names) == 2 and len(set(names)) == 2, table
+        assert len(names) == 2 and len(set(names)) == 2, (names, table)
         if whole:
             assert set(names) == {"baseline+frac0.1+ep3", "baseline+frac0.1+ep2"}
         else:

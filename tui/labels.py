@@ -75,11 +75,14 @@ def _candidates(label: str, width: int, others: list[str]) -> list[str]:
     """Shortenings of `label` to `width`, the most readable first: its beginning and end; then
     the beginning, the part where it differs from the label most like it, and the end; then
     its end; then windows around that part."""
-    mark = MARK.search(label)
-    mark = mark.group() if mark and width - len(mark.group()) >= 5 else ""
-    core, room = label[:len(label) - len(mark)], width - len(mark)
-    if len(core) <= room:  # only a mark too long for the width: cut at the end
-        return [label[:width - 1] + ELLIPSIS]
+    found = MARK.search(label)
+    mark = found.group() if found else ""
+    core = label[:len(label) - len(mark)]
+    if width - len(mark) < 8:  # too little room for the name beside its mark: the name alone
+        mark = ""
+    room = width - len(mark)
+    if len(core) <= room:
+        return [core, core[:room - 1] + ELLIPSIS]
     cores = [MARK.sub("", o) for o in others]
     # where it parts from each other label, the nearest label first
     parts = sorted({min(_common_prefix(core, o), len(core) - 1) for o in cores}, reverse=True) or [0]
