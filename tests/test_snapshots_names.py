@@ -11,22 +11,22 @@ from apphelp import craft_run, make_app, open_past, ready, wait_for
 from tui.screens.compare import CompareScreen
 
 SIZES = [(80, 24), (200, 60)]
-# (experiment, group, seeds, how much lower its loss is)
-GROUPS = (("quick-demo", "baseline", (4, 5, 6), 0.0),
-          ("quick-demo", "augmentation+normalization", (4, 5, 6), 0.15),
-          ("ex1-normalization-augmentation", "baseline+frac0.1+ep3", (4, 5, 6), 0.05),
-          ("ex1-normalization-augmentation", "baseline+frac0.2+ep3", (4, 5, 6), 0.1))
+# (experiment, group, how much lower its loss is, each seed's own wobble (seeds 4, 5, 6))
+GROUPS = (("quick-demo", "baseline", 0.0, (0.0, 0.02, -0.01)),
+          ("quick-demo", "augmentation+normalization", 0.15, (0.01, -0.02, 0.015)),
+          ("ex3-optimizers", "baseline+sgd+lr0.01", 0.05, (-0.01, 0.0, 0.02)),  # names that differ at the end only
+          ("ex3-optimizers", "baseline+sgd+lr0.02", 0.06, (0.02, -0.015, 0.0)))
 
 
 def two_experiments(logdir) -> list:
     paths = []
-    for experiment, group, seeds, better in GROUPS:
-        for seed in seeds:
-            wobble = (seed - 5) * 0.03
+    for experiment, group, better, wobbles in GROUPS:
+        settings = {"optimizer": "sgd", "lr": float(group[-4:])} if "sgd" in group else \
+            {"augment": "augm" in group, "normalize": "augm" in group}
+        for seed, wobble in zip((4, 5, 6), wobbles):
             path = craft_run(logdir, experiment, f"{group}-s{seed}",
                              [2.2 - better - wobble, 1.7 - better - wobble, 1.4 - 1.5 * better - wobble],
-                             seed=seed, train_fraction=0.1 if "0.1" in group else 0.2,
-                             augment="augm" in group, normalize="augm" in group)
+                             seed=seed, **settings)
             meta = json.loads((path / "config.json").read_text())
             (path / "config.json").write_text(json.dumps({**meta, "group": group}))
             paths.append(path)

@@ -9,6 +9,7 @@ queue the seeds a group needs (`n`); the test-loss chart below marks each run's 
 """
 from __future__ import annotations
 
+import re
 import textwrap
 
 from rich.markup import escape
@@ -37,6 +38,13 @@ NAME_WIDTH = 12     # the run column at least; it takes what the columns up to t
 SHORT = 30          # fewer rows than this: the table gives the chart room (app.tcss)
 VERDICT_WIDTH = 18  # the verdict wraps within this (at 80 columns it is never cut off)
 DELTAS = (None, 0.5, 1.0, 2.0, 5.0)  # `d` steps through these differences (points of test accuracy)
+
+
+def wrap_verdict(text: str, width: int) -> list[str]:
+    """The verdict in lines of `width`, a parenthesis that fits a line kept whole:
+    `better` / `(paired, n = 3)` rather than `better (paired, n` / `= 3)`."""
+    kept = re.sub(r"\([^()]*\)", lambda m: m.group().replace(" ", "\0") if len(m.group()) <= width else m.group(), text)
+    return [line.replace("\0", " ") for line in textwrap.wrap(kept, width)]
 
 
 def order(comparison: Comparison, key: str, best_first: bool = True) -> list:
@@ -214,7 +222,7 @@ class CompareScreen(Screen):
 
     def _cell(self, group, key: str, cell) -> Text:
         if key == "verdict":
-            return Text("\n".join(textwrap.wrap(cell(group), VERDICT_WIDTH)))
+            return Text("\n".join(wrap_verdict(cell(group), VERDICT_WIDTH)))
         text = Text(cell(group), justify="right")
         if key in DELTA_UNDER and key in group.contrasts:
             text.append(f"\n{group.contrasts[key].delta:+.3f}", style="dim")
