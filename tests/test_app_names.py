@@ -148,3 +148,26 @@ async def test_a_run_started_twice_on_one_seed_has_its_compare_row_or_says_why_n
         table = screen.query_one("#compare-table")
         cell = next(str(table.get_row(r.key)[0]) for r in table.ordered_rows if "baseline-2" in str(table.get_row(r.key)[0]))
         assert "baseline (past): seed 4 ran twice; baseline-2 counts" in " ".join(cell.split())
+
+
+@sync
+async def test_with_parallel_2_each_row_keeps_one_name_from_queued_to_its_folder(tmp_path):
+    (tmp_path / "runs" / "quick-demo" / "augmentation+normalization+frac0.05+ep2+bs100+cpu").mkdir(parents=True)
+    app = make_app(tmp_path, parallel=2, devices=["cpu"])
+    seen: dict = {}  # every label each row showed, as the table drew it
+
+    def look():
+        for view in app.views:
+            seen.setdefault(view.key, set()).add(view.label)
+        return len(app.views) == 2 and not app.running and all(v.status != "queued" for v in app.views)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await fill(pilot, app, epochs="2", train_fraction="0.05", batch_size="100", device="cpu")
+        await pilot.press("a")  # quick-demo: two runs, started together in two workers
+        await wait_for(pilot, look, timeout=240)
+        for view in app.views:
+            assert view.status == "finished", log_text(app)
+            assert seen[view.key] == {Path(view.run_dir).name}, seen  # one name, the folder's, all along
+        assert sorted(Path(v.run_dir).name for v in app.views) == [
+            "augmentation+normalization+frac0.05+ep2+bs100+cpu-2", "baseline+frac0.05+ep2+bs100+cpu"]

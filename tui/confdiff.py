@@ -58,10 +58,16 @@ def describe(diff: list[tuple[str, str]]) -> str:
     return ", ".join(words for words, _ in diff)
 
 
-def run_name(base_name: str, diff: list[tuple[str, str]], limit: int = 48) -> str:
-    """The name of a run edited from `base_name`: `baseline+sgd+lr0.01` (a safe folder name,
-    cut at `limit` characters)."""
+NAME_LIMIT = 120  # a folder name this long is still one path component anywhere; screens shorten it
+
+
+def run_name(base_name: str, diff: list[tuple[str, str]], limit: int = NAME_LIMIT) -> str:
+    """The name of a run edited from `base_name`: `baseline+sgd+lr0.01` (a safe folder name;
+    past `limit` characters the edits that do not fit become `+more`, never half an edit)."""
     if not diff:
         return base_name
     name = safe_name("+".join([base_name] + [short for _, short in diff]))
-    return name if len(name) <= limit else name[:limit - 5].rstrip("+-.") + "+more"
+    if len(name) <= limit:
+        return name
+    cut = name.rfind("+", 0, limit - 4)
+    return name[:cut if cut > 0 else limit - 5] + "+more"

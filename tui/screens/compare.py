@@ -36,7 +36,8 @@ from tui.widgets.runs_table import swatch
 RELOAD_S = 1.0
 NAME_WIDTH = 12     # the run column at least; it takes what the columns up to the verdict leave
 SHORT = 30          # fewer rows than this: the table gives the chart room (app.tcss)
-VERDICT_WIDTH = 18  # the verdict wraps within this (at 80 columns it is never cut off)
+VERDICT_WIDTH = 18  # the verdict wraps within this where one line would squeeze the names (80 columns)
+NAME_ROOM = 30      # ...that is, leave them fewer than this
 DELTAS = (None, 0.5, 1.0, 2.0, 5.0)  # `d` steps through these differences (points of test accuracy)
 
 
@@ -101,6 +102,7 @@ class CompareScreen(Screen):
         self.comparison: Comparison | None = None
         self.keys: dict = {}          # run folder -> RunView
         self._shown: list = []        # the table's rows as last drawn, to skip identical redraws
+        self.verdict_width: int | None = VERDICT_WIDTH  # the verdict's wrap width (None: one line)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -179,17 +181,27 @@ class CompareScreen(Screen):
     def _names(self, runs: list) -> tuple[list[str], int]:
         """(the run cells' names, the run column's width). The column gets what the columns up
         to the verdict leave (those after it scroll): every name whole where that is enough,
-        else the names shortened together (tui.labels.fit), never two alike."""
-        labels = self.labels(runs)  # the baseline's row is bold, its verdict says so
+        else the names shortened together (tui.labels.fit), never two alike. The verdict keeps
+        one line while the names keep NAME_ROOM beside it, else wraps within VERDICT_WIDTH."""
+        labels = self.labels(runs)  # the reference's row is bold, its verdict says so
+        longest = max(map(len, labels), default=0)
+        room = self._room(runs, None)
+        verdicts = max((len(g.verdict) for g in runs), default=0)
+        self.verdict_width = None if room - verdicts >= min(longest, NAME_ROOM) else VERDICT_WIDTH
+        room = self._room(runs, self.verdict_width)
+        width = max(NAME_WIDTH, min(room, longest))
+        return fit(labels, width), width
+
+    def _room(self, runs: list, verdict_width: int | None) -> int:
+        """What the run column may take beside the columns up to the verdict (wrapped within
+        `verdict_width`, or on one line)."""
         keys = [key for _, key, _ in COLUMNS]
         others = 0
         for header, key, cell in COLUMNS[:keys.index("verdict") + 1]:
             if key != "run":
-                lines = [line for g in runs for line in self._cell(g, key, cell).plain.splitlines()]
+                lines = [line for g in runs for line in self._cell(g, key, cell, verdict_width).plain.splitlines()]
                 others += max(map(len, lines + header.split(" ", 1))) + 2  # 2: the cell's padding
-        room = self.size.width - others - 2 - len("● ") - 2  # 2: its padding; 2: a scrollbar
-        width = max(NAME_WIDTH, min(room, max(map(len, labels), default=0)))
-        return fit(labels, width), width
+        return self.size.width - others - 2 - len("● ") - 2  # 2: its padding; 2: a scrollbar
 
     def _header(self, header: str, key: str) -> Text:
         text = header.replace(" ", "\n", 1)
@@ -205,7 +217,7 @@ class CompareScreen(Screen):
         cells = []
         for _, key, cell in COLUMNS:
             if key != "run":
-                cells.append(self._cell(group, key, cell))
+                cells.append(self._cell(group, key, cell, self.verdict_width))
                 continue
             text = Text.assemble(swatch(view) if overlay else ("○ ", "dim"),
                                  (name, "bold" if group.is_baseline else ""))
@@ -220,9 +232,9 @@ class CompareScreen(Screen):
             cells.append(text)
         return cells
 
-    def _cell(self, group, key: str, cell) -> Text:
+    def _cell(self, group, key: str, cell, verdict_width: int | None = None) -> Text:
         if key == "verdict":
-            return Text("\n".join(wrap_verdict(cell(group), VERDICT_WIDTH)))
+            return Text("\n".join(wrap_verdict(cell(group), verdict_width)) if verdict_width else cell(group))
         text = Text(cell(group), justify="right")
         if key in DELTA_UNDER and key in group.contrasts:
             text.append(f"\n{group.contrasts[key].delta:+.3f}", style="dim")
