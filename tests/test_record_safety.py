@@ -365,4 +365,6 @@ def test_a_finished_run_with_a_torn_last_line_is_damaged_and_resume_says_so(logd
     assert main(["run", "--resume", str(run_dir)]) == 2
     err = one_sentence(capsys, info.message)
     assert "already finished" not in err
+    assert main(["compare", str(run_dir)]) == 0  # the epoch it has, and the note under the table
+    assert squeezed(f"base-s4: {info.message}") in squeezed(capsys.readouterr().out)
     assert snapshot(logdir) == before

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from core.compare import VERDICT_METRIC, Comparison, GroupSummary, as_group_row, as_row, sentence
-from core.records import METRICS, atomic_write, record_file_problem
+from core.records import METRICS, atomic_write, read_run, record_file_problem
 
 BASE_COLUMNS = ("run", "experiment", "group", "seed", "epoch")
 VERDICT_WIDTH = 18  # room the verdict keeps at narrow widths: "no detectable" / "difference (n = 3)"
@@ -279,6 +279,9 @@ def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_fil
                       "--markdown or --csv has them).[/]", highlight=False)
     for label, text in sentences(comparison, sort):
         console.print(f"[bold]{escape(label)}[/]: {escape(text)}", highlight=False)
+    for run in comparison.runs:  # what is wrong with a damaged record, and what to do
+        if run.status == "damaged":
+            console.print(f"[yellow]{escape(run.label)}:[/] {escape(read_run(run.path).message)}", highlight=False)
     try:
         if csv_file:
             for written in write_csv(csv_file, comparison):
