@@ -21,6 +21,7 @@ TAGS = {
     "test_acc": "Accuracy_CIFAR10/test",
     "penalty": "Penalty_CIFAR10/train",
 }
+from .config import FIELDS
 from .recordio import (CHECKPOINT, CONFIG, LOCK, METRICS_FILE, PROGRESS, STATUS,  # noqa: F401 (public here)
                        append_file, link_problem, open_record, output_problem, read_text)
 from .schema import METRICS, config_problem, owner_problem, row_epoch, status_problem
@@ -149,7 +150,7 @@ def read_run(run_dir) -> RunInfo:
     info = RunInfo(path, path.parent.name, path.name)
     meta, damage = read_meta(path)
     if meta is not None:  # names as a run folder would have them: no markup or escapes reach a terminal
-        info.config = meta.get("config", {})
+        info.config = {k: v for k, v in meta.get("config", {}).items() if k in FIELDS}  # RunConfig(**) safe
         info.experiment = safe_name(meta.get("experiment", ""), info.experiment)
         info.name = safe_name(meta.get("run", ""), info.name)
         info.group = safe_name(meta.get("group") or "", "")

@@ -18,7 +18,7 @@ from core.data import synthetic
 from core.events import RunEnded
 from core.follow import Follower, FollowError, live_runs
 from core.recordio import RECORD_FILES
-from core.records import _name_writer, read_run, take_lock
+from core.records import _name_writer, read_run, take_lock, write_status
 from core.resume import resumable_runs
 from core.trainer import train
 from tui.cli import main
@@ -260,6 +260,26 @@ async def test_the_console_refuses_to_follow_a_malformed_config_in_one_line(tmp_
             await wait_for(pilot, lambda: "Not followed:" in log_text(app))
             assert squeezed(f"{path / 'config.json'} is damaged (its 'config' is [1]") in squeezed(log_text(app))
             assert app.is_running
+    finally:
+        lock.close()
+
+
+@sync
+async def test_the_console_follows_a_run_with_a_setting_it_does_not_know_to_its_end(tmp_path):
+    """A record from a later version (an extra setting): followed, ended, and the console stays up."""
+    logdir = tmp_path / "runs"
+    path = craft_run(logdir, "exp", "newer", [1.0, 0.9])
+    _edit(path / "config.json", lambda m: {**m, "config": {**m["config"], "warmup": 3}})
+    lock = _live(path)
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
+            await pilot.press("o")
+            await wait_for(pilot, lambda: len(app.views) == 1)
+            write_status(path, "finished", "finished 2 epochs.", 2)
+            await wait_for(pilot, lambda: next(iter(app.views)).status == "finished")
+            assert app.is_running and len(next(iter(app.views)).metrics) == 2
     finally:
         lock.close()
 
