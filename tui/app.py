@@ -249,7 +249,7 @@ class CifarApp(App):
         if not reason:
             return False
         self.log_line(f"[red]Not started:[/] {escape(str(reason))}")
-        self.notify(str(reason), title="Not started", severity="error")
+        self.notify(str(reason), title="Not started", severity="error", markup=False)  # names paths as text
         return True
 
     def _experiment(self) -> str:
