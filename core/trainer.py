@@ -367,13 +367,13 @@ def _versions() -> dict:
     """torchvision's and cifar-tui's versions, for the report's environment."""
     from importlib import metadata
 
-    out = {}
-    for key, dist in (("torchvision", "torchvision"), ("cifar_tui", "cifar-tui")):
-        try:
-            out[key] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[key] = "unknown"
-    return out
+    import torchvision
+
+    try:
+        ours = metadata.version("cifar-tui")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        ours = "unknown"
+    return {"torchvision": torchvision.__version__, "cifar_tui": ours}
 
 
 def _end(emit, record, run, status, done, run_dir, message, cause="") -> RunEnded:

@@ -57,14 +57,24 @@ def check_runs(comparison: Comparison) -> None:
                                "report runs of one recipe, e.g. one experiment at a time.")
 
 
+def _check_not_empty(target: str, logdir: Path) -> None:
+    """An experiment folder without a run says so (resolve() would call it no experiment)."""
+    for folder in (Path(target), logdir / target):
+        if folder.is_dir() and not (folder / CONFIG).is_file() and not any(folder.glob(f"*/{CONFIG}")):
+            raise CompareError(f"the experiment {target} holds no runs yet; train its runs first "
+                               f"(e.g. cifar-tui run PRESET --experiment {folder.name}), then write the report.")
+
+
 def check_out(out: Path) -> None:
-    """`out` is a writable folder outside every run folder (made if missing)."""
+    """`out` is a writable folder outside every run folder (made if missing); nothing is made
+    when it is not."""
     for folder in (out, out / "figures"):
         resolved = folder.resolve()
         for p in (resolved, *resolved.parents):
             if (p / CONFIG).is_file():
                 where = "is a run folder" if p == resolved else f"is inside the run folder {p}"
                 raise CompareError(f"{folder} {where}; write the report elsewhere with --out DIR.")
+    for folder in (out, out / "figures"):
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
@@ -77,14 +87,17 @@ def check_out(out: Path) -> None:
 
 # --- the parts --------------------------------------------------------------------------
 
-def group_colours(comparison: Comparison) -> dict:
-    """Group label -> the console's colour: a group has its first run's colour, and runs take
-    the palette in the order they are opened (the comparison's order)."""
+def group_colours(comparison: Comparison, run_colours: dict | None = None) -> dict:
+    """Group label -> #rrggbb, the console's colour: a group has its first run's colour, taken
+    from `run_colours` (resolved run folder -> xterm colour, the console's own) or, without it,
+    as the console gives them to runs opened in the comparison's order."""
     from tui.studyfigures import hex_colour
 
+    run_colours = run_colours or {}
     out, k = {}, 0
     for g in comparison.groups:
-        out[g.label] = hex_colour(PALETTE[k % len(PALETTE)])
+        given = next((run_colours[str(r.path.resolve())] for r in g.runs if str(r.path.resolve()) in run_colours), None)
+        out[g.label] = hex_colour(PALETTE[k % len(PALETTE)] if given is None else given)
         k += len(g.runs)
     return out
 
@@ -196,17 +209,17 @@ def _write(path: Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")), sync=False)
 
 
-def write_report(paths: list[Path], out, title: str, colours: dict | None = None) -> Report:
+def write_report(paths: list[Path], out, title: str, run_colours: dict | None = None) -> Report:
     """Check the runs and the folder (CompareError: one sentence, nothing written), then write
-    the report of the run folders `paths` into `out`. `colours`: group label -> #rrggbb, the
-    console's own when it asks."""
+    the report of the run folders `paths` into `out`. `run_colours`: the console's colours of
+    its runs (resolved run folder -> xterm colour)."""
     from tui import studypage
 
     out = Path(out)
     comparison = compare_paths(paths)
     check_runs(comparison)
     check_out(out)
-    colours = {**group_colours(comparison), **(colours or {})}
+    colours = group_colours(comparison, run_colours)
     report = Report(out)
     report.figures = draw_figures(comparison, out, colours)
     for stale in csv_paths(out / CSV):  # a link left there is removed, not written through
@@ -220,6 +233,12 @@ def write_report(paths: list[Path], out, title: str, colours: dict | None = None
     return report
 
 
+def title_of(paths: list[Path]) -> str:
+    """The experiment's name, or the experiments the runs come from (as compare titles them)."""
+    names = list(dict.fromkeys(Path(p).resolve().parent.name for p in paths))
+    return names[0] if len(names) == 1 else "runs from " + ", ".join(names)
+
+
 def default_out(title: str) -> Path:
     return Path("reports") / safe_name(title, "report")
 
@@ -231,6 +250,8 @@ def report_command(targets: list[str], logdir, out=None, console=None) -> int:
     console = console or Console()
     if not targets:
         raise CompareError("name the experiments to report, e.g. cifar-tui report quick-demo.")
+    for target in targets:
+        _check_not_empty(target, Path(logdir))
     title, paths = resolve(targets, logdir)
     started = time.monotonic()
     report = write_report(paths, out or default_out(title), title)
