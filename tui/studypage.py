@@ -8,7 +8,7 @@ import time
 from core.compare import LABELS
 from core.records import METRICS
 from tui import notebook
-from tui.report import columns, markdown, sentences
+from tui.report import ESSENTIAL, columns, markdown, sentences
 from tui.studyreport import (SORT, SYNTHETIC_NOTE, differences, environment, experiments, explanation,
                              notebook_rows, synthetic)
 
@@ -18,10 +18,11 @@ h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { margin-top: 1.6em; border-bot
 .meta, .caption { color: #666; } .note { background: #fff4d6; border-left: 4px solid #e0a800; padding: .5em .8em; }
 .figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: .8em; }
 .figures svg { width: 100%; height: auto; }
-table { border-collapse: collapse; margin: .6em 0; } th, td { padding: .25em .6em; border-bottom: 1px solid #e5e5e5; }
+table { border-collapse: collapse; margin: .6em 0; } th, td { padding: .25em .5em; border-bottom: 1px solid #e5e5e5; }
 th { text-align: left; background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.ref { font-weight: bold; } .better { color: #1a7f37; } .worse { color: #c62828; }
+td.ref { font-weight: bold; } td.run { white-space: nowrap; } td.verdict { min-width: 14em; } .better { color: #1a7f37; } .worse { color: #c62828; }
 .swatch { display: inline-block; width: .8em; height: .8em; border-radius: 50%; margin-right: .35em; }
+div.wide { overflow-x: auto; }
 code { font-size: 12px; background: #f5f5f5; padding: .1em .3em; word-break: break-all; }
 """
 
@@ -30,10 +31,10 @@ def escape(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def table_cells(comparison):
-    """(headers, rows) of the comparison table: compare's columns, the test used and the seeds
-    its statistics leave out."""
-    cols = columns(SORT)
+def table_cells(comparison, keys=None):
+    """(headers, rows) of the comparison table: compare's columns (those of `keys`, else all),
+    then the test used and the seeds its statistics leave out."""
+    cols = [c for c in columns(SORT) if keys is None or c[1] in keys]
     headers = [h for h, _, _ in cols] + ["test", "dropped seeds"]
     rows = []
     for g in comparison.sorted(SORT):
@@ -48,10 +49,12 @@ def _swatch(colour: str) -> str:
     return f'<span class="swatch" style="background:{colour}"></span>'
 
 
-def _html_table(headers, rows, numeric=()) -> str:
+def _html_table(headers, rows) -> str:
+    """A table of already escaped <td> cells; wide ones scroll on their own, not the page."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(rows_cell for rows_cell in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
 
 
 def _td(text, cls: str = "") -> str:
@@ -78,22 +81,39 @@ def _figures_html(title, comparison, figures, out) -> str:
     return "".join(parts)
 
 
-def _comparison_html(comparison, colours) -> str:
-    headers, rows = table_cells(comparison)
+def _rows_html(comparison, colours, keys) -> tuple[list, list]:
+    headers, rows = table_cells(comparison, keys)
+    filled = [k for k, h in enumerate(headers) if h == "run" or any(values[k] for _, values in rows)]
+    headers = [headers[k] for k in filled]  # a column empty in every row says nothing
+    rows = [(g, [values[k] for k in filled]) for g, values in rows]
     numeric = {h for h, key, _ in columns(SORT) if key not in ("run", "verdict")}
     cells = []
     for g, values in rows:
         row = []
         for h, v in zip(headers, values):
             if h == "run":
-                row.append(f'<td class="{"ref" if g.is_baseline else ""}">{_swatch(colours[g.label])}{escape(v)}</td>')
+                cls = "run ref" if g.is_baseline else "run"
+                row.append(f'<td class="{cls}">{_swatch(colours[g.label])}{escape(v)}</td>')
             elif h == "verdict":
-                row.append(_td(v, _verdict_class(v)))
+                row.append(_td(v, f"verdict {_verdict_class(v)}".strip()))
             else:
                 row.append(_td(v, "num" if h in numeric else ""))
         cells.append(row)
+    return headers, cells
+
+
+def _comparison_html(comparison, colours) -> str:
+    """The essential columns (as compare keeps at any width) with the test and the dropped
+    seeds; the others in a second table, so neither needs a scroll bar."""
+    main_keys = {*ESSENTIAL, "epochs"}
+    rest = {key for _, key, _ in columns(SORT)} - main_keys | {"run"}
+    first, second = _rows_html(comparison, colours, main_keys), _rows_html(comparison, colours, rest)
+    keep = [k for k, h in enumerate(second[0]) if h not in first[0] or h == "run"]
+    second = ([second[0][k] for k in keep], [[row[k] for k in keep] for row in second[1]])
     said = "".join(f"<li><b>{escape(label)}</b>: {escape(text)}</li>" for label, text in sentences(comparison, SORT))
-    return (f"<p>{escape(explanation(comparison))}</p>" + _html_table(headers, cells) + f"<ul>{said}</ul>")
+    return (f"<p>{escape(explanation(comparison))}</p>" + _html_table(*first) + f"<ul>{said}</ul>"
+            "<p>More of each run (mean ± sd over its seeds; @ = the epoch of the best value):</p>"
+            + _html_table(*second))
 
 
 def _notebook_html(comparison) -> str:
