@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from apphelp import log_text, make_app, ready, sync, wait_for
 from core.records import METRICS, read_metrics
 from tui.cli import main
 
@@ -198,3 +199,30 @@ def test_a_link_in_the_output_folder_is_replaced_not_written_through(logdir, tmp
 def test_the_console_does_not_import_matplotlib():
     code = "import sys, tui.app, tui.cli, tui.report; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent).returncode == 0
+
+
+@sync
+async def test_the_consoles_w_key_writes_the_report_of_the_runs_on_screen(logdir, tmp_path, monkeypatch):
+    from core.records import read_run
+    from tui.studyfigures import hex_colour
+
+    monkeypatch.chdir(tmp_path)  # the report goes to ./reports/EXPERIMENT
+    shutil.copytree(logdir, tmp_path / "runs")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await pilot.press("escape", "w")
+        await wait_for(pilot, lambda: "No recorded run on screen to report" in log_text(app))
+        for path in sorted((tmp_path / "runs" / "quick-demo").iterdir()):
+            app.views.add_past(read_run(path))
+        app._relabel()
+        app._mark_charts()
+        await wait_for(pilot, lambda: all(v.colour is not None for v in app.views))
+        await pilot.press("w")
+        await wait_for(pilot, lambda: "Report of quick-demo written" in log_text(app), timeout=300)
+    out = tmp_path / "reports" / "quick-demo"
+    assert (out / "report.html").is_file() and (out / "report.md").is_file()
+    drawn = json.loads((out / "figures" / "quick-demo-test_acc.json").read_text())["curves"]
+    shown = {v.group: v.colour for v in app.views}  # the seeds of a group share its colour
+    assert shown["augmentation+normalization"] != shown["baseline"]  # aug opened first: the palette's first
+    assert {c["label"]: c["colour"] for c in drawn} == {f"{g} (n=3)": hex_colour(shown[g]) for g in GROUPS}

@@ -88,17 +88,16 @@ def check_out(out: Path) -> None:
 # --- the parts --------------------------------------------------------------------------
 
 def group_colours(comparison: Comparison, run_colours: dict | None = None) -> dict:
-    """Group label -> #rrggbb, the console's colour: a group has its first run's colour, taken
-    from `run_colours` (resolved run folder -> xterm colour, the console's own) or, without it,
-    as the console gives them to runs opened in the comparison's order."""
+    """Group label -> #rrggbb, the console's colour: its first run's in `run_colours` (resolved
+    run folder -> xterm colour, the console's own) or, without it, as the console gives them:
+    the palette in order, one colour per group of seeds."""
     from tui.studyfigures import hex_colour
 
     run_colours = run_colours or {}
-    out, k = {}, 0
-    for g in comparison.groups:
-        given = next((run_colours[str(r.path.resolve())] for r in g.runs if str(r.path.resolve()) in run_colours), None)
-        out[g.label] = hex_colour(PALETTE[k % len(PALETTE)] if given is None else given)
-        k += len(g.runs)
+    out = {}
+    for k, g in enumerate(comparison.groups):
+        given = [run_colours[key] for key in (str(r.path.resolve()) for r in g.runs) if key in run_colours]
+        out[g.label] = hex_colour(given[0] if given else PALETTE[k % len(PALETTE)])
     return out
 
 
