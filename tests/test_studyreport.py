@@ -154,29 +154,32 @@ def test_bad_input_is_one_sentence_and_changes_nothing(logdir, tmp_path, capsys)
     shutil.copytree(logdir, runs)
     before = snapshot(runs)
     (runs / "empty").mkdir()
-    out = ["--out", str(tmp_path / "out")]
-    for empty in ("empty", str(runs / "empty")):
-        assert f"the experiment {empty} holds no runs yet" in refused(capsys, ["report", empty, "--logdir", str(runs), *out])
+    out = str(tmp_path / "out")
+
+    def why(*targets, to=out):
+        return refused(capsys, ["report", *map(str, targets), "--logdir", str(runs), "--out", str(to)])
+
+    for empty in ("empty", runs / "empty"):
+        assert f"the experiment {empty} holds no runs yet" in why(empty)
     run_dir = runs / "quick-demo" / "baseline-s5"
-    assert f"{run_dir} is a run folder" in refused(capsys, ["report", "quick-demo", "--logdir", str(runs), "--out", str(run_dir)])
-    assert "is inside the run folder" in refused(capsys, ["report", "quick-demo", "--logdir", str(runs), "--out", str(run_dir / "r")])
+    assert f"{run_dir} is a run folder" in why("quick-demo", to=run_dir)
+    assert f"is inside the run folder {run_dir}" in why("quick-demo", to=run_dir / "r")
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    assert "cannot write the report in" in refused(capsys, ["report", "quick-demo", "--logdir", str(runs), "--out", str(blocker / "r")])
+    assert f"cannot write the report in {blocker / 'r'} (Not a directory)" in why("quick-demo", to=blocker / "r")
     linked = tmp_path / "linked"
     linked.mkdir()
     (linked / "figures").symlink_to(run_dir)
-    assert f"{linked / 'figures'} is a run folder" in refused(capsys, ["report", "quick-demo", "--logdir", str(runs), "--out", str(linked)])
+    assert f"{linked / 'figures'} is a run folder" in why("quick-demo", to=linked)
     other = runs / "other"  # a run trained to another recipe
     shutil.copytree(runs / "quick-demo" / "baseline-s4", other / "longer")
     meta = json.loads((other / "longer" / "config.json").read_text())
     meta["config"]["epochs"], meta["group"], meta["experiment"] = 5, "longer", "other"
     (other / "longer" / "config.json").write_text(json.dumps(meta))
-    assert "different recipes (5 vs 2 epochs)" in refused(capsys, ["report", "quick-demo", "other", "--logdir", str(runs), *out])
+    assert "different recipes (5 vs 2 epochs)" in why("quick-demo", "other")
     shutil.rmtree(other)
     (run_dir / "status.json").unlink()  # killed: no status
-    assert "baseline-s5 has not finished (interrupted after 2 epochs)" in refused(
-        capsys, ["report", "quick-demo", "--logdir", str(runs), *out])
+    assert "baseline-s5 has not finished (interrupted after 2 epochs)" in why("quick-demo")
     assert not (tmp_path / "out").exists()
     before.pop(run_dir / "status.json")
     assert snapshot(runs) == before

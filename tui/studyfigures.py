@@ -14,7 +14,6 @@ from pathlib import Path
 
 from core.compare import LABELS, group_curve
 from core.records import atomic_write
-from tui.runview import PALETTE
 
 METRIC_AXES = {"train_loss": "loss", "test_loss": "loss", "train_acc": "accuracy", "test_acc": "accuracy"}
 

@@ -20,7 +20,8 @@ h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { margin-top: 1.6em; border-bot
 .figures svg { width: 100%; height: auto; }
 table { border-collapse: collapse; margin: .6em 0; } th, td { padding: .25em .5em; border-bottom: 1px solid #e5e5e5; }
 th { text-align: left; background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.ref { font-weight: bold; } td.run { white-space: nowrap; } td.verdict { min-width: 14em; } .better { color: #1a7f37; } .worse { color: #c62828; }
+td.ref { font-weight: bold; } td.run { white-space: nowrap; } td.verdict { min-width: 14em; }
+.better { color: #1a7f37; } .worse { color: #c62828; }
 .swatch { display: inline-block; width: .8em; height: .8em; border-radius: 50%; margin-right: .35em; }
 div.wide { overflow-x: auto; }
 code { font-size: 12px; background: #f5f5f5; padding: .1em .3em; word-break: break-all; }

@@ -134,7 +134,10 @@ def command(g) -> str:
     defaults = make_config({}).to_dict()
     seeds = [r.seed for r in g.runs if r.seed is not None]
     words = ["cifar-tui", "run", "--experiment", g.experiment, "--name", g.name]
-    words += ["--seeds", ",".join(map(str, seeds))] if len(seeds) > 1 else ["--set", f"seed={seeds[0]}"] if seeds else []
+    if len(seeds) > 1:  # folders <name>-s<seed>, one group
+        words += ["--seeds", ",".join(map(str, seeds))]
+    elif seeds:
+        words += ["--set", f"seed={seeds[0]}"]
     for key, value in g.config.items():
         if key in ("data_dir", "seed") or value == defaults.get(key):
             continue
