@@ -122,12 +122,26 @@ def test_the_environment_and_the_commands_that_train_each_run_again(logdir, repo
         assert [r["test_acc"] for r in rows] == [r["test_acc"] for r in read_metrics(seed_dir)]
 
 
-def test_the_notebook_numbers_beside_a_reference_presets_runs(logdir, tmp_path):
-    study = tmp_path / "runs" / "ex1-normalization-augmentation"
+def recorded_as(logdir, tmp_path, experiment: str) -> Path:
+    """The module's runs copied and recorded as `experiment`'s (a preset's name)."""
+    study = tmp_path / "runs" / experiment
     shutil.copytree(logdir / "quick-demo", study)
-    for config in study.glob("*/config.json"):  # the same runs, recorded as study 1's
+    for config in study.glob("*/config.json"):
         meta = json.loads(config.read_text())
-        config.write_text(json.dumps({**meta, "experiment": study.name}))
+        config.write_text(json.dumps({**meta, "experiment": experiment}))
+    return study
+
+
+def test_a_presets_equivalence_margin_applies_as_in_compare(logdir, tmp_path):
+    study = recorded_as(logdir, tmp_path, "precision-check")  # its preset names a margin
+    assert main(["compare", str(study), "--csv", str(tmp_path / "c.csv")]) == 0
+    assert main(["report", str(study), "--out", str(tmp_path / "rep")]) == 0
+    ours = (tmp_path / "rep" / "runs-groups.csv").read_text()
+    assert ours == (tmp_path / "c-groups.csv").read_text() and "equivalent within" in ours
+
+
+def test_the_notebook_numbers_beside_a_reference_presets_runs(logdir, tmp_path):
+    study = recorded_as(logdir, tmp_path, "ex1-normalization-augmentation")
     out = tmp_path / "rep"
     assert main(["report", str(study), "--out", str(out)]) == 0
     md = (out / "report.md").read_text()

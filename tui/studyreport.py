@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.compare import CompareError, Comparison, compare_paths, resolve
+from core.compare import CompareError, Comparison, compare_paths, preset_margin, resolve
 from core.config import make_config
 from core.records import CONFIG, METRICS, atomic_write, read_meta, safe_name
 from core.verdicts import recipe_difference
@@ -211,14 +211,17 @@ def _write(path: Path, text: str) -> None:
     atomic_write(path, lambda f: f.write(text.encode("utf-8")), sync=False)
 
 
-def write_report(paths: list[Path], out, title: str, run_colours: dict | None = None) -> Report:
+def write_report(paths: list[Path], out, title: str, run_colours: dict | None = None,
+                 listed: bool = False) -> Report:
     """Check the runs and the folder (CompareError: one sentence, nothing written), then write
-    the report of the run folders `paths` into `out`. `run_colours`: the console's colours of
-    its runs (resolved run folder -> xterm colour)."""
+    the report of the run folders `paths` into `out`, compared as `compare` does (the preset's
+    equivalence margin; `listed`: run folders the user named, one reference for all).
+    `run_colours`: the console's colours of its runs (resolved run folder -> xterm colour)."""
     from tui import studypage
 
     out = Path(out)
-    comparison = compare_paths(paths)
+    comparison = compare_paths(paths, margin=preset_margin([Path(p).resolve().parent.name for p in paths]),
+                               one_reference=listed)
     check_runs(comparison)
     check_out(out)
     colours = group_colours(comparison, run_colours)
@@ -256,7 +259,8 @@ def report_command(targets: list[str], logdir, out=None, console=None) -> int:
         _check_not_empty(target, Path(logdir))
     title, paths = resolve(targets, logdir)
     started = time.monotonic()
-    report = write_report(paths, out or default_out(title), title)
+    listed = any((Path(t) / CONFIG).is_file() for t in targets)  # as compare: the first is the reference
+    report = write_report(paths, out or default_out(title), title, listed=listed)
     console.print(f"wrote {report.out / 'report.html'}, {report.out / 'report.md'}, {len(report.figures)} "
                   f"figures in {report.out / 'figures'} and the CSVs ({time.monotonic() - started:.1f}s)",
                   highlight=False)
