@@ -270,11 +270,14 @@ def cmd_bench(args) -> int:
 
 
 def _bench_concurrent(args, config, train_images: int, test_images: int) -> int:
-    from core.bench_concurrent import measure_concurrent
+    from core import bench
+    from core.bench_concurrent import concurrent_problem, measure_concurrent
     from tui.parallel import print_concurrent
 
     ks = [_whole(k, "--concurrent", "--concurrent 1,2,4,8")
           for k in args.concurrent.split(",")]
+    if problem := concurrent_problem(ks, bench.resolve_device(config.device)):
+        raise UsageError(problem)
     print_concurrent(measure_concurrent(config, ks, train_images, test_images, args.repeats), config)
     return 0
 
