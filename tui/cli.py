@@ -8,6 +8,7 @@ unreadable checkpoint, or one that does not back the recorded epochs), with noth
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
@@ -228,10 +229,9 @@ def _run_on_ray(args, logdir: str) -> int:
 
 
 def _whole(text: str, option: str, example: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use 1 or more, e.g. {example}.") from None
+    if not re.fullmatch(r"-?[0-9]+", text.strip()):  # int() would also read "+3", "٣" or "1_0"
+        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use 1 or more, e.g. {example}.")
+    value = int(text)
     if value < 1:
         raise UsageError(f"{option}: {value} is too few; use 1 or more, e.g. {example}.")
     return value
@@ -303,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "logdir", None) is not None and not args.logdir.strip():
+            raise UsageError("--logdir is empty; name a folder, e.g. --logdir runs, or leave --logdir out "
+                             "for $CIFAR_TUI_LOGDIR or ./runs.")
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, PresetError, RecordError) as e:
         print(f"cifar-tui: {e}", file=sys.stderr)
