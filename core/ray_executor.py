@@ -35,7 +35,8 @@ from .config import ConfigError, RunConfig
 from .events import RunEnded, RunStarted
 from .executor import Executor, Job, ProcessExecutor
 from .follow import FollowError, Follower
-from .records import CONFIG, STATUS, check_logdir, read_metrics, write_json, write_status
+from .records import (CONFIG, STATUS, check_logdir, is_locked, read_metrics, take_lock, write_json,
+                      write_status)
 
 INSTALL = "Ray is not installed; install it with pip install 'cifar-tui[ray]'."
 CONNECT_TIMEOUT_S = 3.0   # an address must answer this fast (Ray itself would wait minutes)
@@ -261,8 +262,7 @@ class RayExecutor(Executor):
         ray = self.cluster.ray
         stop, hurry = stop or threading.Event(), hurry or threading.Event()
         ended: dict[str, RunEnded] = {}
-        control = Path(self.logdir, CONTROL, uuid.uuid4().hex).absolute()
-        control.mkdir(parents=True)
+        control, held = _control_folder(Path(self.logdir, CONTROL).absolute())
         running = [self._submit(job, control) for job in self._prefetch(list(jobs), on_event, ended)]
         stopping = hurrying = False
         try:
@@ -286,6 +286,7 @@ class RayExecutor(Executor):
                 (control / "stop").touch()
                 ray.wait([t.ref for t in running], num_returns=len(running), timeout=PROBE_TIMEOUT_S)
             shutil.rmtree(control, ignore_errors=True)
+            held.close()
             try:
                 control.parent.rmdir()
             except OSError:  # another study's control folder is there
@@ -375,6 +376,23 @@ class _Task:
                 self.ended = event if isinstance(event, RunEnded) else None
 
 
+def _control_folder(root: Path) -> tuple[Path, object]:
+    """A new control folder under `root`, locked for as long as this driver lives (the lock, an
+    OS lock, goes with the process, even on SIGKILL): (its path, the held lock). The folders of
+    drivers that are gone, whose lock nobody holds, are removed first. Made under a dot name
+    and renamed once locked, so another driver never takes a new one for a dead one's."""
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        if not old.name.startswith(".") and old.is_dir() and not old.is_symlink() and not is_locked(old):
+            shutil.rmtree(old, ignore_errors=True)
+    name = uuid.uuid4().hex
+    making = root / f".{name}"
+    making.mkdir()
+    held = take_lock(making)
+    making.rename(root / name)
+    return root / name, held
+
+
 def _follower(marker: Path) -> Follower | None:
     """A Follower of the folder the task named (the driver watches the task itself, not the lock)."""
     started = _read_json(marker)
@@ -447,7 +465,7 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
     marker, stop_file = Path(control, f"{key}.json"), Path(control, "stop")
     earlier = _read_json(marker)
     resume_dir = kwargs["resume_dir"] or (earlier and earlier["run_dir"])
-    stop, over = threading.Event(), threading.Event()
+    stop, over = _StopFile(stop_file), threading.Event()
 
     def watch_stop_file():
         while not over.wait(STOP_POLL_S):
@@ -456,8 +474,10 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
                 return
 
     def on_event(event):
-        if isinstance(event, RunStarted) and earlier is None:  # the folder exists and is locked
-            write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch})
+        if isinstance(event, RunStarted):
+            stop.begun = True
+            if earlier is None:  # the folder exists and is locked
+                write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch})
 
     threading.Thread(target=watch_stop_file, name="cifar-tui stop file", daemon=True).start()
     try:
@@ -466,3 +486,17 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
         return train(config, on_event, stop, **{**kwargs, "resume_dir": resume_dir})
     finally:
         over.set()  # the worker process is reused for other tasks: leave no thread behind
+
+
+class _StopFile(threading.Event):
+    """A task's stop flag. Until its run has begun, every look reads the driver's stop file itself
+    (the watcher thread's poll may lag): a run the driver stopped while it was still queued or
+    loading its data makes no folder. Then the watcher's poll sets it (no file read per batch)."""
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path, self.begun = path, False
+
+    def is_set(self) -> bool:
+        if not self.begun and not super().is_set() and self.path.exists():
+            self.set()
+        return super().is_set()
