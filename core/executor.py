@@ -12,7 +12,8 @@ run trained. Worker processes are watched through their run folders (a
 A worker that crashes, runs out of memory or is killed fails only its run (the
 parent writes `failed` with the cause when the worker could not); the queue goes
 on. Setting `stop` stops every worker within a batch (SIGTERM: records stopped,
-resumable); setting `hurry` as well makes them abandon the epoch at once.
+resumable); setting `hurry` as well makes them abandon the epoch at once. A parent killed
+outright sends its workers that SIGTERM all the same (core.lifeline).
 """
 from __future__ import annotations
 
