@@ -1,4 +1,4 @@
-"""The `cifar-tui` command: the console by default, plus `presets`, `run`, `compare` and `bench`.
+"""The `cifar-tui` command: the console by default, plus `presets`, `run`, `compare`, `report` and `bench`.
 
 Exit codes: 0 every run finished; 1 a run failed or diverged; 2 bad usage, which includes a resume
 target that cannot be used as it is (not a run folder, damaged, being written by another run, an
@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--equivalence", default=None, metavar="POINTS",
                          help="test whether each run is equivalent to the reference within ±POINTS of test "
                               "accuracy (two one-sided tests; default: the preset's equivalence, if any)")
+    report = sub.add_parser("report", help="write a study's report: figures, verdicts, settings, environment",
+                            description="Write one folder for a finished study: report.html (one self-contained "
+                                        "file, figures inline), report.md, figures/ (SVG and PNG) and the CSVs "
+                                        "compare --csv writes; for the reference study's presets, the "
+                                        "notebook's test accuracy beside the measured one.")
+    report.add_argument("targets", nargs="+", metavar="EXPERIMENT | RUN_DIR", help="an experiment name or folder, or run folders")
+    report.add_argument("--out", default=None, metavar="DIR", help="the report's folder (default: reports/EXPERIMENT)")
+    report.add_argument("--logdir", default=argparse.SUPPRESS, help="where the runs are (default: $CIFAR_TUI_LOGDIR or ./runs)")
     bench = sub.add_parser("bench", help="images/s of the training pipeline next to the bare compute",
                            description="Time the real training and eval pipeline and the compute floor of the "
                                        "same model on the same device; synthetic data unless --set dataset=cifar10.")
@@ -276,6 +284,16 @@ def cmd_compare(args) -> int:
         raise UsageError(str(e)) from None
 
 
+def cmd_report(args) -> int:
+    from core.compare import CompareError
+    from tui.studyreport import report_command
+
+    try:
+        return report_command(args.targets, args.logdir or default_logdir(), args.out)
+    except CompareError as e:
+        raise UsageError(str(e)) from None
+
+
 def cmd_bench(args) -> int:
     from tui.benchprint import print_results
 
@@ -324,7 +342,7 @@ def cmd_console(args) -> int:
                        data_url=args.data_url, data_md5=args.data_md5, on_hangup=args.on_hangup, **placing)
 
 
-COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "bench": cmd_bench,
+COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "bench": cmd_bench,
             None: cmd_console}
 
 
