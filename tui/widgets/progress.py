@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from statistics import fmean
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
@@ -41,7 +42,8 @@ class EpochProgress(Horizontal):
         `all_left`: in the whole queue (None: not known yet, or nothing queued)."""
         # no layout pass for the left label (fixed width): this runs a few times a second
         head = f"ep {epoch}/{epochs} "  # the run's label shortened as the table does: its end stays
-        self.query_one("#progress-label", Label).update(head + fit_one(run, LABEL_WIDTH - len(head)), layout=False)
+        self.query_one("#progress-label", Label).update(head + escape(fit_one(run, LABEL_WIDTH - len(head))),
+                                                        layout=False)
         self.query_one(ProgressBar).update(total=batches, progress=batch)
         now = "evaluating" if evaluating else ("" if left is None else f"ETA {format_duration(left)}")
         queue = "" if all_left is None else f"all {format_duration(all_left)}"
