@@ -13,7 +13,7 @@ import re
 import pytest
 from rich.console import Console
 
-from apphelp import make_app, ready, sync, wait_for
+from apphelp import craft_run, make_app, open_past, ready, sync, wait_for
 from tui.widgets.axes import decimals, drawn_row, x_ticks, y_axis
 from tui.widgets.charts import CHARTS, CURSOR_COLOUR, LIVE_MARKER, ChartGrid, ChartKey, MetricChart
 
@@ -96,7 +96,7 @@ class Drawn:
     def __init__(self, chart: MetricChart):
         console = Console(width=chart.size.width, color_system="256", force_terminal=True)
         self.rows = []
-        for line in chart.render().split("\n"):
+        for line in chart.render().split("\n", allow_blank=True):  # a blank last row is a row too
             cells = []
             for segment in line.render(console):
                 colour = segment.style.color.number if segment.style and segment.style.color else None
@@ -365,14 +365,19 @@ async def test_below_80x24_one_line_asks_for_a_larger_terminal(tmp_path):
 async def test_the_compare_chart_has_its_key_under_the_plot(tmp_path):
     from tui.screens.compare import CompareScreen
 
+    # run records on disk: the screen rereads them every second and draws what it read
+    paths = [craft_run(tmp_path / "runs", "study", name, [m["train_loss"] for m in metrics])
+             for name, metrics in FOUR]
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        views = await with_views(pilot, app)
-        screen = CompareScreen(lambda: [], lambda: None)
-        await app.push_screen(screen)
-        chart = screen.query_one(MetricChart)
-        chart.show(views, False, False)
-        await pilot.pause()
+        await wait_for(pilot, lambda: ready(app))
+        views = open_past(app, paths)
+        await pilot.press("escape", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        chart = app.screen.query_one(MetricChart)
+        # laid out, and drawn with all four runs (a chart without its size draws no axes)
+        await wait_for(pilot, lambda: len(chart.series) == len(views) and chart.size.height > 0
+                       and any("└" in line.plain for line in chart.render().split("\n")))
         drawn = Drawn(chart)
         assert len(drawn.rows) == chart.size.height  # all on screen, nothing cut off
         under = "\n".join(drawn.text[drawn.axis_row + 2:])
