@@ -64,6 +64,15 @@ def ready(app) -> bool:
         return False
 
 
+def drawn_all(app) -> bool:
+    """The charts' refresh timer has drawn everything the app marked for them, no progress line
+    waits to be drawn, and the runs table has measured its changed cells (a DataTable widens
+    its columns when it is next idle): what a test reads off the screen now stays as it is."""
+    table = app.table
+    return (not app._charts_dirty and not app._progress
+            and not table._updated_cells and not table._require_update_dimensions)
+
+
 def log_text(app) -> str:
     """The log pane's text with its soft wraps undone (lines joined by single spaces)."""
     return " ".join(" ".join(line.text.split()) for line in app.get_screen_main().query_one("#log").lines)
