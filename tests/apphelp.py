@@ -30,7 +30,7 @@ def make_app(tmp_path, **kwargs) -> CifarApp:
     return CifarApp(logdir=str(tmp_path / "runs"), **kwargs)
 
 
-async def wait_for(pilot, condition, timeout: float = 90.0) -> None:
+async def wait_for(pilot, condition, timeout: float = 300.0) -> None:
     """Let the app run until `condition()` holds (the deadline only guards against a hang)."""
     deadline = time.monotonic() + timeout
     while not condition():

@@ -40,7 +40,7 @@ def start(tmp_path, data, name, epochs, *extra, terminal=None):
                             cwd=ROOT, env=ENV, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
 
 
-def wait_for_epoch(proc, run_dir, epoch, timeout=120, drain=None):
+def wait_for_epoch(proc, run_dir, epoch, timeout=600, drain=None):
     """Block until `epoch` is in metrics.jsonl and its checkpoint is saved; returns its row.
     `drain`: a pty master to keep reading, so the run never blocks on a full terminal."""
     deadline = time.monotonic() + timeout
@@ -174,7 +174,7 @@ def test_sigint_sigterm_sighup_stop_with_128_plus_n_and_keep_the_checkpoint(tmp_
             os.close(master)  # the SSH connection drops
         proc.send_signal(signals[name])
     for name, proc in procs.items():
-        assert proc.wait(timeout=60) == 128 + signals[name], name
+        assert proc.wait(timeout=300) == 128 + signals[name], name
         run_dir = tmp_path / "logs" / "custom" / name
         info = read_run(run_dir)
         assert info.status == "stopped" and f"--resume {run_dir}" in info.message

@@ -37,7 +37,7 @@ def curves(run_dir):
     return [{k: v for k, v in row.items() if k not in ("seconds", "time")} for row in read_metrics(run_dir)]
 
 
-def wait_until(condition, timeout=180):
+def wait_until(condition, timeout=600):
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
