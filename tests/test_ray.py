@@ -239,7 +239,7 @@ def test_a_log_dir_or_run_folder_the_nodes_cannot_see_is_refused(tmp_path, one_t
          f"--ray-client-server-port {free_port()} --include-dashboard false --disable-usage-stats --block"],
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while not answers(port):
             if head.poll() is not None:
                 why = head.stderr.read()
@@ -291,7 +291,7 @@ def test_the_console_trains_its_queue_as_ray_tasks_and_draws_them(cluster, tmp_p
             await fill(pilot, app, epochs="2", train_fraction="0.05", batch_size="100", device="cpu")
             await pilot.press("a")  # quick-demo: two runs, both submitted at once
             await wait_for(pilot, lambda: len(app.views) == 2 and not app.running
-                           and all(v.status != "queued" for v in app.views), timeout=240)
+                           and all(v.status != "queued" for v in app.views), timeout=600)
             for view in app.views:
                 assert view.status == "finished", log_text(app)
                 assert view.metrics == read_metrics(view.run_dir) and len(view.metrics) == 2
