@@ -152,7 +152,7 @@ def test_a_configuration_against_itself_over_5_seeds_is_no_detectable_difference
 
 
 def test_lr_1e5_against_1e3_over_3_seeds_is_worse(trained):
-    groups = trained(f"seeds = 3\n{SETTINGS}epochs = 2\n[[runs]]\nname = 'baseline'\nlr = 0.001\n"
+    groups = trained(f"seeds = 3\n{SETTINGS}epochs = 3\n[[runs]]\nname = 'baseline'\nlr = 0.001\n"
                      "[[runs]]\nname = 'slow'\nlr = 0.00001\n")
     slow = groups["slow"]
     c = slow.contrasts["test_acc"]
