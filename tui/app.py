@@ -37,7 +37,7 @@ from tui.jobqueue import Job, JobQueue
 from tui.headless import ended_text
 from tui.messages import TrainerEvent
 from tui.runview import RunView, Views
-from tui.screens.compare import CompareScreen
+from tui.screens.compare import KEYS as COMPARE_KEYS, CompareScreen
 from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
@@ -479,7 +479,13 @@ class CifarApp(App):
     def action_compare(self) -> None:
         if isinstance(self.screen, CompareScreen):
             return
-        self.push_screen(CompareScreen(lambda: [v for v in self.views if v.run_dir], self._mark_charts))
+        self.push_screen(CompareScreen(lambda: [v for v in self.views if v.run_dir], self._mark_charts,
+                                       self._queue_seeds))
+
+    def _queue_seeds(self, experiment: str, jobs: list[SeedJob]) -> None:
+        """The compare screen's `n`: more seeds of a group, through the queue `s` and `a` use."""
+        if not self._refuse(False):
+            self._launch(experiment, jobs)
 
     # ---- trainer events ---------------------------------------------------
     def on_trainer_event(self, message: TrainerEvent) -> None:
@@ -715,7 +721,7 @@ class CifarApp(App):
         for b in self.BINDINGS:
             keys.setdefault(b.action, []).append(b.key.replace("question_mark", "?"))
         rows = [(", ".join(keys.get(action, [])), text) for action, _, text in self.ACTIONS]
-        self.push_screen(HelpScreen(rows + [("ctrl+p", "command palette")]))
+        self.push_screen(HelpScreen(rows + [("ctrl+p", "command palette"), *COMPARE_KEYS]))
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
