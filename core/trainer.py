@@ -8,9 +8,9 @@ what to do. Finished epochs are on disk before their EpochDone event is sent.
 from __future__ import annotations
 
 import errno
-import json
 import math
 import os
+import tempfile
 import threading
 import time
 import traceback
@@ -26,8 +26,8 @@ from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .model import build_model, build_optimizer, penalty
 from .precision import resolve_precision
 from .progress import ProgressWriter
-from .records import (CONFIG, RecordError, ResumeRefused, RunRecord, default_logdir, new_run_dir,
-                      read_run, take_lock, write_status)
+from .records import (LOCK, RecordError, ResumeRefused, RunRecord, atomic_write, default_logdir, new_run_dir,
+                      read_meta, read_run, take_lock, write_status)
 from .resume import (changed_settings, first_epoch, keep_precision, load_checkpoint,  # noqa: F401
                      load_run_config)  # (load_run_config: public here too)
 
@@ -223,7 +223,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
         if resume_dir is not None:  # check the run folder before a possibly long data load
             path = Path(resume_dir)
             run_dir = str(path)
-            lock = take_lock(path)  # held from the checks on: no other run writes the folder meanwhile
+            lock = _lock_to_resume(path)  # held from the checks on: no other run writes the folder meanwhile
             config = keep_precision(load_run_config(path)[0], config)  # "auto" goes on as the run began
             state, first, changed_meta = _resume_state(path, config)
             done = first - 1
@@ -241,7 +241,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             record = RunRecord(path, changed_meta, resume_from=first, rows=rows, lock=lock)
         else:
             meta = {"experiment": experiment, "run": run, "group": group or run, "config": config.to_dict(),
-                    "device": str(device), "started": time.time(), "torch": torch.__version__,
+                    "device": str(device), "started": time.time(), "torch": torch.__version__, **_versions(),
                     "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
             path = new_run_dir(logdir or default_logdir(), experiment, run)
             run_dir = str(path)
@@ -319,8 +319,28 @@ def _resume_state(path: Path, config: RunConfig) -> tuple[dict | None, int, dict
                             f"resume with epochs={first - 1} or more.")
     if config == stored:
         return state, first, None
-    meta = json.loads((path / CONFIG).read_text())
+    meta = read_meta(path)[0]  # checked by load_run_config above
     return state, first, {**meta, "config": config.to_dict(), "resumed": time.time()}
+
+
+def _lock_to_resume(path: Path):
+    """The lock of a run folder to resume, once the folder is known to be writable; ResumeRefused
+    (nothing changed) when it is not: a resume target that cannot be used, not a full disk."""
+    try:
+        lock = take_lock(path)
+    except IsADirectoryError:
+        raise ResumeRefused(f"{path / LOCK} is a folder, not the run's lock file; remove it (rmdir), "
+                            f"then resume again.") from None
+    except OSError as e:
+        raise ResumeRefused(f"{path} cannot be written ({e.strerror or e}); make it writable, then resume again.") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        lock.close()
+        raise ResumeRefused(f"{path} cannot be written ({e.strerror or e}); make it writable, then resume again.") from None
+    return lock
 
 
 def _already_finished(emit, path: Path, run: str, done: int) -> RunEnded:
@@ -363,6 +383,19 @@ def _out_of_memory(e: Exception) -> bool:
         isinstance(e, RuntimeError) and "out of memory" in str(e))  # MPS says it this way
 
 
+def _versions() -> dict:
+    """torchvision's and cifar-tui's versions, for the report's environment."""
+    from importlib import metadata
+
+    import torchvision
+
+    try:
+        ours = metadata.version("cifar-tui")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        ours = "unknown"
+    return {"torchvision": torchvision.__version__, "cifar_tui": ours}
+
+
 def _end(emit, record, run, status, done, run_dir, message, cause="") -> RunEnded:
     if record is not None:
         try:
@@ -379,7 +412,8 @@ def _write_crash(run_dir: str) -> None:
     if not run_dir:
         return
     try:
-        Path(run_dir, "error.log").write_text(traceback.format_exc())
+        text = traceback.format_exc().encode()
+        atomic_write(Path(run_dir, "error.log"), lambda f: f.write(text), sync=False)  # a new file: never through a link
     except OSError:
         pass
 

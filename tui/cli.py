@@ -1,4 +1,4 @@
-"""The `cifar-tui` command: the console by default, plus `presets`, `run`, `compare` and `bench`.
+"""The `cifar-tui` command: the console by default, plus `presets`, `run`, `compare`, `report` and `bench`.
 
 Exit codes: 0 every run finished; 1 a run failed or diverged; 2 bad usage, which includes a resume
 target that cannot be used as it is (not a run folder, damaged, being written by another run, an
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
@@ -94,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--equivalence", default=None, metavar="POINTS",
                          help="test whether each run is equivalent to the reference within ±POINTS of test "
                               "accuracy (two one-sided tests; default: the preset's equivalence, if any)")
+    report = sub.add_parser("report", help="write a study's report: figures, verdicts, settings, environment",
+                            description="Write one folder for a finished study: report.html (one self-contained "
+                                        "file, figures inline), report.md, figures/ (SVG and PNG) and the CSVs "
+                                        "compare --csv writes; for the reference study's presets, the "
+                                        "notebook's test accuracy beside the measured one.")
+    report.add_argument("targets", nargs="+", metavar="EXPERIMENT | RUN_DIR", help="an experiment name or folder, or run folders")
+    report.add_argument("--out", default=None, metavar="DIR", help="the report's folder (default: reports/EXPERIMENT)")
+    report.add_argument("--logdir", default=argparse.SUPPRESS, help="where the runs are (default: $CIFAR_TUI_LOGDIR or ./runs)")
     bench = sub.add_parser("bench", help="images/s of the training pipeline next to the bare compute",
                            description="Time the real training and eval pipeline and the compute floor of the "
                                        "same model on the same device; synthetic data unless --set dataset=cifar10.")
@@ -128,8 +137,9 @@ def _jobs(args) -> tuple[str, list]:
             raise UsageError("--run picks runs of a preset; name the preset too, e.g. cifar-tui run quick-demo --run baseline.")
         return safe_name(args.experiment or "custom", "custom"), expand([(safe_name(args.name or "run"), make_config(overrides, base))], seeds or ONE)
     preset = find(args.preset, base)
-    runs = [(n, c) for n, c in preset.runs if not args.run or n in args.run]
-    for missing in set(args.run) - {n for n, _ in preset.runs}:
+    wanted = {safe_name(n) for n in args.run}  # the preset's names are cleaned so
+    runs = [(n, c) for n, c in preset.runs if not wanted or n in wanted]
+    for missing in wanted - {n for n, _ in preset.runs}:
         preset.run(missing)  # raises PresetError naming the runs there are
     return safe_name(args.experiment or preset.name, "custom"), expand([(n, c.replace(**overrides)) for n, c in runs],
                                                                        seeds or preset.seeds)
@@ -137,18 +147,20 @@ def _jobs(args) -> tuple[str, list]:
 
 def cmd_presets(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from core.presets import load_all
 
     presets, errors = load_all(_base_config(args))
     table = Table("preset", "runs", "description", box=None, pad_edge=False)
     for p in presets:
-        table.add_row(f"[bold]{p.name}[/]", str(len(p.runs)), p.description)
+        table.add_row(Text(p.name, style="bold"), str(len(p.runs)), Text(p.description))
     console = Console()
     console.print(table)
     for e in errors:
-        console.print(f"[red]broken preset:[/] {e}", highlight=False)
+        console.print(f"[red]broken preset:[/] {escape(str(e))}", highlight=False)
     return 0
 
 
@@ -241,10 +253,9 @@ def _run_on_ray(args, logdir: str) -> int:
 
 
 def _whole(text: str, option: str, example: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use 1 or more, e.g. {example}.") from None
+    if not re.fullmatch(r"-?[0-9]+", text.strip()):  # int() would also read "+3", "٣" or "1_0"
+        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use 1 or more, e.g. {example}.")
+    value = int(text)
     if value < 1:
         raise UsageError(f"{option}: {value} is too few; use 1 or more, e.g. {example}.")
     return value
@@ -276,6 +287,16 @@ def cmd_compare(args) -> int:
         raise UsageError(str(e)) from None
 
 
+def cmd_report(args) -> int:
+    from core.compare import CompareError
+    from tui.studyreport import report_command
+
+    try:
+        return report_command(args.targets, args.logdir or default_logdir(), args.out)
+    except CompareError as e:
+        raise UsageError(str(e)) from None
+
+
 def cmd_bench(args) -> int:
     from tui.benchprint import print_results
 
@@ -299,11 +320,14 @@ def cmd_bench(args) -> int:
 
 
 def _bench_concurrent(args, config, train_images: int, test_images: int) -> int:
-    from core.bench_concurrent import measure_concurrent
+    from core import bench
+    from core.bench_concurrent import concurrent_problem, measure_concurrent
     from tui.parallel import print_concurrent
 
     ks = [_whole(k, "--concurrent", "--concurrent 1,2,4,8")
           for k in args.concurrent.split(",")]
+    if problem := concurrent_problem(ks, bench.resolve_device(config.device)):
+        raise UsageError(problem)
     print_concurrent(measure_concurrent(config, ks, train_images, test_images, args.repeats), config)
     return 0
 
@@ -321,7 +345,7 @@ def cmd_console(args) -> int:
                        data_url=args.data_url, data_md5=args.data_md5, on_hangup=args.on_hangup, **placing)
 
 
-COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "bench": cmd_bench,
+COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "bench": cmd_bench,
             None: cmd_console}
 
 
@@ -329,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "logdir", None) is not None and not args.logdir.strip():
+            raise UsageError("--logdir is empty; name a folder, e.g. --logdir runs, or leave --logdir out "
+                             "for $CIFAR_TUI_LOGDIR or ./runs.")
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, PresetError, RecordError) as e:
         print(f"cifar-tui: {e}", file=sys.stderr)
