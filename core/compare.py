@@ -1,13 +1,12 @@
 """Compare runs the way the study reads TensorBoard: last, smoothed and best values, the
-generalization gap, where test loss starts rising, and each group of seeds against the
-baseline group, with the evidence for each difference.
+generalization gap, where test loss starts rising, and each group of seeds against its
+reference group (its experiment's baseline, or the one the user picks), with the evidence.
 
 Pure functions over run records (core.records.RunInfo) returning plain dataclasses, so the
 CLI and the console's compare screen share them. Runs still training work too: read_metrics
 drops a half-written last line. Each run is summarized on its own (RunSummary), then the
 seeds of one configuration together (GroupSummary, core.groups): n, mean ± sd, and against
-the baseline group the difference of the means with its 95% confidence interval, Welch's
-p-value adjusted with Holm's method over the groups compared, and a verdict (core.stats).
+the reference the difference of the means, its test, interval and verdict (core.verdicts).
 """
 from __future__ import annotations
 
@@ -16,9 +15,10 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import stats
+from . import stats, verdicts
 from .groups import Band, Group, band, group_runs, seed_of
 from .records import CONFIG, METRICS, RunInfo, list_runs, read_run
+from .verdicts import Contrast
 
 DEFAULT_WEIGHT = 0.6  # TensorBoard's default smoothing
 LOWER_IS_BETTER = {"train_loss": True, "test_loss": True, "train_acc": False, "test_acc": False}
@@ -31,10 +31,10 @@ SORT_KEYS = {
     **{f"smoothed_{m}": LOWER_IS_BETTER[m] for m in METRICS},
     **{f"delta_{m}": LOWER_IS_BETTER[m] for m in METRICS},
     "gap": True, "onset": False, "rise": True, "epochs": False, "run": True,
-    "n": False, "p": True, "verdict": True,
+    "n": False, "p": True, "verdict": True, "detectable": True, "seeds_needed": True,
 }
 SORT_HELP = ("train_loss, test_loss, train_acc, test_acc (also with a best_, smoothed_ or delta_ prefix), "
-             "gap, onset, rise, epochs, run, n, p, verdict")
+             "gap, onset, rise, epochs, run, n, p, verdict, detectable, seeds_needed")
 VERDICT_METRIC = "test_acc"  # the metric the verdict column and the sentences judge
 
 
@@ -132,20 +132,6 @@ class GroupMetric:
 
 
 @dataclass(frozen=True)
-class Contrast:
-    """A group against the baseline group on one metric's last value."""
-    metric: str
-    delta: float                # difference of the means
-    low: float | None           # its 95% confidence interval (Welch); None with one seed
-    high: float | None
-    p: float | None             # Welch's two-sided p-value
-    p_holm: float | None        # adjusted with Holm's method over the groups compared
-    n: int
-    n_base: int
-    verdict: str
-
-
-@dataclass(frozen=True)
 class GroupSummary:
     """The seeds of one configuration together: what a row of the comparison shows."""
     label: str                 # unique within the comparison
@@ -158,8 +144,10 @@ class GroupSummary:
     rise: stats.Spread | None
     status: str                # finished, or what its seeds are doing ("1 running, 1 diverged")
     finished: bool             # its statistics are over finished seeds
-    is_baseline: bool = False
-    contrasts: dict = field(default_factory=dict)  # metric -> Contrast (not for the baseline)
+    is_baseline: bool = False  # a reference other groups are compared with
+    contrasts: dict = field(default_factory=dict)  # metric -> Contrast (not for a reference)
+    config: dict = field(default_factory=dict, repr=False)  # its first seed's settings
+    reference: str = ""        # label of the group it is compared with ("" for a reference)
 
     @property
     def used(self) -> list:
@@ -190,7 +178,7 @@ class GroupSummary:
     @property
     def verdict(self) -> str:
         if self.is_baseline:
-            return "baseline"
+            return "reference"
         c = self.contrasts.get(VERDICT_METRIC)
         return c.verdict if c else ""
 
@@ -207,9 +195,12 @@ class GroupSummary:
             return s.mean if s else None
         if key == "p":
             c = self.contrasts.get(VERDICT_METRIC)
-            return c.p_holm if c else None
+            return c.p_adj if c else None
         if key == "verdict":
-            return VERDICT_RANK.get(self.verdict.split(" (")[0], len(VERDICT_RANK)) if self.n else None
+            return verdicts.rank(self.verdict) if self.n else None
+        if key in ("detectable", "seeds_needed"):
+            c = self.contrasts.get(VERDICT_METRIC)
+            return (c.detectable if key == "detectable" else c.needed) if c else None
         kind, metric = _split_key(key)
         if kind == "delta":
             c = self.contrasts.get(metric)
@@ -220,14 +211,17 @@ class GroupSummary:
         return {"": m.last, "best": m.best, "smoothed": m.smoothed}[kind].mean
 
 
-VERDICT_RANK = {"better": 0, "baseline": 1, "no detectable difference": 1, "worse": 9}
-
-
 @dataclass(frozen=True)
 class Comparison:
     groups: tuple          # GroupSummary, in the order their first run was given
-    baseline: str | None   # label of the baseline group
+    baseline: str | None   # label of the reference group ("a, b" when each experiment has its own)
     weight: float
+    picked: bool = False   # the user named the reference (else each experiment's baseline)
+    difference: float | None = None  # the difference the user named (--delta), in metric units
+    margin: float | None = None      # the equivalence margin (--equivalence), in metric units
+
+    def reference_of(self, group: "GroupSummary") -> "GroupSummary | None":
+        return next((g for g in self.groups if g.label == group.reference), None)
 
     @property
     def runs(self) -> tuple:
@@ -313,26 +307,43 @@ def pick_baseline(groups: list[Group]) -> int | None:
     return 0
 
 
-def compare(infos: list[RunInfo], weight: float = DEFAULT_WEIGHT, baseline: str | None = None) -> Comparison:
-    """The groups of seeds in `infos` (in the order their first run is given), each against
-    the baseline group: by default the group named 'baseline', else the first; `baseline`
-    names one by label."""
-    groups = group_runs(infos)
+def references(groups: list[Group], baseline: str | None = None, one: bool = False) -> dict[int, int]:
+    """Group index -> its reference's index: `baseline` (a group label) for every group when
+    given, else each experiment's own baseline (core.compare.pick_baseline within it); with
+    `one`, a single baseline for all (run folders the user listed: the first, or 'baseline')."""
     labels = [g.label for g in groups]
+    if one and baseline is None and groups:
+        return dict.fromkeys(range(len(groups)), pick_baseline(groups))
     if baseline is not None:
         if baseline not in labels:
-            raise CompareError(f"no run {baseline!r} to use as baseline; the runs are: {', '.join(labels)}.")
-        k = labels.index(baseline)
-    else:
-        k = pick_baseline(groups)
-    if k is None:
-        return Comparison((), None, weight)
+            raise CompareError(f"no run {baseline!r} to use as the reference; the runs are: {', '.join(labels)}.")
+        return {k: labels.index(baseline) for k in range(len(groups))}
+    out = {}
+    for experiment in dict.fromkeys(g.experiment for g in groups):
+        members = [k for k, g in enumerate(groups) if g.experiment == experiment]
+        base = members[pick_baseline([groups[k] for k in members])]
+        out.update({k: base for k in members})
+    return out
+
+
+def compare(infos: list[RunInfo], weight: float = DEFAULT_WEIGHT, baseline: str | None = None,
+            difference: float | None = None, margin: float | None = None, one_reference: bool = False) -> Comparison:
+    """The groups of seeds in `infos` (in the order their first run is given), each against
+    its experiment's baseline group (the one named 'baseline', else its first), or against
+    `baseline` (a group label) when given. `difference` (--delta) and `margin`
+    (--equivalence) are in the verdict metric's units (accuracy: 0.01 = 1 point)."""
+    groups = group_runs(infos)
+    refs = references(groups, baseline, one_reference)
+    if not groups:
+        return Comparison((), None, weight, baseline is not None, difference, margin)
     run_labels = dict(zip(map(id, infos), _labels(infos)))
     summaries = [summarize_group(g, weight, run_labels) for g in groups]
-    base = replace(summaries[k], is_baseline=True)
-    out = [base if i == k else s for i, s in enumerate(summaries)]
-    out = _with_contrasts(out, base)
-    return Comparison(tuple(_with_run_deltas(g, base) for g in out), base.label, weight)
+    out = [replace(s, is_baseline=refs[k] == k, reference="" if refs[k] == k else summaries[refs[k]].label)
+           for k, s in enumerate(summaries)]
+    out = _with_contrasts(out, refs, difference, margin)
+    out = [_with_run_deltas(g, out[refs[k]]) for k, g in enumerate(out)]
+    names = ", ".join(dict.fromkeys(out[r].label for r in refs.values()))
+    return Comparison(tuple(out), names, weight, baseline is not None, difference, margin)
 
 
 def summarize_group(group: Group, weight: float, run_labels: dict) -> GroupSummary:
@@ -351,8 +362,10 @@ def summarize_group(group: Group, weight: float, run_labels: dict) -> GroupSumma
     def over(attr):
         return stats.spread(v for v in (getattr(r, attr) for r in used) if v is not None)
 
+    config = (group.used or group.runs)[0].config if group.runs else {}
     return GroupSummary(group.label, group.experiment, group.name, runs, metrics,
-                        over("gap"), over("onset"), over("rise"), _status(runs), group.finished)
+                        over("gap"), over("onset"), over("rise"), _status(runs), group.finished,
+                        config=config if isinstance(config, dict) else {})
 
 
 def _status(runs) -> str:
@@ -367,52 +380,29 @@ def _status(runs) -> str:
     return ", ".join(f"{n} {status}" for status, n in counts.items() if status not in ("finished", "unknown"))
 
 
-def _with_contrasts(groups: list, base: GroupSummary) -> list:
-    """Each group against the baseline on each metric; Holm's correction runs over the
-    groups compared, one metric at a time."""
-    found: dict[str, dict[int, tuple]] = {m: {} for m in METRICS}
-    for k, g in enumerate(groups):
-        if g.is_baseline:
-            continue
-        for m in METRICS:
-            if m in g.metrics and m in base.metrics:
-                a, b = g.metrics[m].last, base.metrics[m].last
-                found[m][k] = (a, b, stats.welch(a.values, b.values))
+def _with_contrasts(groups: list, refs: dict, difference=None, margin=None) -> list:
+    """Each group against its reference on each metric (core.verdicts); the correction runs
+    over the groups tested, one metric at a time. Only the verdict metric (test accuracy)
+    gets the named difference and the equivalence test."""
     contrasts: dict[int, dict] = {}
-    for m, tests in found.items():
-        keys = list(tests)
-        adjusted = stats.holm([w.p if w else math.nan for _, _, w in tests.values()])
-        for k, p_holm in zip(keys, adjusted):
-            a, b, w = tests[k]
-            g = groups[k]
-            finished = g.finished and base.finished
-            contrasts.setdefault(k, {})[m] = Contrast(
-                m, a.mean - b.mean, w.low if w else None, w.high if w else None, w.p if w else None,
-                p_holm if w else None, a.n, b.n, verdict(m, a.mean - b.mean, p_holm if w else None,
-                                                          a.n, b.n, finished))
+    for m in METRICS:
+        items = {}
+        for k, g in enumerate(groups):
+            base = groups[refs[k]]
+            if g.is_baseline or m not in g.metrics or m not in base.metrics:
+                continue
+            items[k] = (verdicts.values(g, m), verdicts.values(base, m), verdicts.blocked(g, base),
+                        verdicts.dropped(g))
+        judged = m == VERDICT_METRIC
+        found = verdicts.contrasts(m, LOWER_IS_BETTER[m], items, difference if judged else None,
+                                   margin if judged else None, verdicts.margin_words(margin) if judged else "")
+        for k, c in found.items():
+            contrasts.setdefault(k, {})[m] = c
     return [replace(g, contrasts=contrasts.get(k, {})) for k, g in enumerate(groups)]
 
 
-def verdict(metric: str, delta: float, p_holm: float | None, n: int, n_base: int,
-            finished: bool = True) -> str:
-    """better / worse (which way depends on the metric: accuracy up, loss down) when the
-    Holm-adjusted p is below core.stats.ALPHA; else no detectable difference. One seed on
-    either side has no spread to test against: no verdict."""
-    if min(n, n_base) < 2:
-        return "one seed: no verdict"
-    if not finished:
-        return "unfinished: no verdict"
-    seeds = f"n = {n}" if n == n_base else f"n = {n} vs {n_base}"
-    if p_holm is None or math.isnan(p_holm):
-        return f"no detectable difference ({seeds})" if delta == 0 else "no spread: no verdict"
-    if p_holm < stats.ALPHA:
-        better = (delta < 0) == LOWER_IS_BETTER[metric]
-        return f"{'better' if better else 'worse'} ({seeds})"
-    return f"no detectable difference ({seeds})"
-
-
 def _with_run_deltas(group: GroupSummary, base: GroupSummary) -> GroupSummary:
-    """Each seed's last values minus the baseline group's means."""
+    """Each seed's last values minus its reference group's means."""
     runs = tuple(replace(r, is_baseline=group.is_baseline,
                          delta={m: r.metrics[m].last - base.metrics[m].last.mean
                                 for m in METRICS if m in r.metrics and m in base.metrics})
@@ -444,10 +434,11 @@ def as_row(run: RunSummary) -> dict:
 
 def as_group_row(group: GroupSummary) -> dict:
     """The flat summary of a group (one CSV row): n, mean and sd of each value, and against
-    the baseline the difference, its 95% CI, p, Holm's p and the verdict."""
+    its reference the difference, the test (paired / Welch), its adjusted interval and p,
+    the smallest detectable difference, the seeds a named one needs and the verdict."""
     row = {"group": group.label, "experiment": group.experiment, "n": group.n,
            "seeds": " ".join(str(s) for s in group.seeds), "status": group.status,
-           "baseline": group.is_baseline, "verdict": group.verdict,
+           "baseline": group.is_baseline, "reference": group.reference, "verdict": group.verdict,
            "left_out": "; ".join(f"{label}: {why}" for label, _, why in group.dropped)}
     for m in METRICS:
         gm, c = group.metrics.get(m), group.contrasts.get(m)
@@ -457,10 +448,16 @@ def as_group_row(group: GroupSummary) -> dict:
             row[f"{name}_mean"] = s.mean if s else None
             row[f"{name}_sd"] = s.sd if s else None
         row[f"delta_{m}"] = c.delta if c else None
+        row[f"test_{m}"] = c.kind if c else None
+        row[f"delta_{m}_ci_level"] = c.confidence if c else None
         row[f"delta_{m}_ci_low"] = c.low if c else None
         row[f"delta_{m}_ci_high"] = c.high if c else None
         row[f"p_{m}"] = c.p if c else None
-        row[f"p_holm_{m}"] = c.p_holm if c else None
+        row[f"p_bonferroni_{m}"] = c.p_adj if c else None
+        row[f"detectable_{m}"] = c.detectable if c else None
+        if m == VERDICT_METRIC:
+            row[f"seeds_needed_{m}"] = c.needed if c else None
+            row[f"equivalence_p_{m}"] = c.equivalence_p if c else None
     for attr in ("gap", "onset", "rise"):
         s = getattr(group, attr)
         row[f"{attr}_mean"] = s.mean if s else None
@@ -490,7 +487,9 @@ def fmt_p(p: float) -> str:
 
 def _mean(s: stats.Spread, digits: int = 3) -> str:
     """'0.575' for one seed, '0.575 ± 0.012' for several."""
-    return f"{s.mean:.{digits}f}" if s.sd is None else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
+    if s.sd is None:
+        return f"{s.mean:.{digits}f}"
+    return f"{s.mean:.{digits}f} in every seed" if s.sd == 0 else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
 
 
 def _seeds(c: Contrast) -> str:
@@ -499,42 +498,67 @@ def _seeds(c: Contrast) -> str:
     return f"{c.n} seed{'s' * (c.n > 1)} vs {c.n_base}"
 
 
+def _size(c: Contrast, value: float) -> str:
+    """A difference in the metric's words: accuracy in points (hundredths), loss as is."""
+    return f"{value * 100:.1f} points" if c.metric.endswith("acc") else f"{value:.3f}"
+
+
 def evidence(c: Contrast, base_label: str) -> str:
     """The difference and its evidence in words, e.g. 'test accuracy 2.1 ± 0.6 points over
-    baseline (95% CI), p = 0.003 (Holm), 5 seeds each'. Accuracy differences are in points
-    (hundredths); the sign is in the words (over/under, lower/higher), never a bare minus."""
+    baseline (paired by seed, 95% CI and p Bonferroni-adjusted over 2), p = 0.003, 5 seeds
+    each'. The sign is in the words (over/under, lower/higher), never a bare minus."""
     accuracy = c.metric.endswith("acc")
-    scale, unit = (100, " points") if accuracy else (1, "")
-    size = abs(c.delta) * scale
-    digits = 1 if accuracy else 3
-    margin = f" ± {(c.high - c.low) / 2 * scale:.{digits}f}" if c.low is not None else ""
+    size = _size(c, abs(c.delta))
     if accuracy:
         way = "over" if c.delta >= 0 else "under"
     else:
         way = "lower than" if c.delta <= 0 else "higher than"
-    text = f"{LABELS[c.metric]} {size:.{digits}f}{margin}{unit} {way} {base_label}"
-    if c.low is not None:
-        text += " (95% CI)"
-    if c.p_holm is not None and not math.isnan(c.p_holm):
-        text += f", {fmt_p(c.p_holm)} (Holm)"
+    if c.low is not None and c.high > c.low:
+        half = _size(c, (c.high - c.low) / 2)
+        size = f"{size.split()[0]} ± {half}"
+    text = f"{LABELS[c.metric]} {size} {way} {base_label}"
+    if c.kind:
+        how = "paired by seed" if c.kind == "paired" else "Welch, seeds not paired"
+        if c.low is not None and c.high > c.low:
+            adj = (f"; {c.confidence:.1%} CI and p Bonferroni-adjusted over {c.m} runs" if c.m > 1
+                   else "; 95% CI")
+            text += f" ({how}{adj})"
+        else:
+            text += f" ({how}; no spread across seeds, so no interval)"
+    if c.p_adj is not None and not math.isnan(c.p_adj):
+        text += f", {fmt_p(c.p_adj)}"
     return f"{text}, {_seeds(c)}"
 
 
-def sentence(group: GroupSummary, base: GroupSummary | None) -> str:
-    """A group against the baseline in words: the evidence and the verdict, then the best
-    accuracy, the overfitting onset and the gap (means over its seeds)."""
+def power_words(c: Contrast, difference: float | None) -> str:
+    """What the seeds could have found: the smallest detectable difference and, for a named
+    difference, the seeds it takes."""
+    parts = []
+    if c.detectable is not None:
+        parts.append(f"these seeds detect a difference of {_size(c, c.detectable)} or more (80% power)")
+    if difference and c.needed is not None:
+        many = f"more than {verdicts.MAX_SEEDS}" if c.needed > verdicts.MAX_SEEDS else str(c.needed)
+        parts.append(f"detecting {_size(c, difference)} would take {many} seeds a side")
+    return "; ".join(parts)
+
+
+def sentence(group: GroupSummary, base: GroupSummary | None, difference: float | None = None) -> str:
+    """A group against its reference in words: the evidence and the verdict, what its seeds
+    could detect, then the best accuracy, the overfitting onset and the gap (means over its seeds)."""
     if not group.metrics:
-        return f"No finished epoch yet ({group.status})."
+        return _nothing_logged(group)
     parts = []
     if group.is_baseline:
         ta = group.metrics.get(VERDICT_METRIC)
-        parts.append("the baseline" + (f": test accuracy {_mean(ta.last)} over {group.n} seeds (mean ± sd)"
-                                       if ta and group.n > 1 else ""))
+        parts.append("the reference" + (f": test accuracy {_mean(ta.last)} over {group.n} seeds (mean ± sd)"
+                                        if ta and group.n > 1 else ""))
     elif base is not None and VERDICT_METRIC in group.contrasts:
         c = group.contrasts[VERDICT_METRIC]
         epochs = (f" (epoch {group.last_epoch} vs {base.last_epoch})"
                   if group.last_epoch != base.last_epoch else "")
         parts.append(f"{evidence(c, base.label)}{epochs}: {_verdict_words(c)}")
+        if power := power_words(c, difference):
+            parts.append(power)
     if VERDICT_METRIC in group.metrics:
         ta = group.metrics[VERDICT_METRIC]
         at = (f"epoch {ta.best_epoch.mean:g}" if not ta.best_epoch.sd
@@ -550,10 +574,22 @@ def sentence(group: GroupSummary, base: GroupSummary | None) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def _nothing_logged(group: GroupSummary) -> str:
+    """A group none of whose seeds the statistics can use: what its seeds logged."""
+    logged = [r for r in group.runs if r.epochs]
+    if not logged:
+        return f"No finished epoch yet ({group.status})."
+    what = "; ".join(f"{r.label} {r.status} after {r.epochs} epoch{'s' * (r.epochs != 1)}"
+                     + (f", last test accuracy {r.metrics['test_acc'].last:.3f}" if "test_acc" in r.metrics else "")
+                     for r in logged)
+    return f"No seed to compare ({group.status}); they logged: {what}."
+
+
 def _verdict_words(c: Contrast) -> str:
-    if c.verdict == "one seed: no verdict":
-        return "no verdict (repeat the runs over seeds, e.g. --seeds 5)"
-    return c.verdict.split(" (n = ")[0]
+    head, *rest = c.verdict.split("; ")
+    if head.startswith("too few seeds"):
+        head += " (repeat it over more seeds, e.g. --seeds 5)"
+    return "; ".join([head, *rest])
 
 
 def _onset_words(group: GroupSummary) -> list[str]:
@@ -617,6 +653,20 @@ def _group_of(run: Path) -> str:
         return run.name
 
 
+def preset_margin(experiments_: list[str]) -> float | None:
+    """The equivalence margin (accuracy units) a preset of these experiments names, when they
+    are one experiment whose preset has one."""
+    from .presets import PresetError, available, load_file
+
+    names = set(experiments_)
+    path = available().get(next(iter(names))) if len(names) == 1 else None
+    try:
+        margin = load_file(path).equivalence if path else None
+    except PresetError:
+        return None
+    return margin / 100 if margin is not None else None
+
+
 def _preset_order(name: str) -> list[str]:
     from .presets import PresetError, available, load_file
 
@@ -675,11 +725,14 @@ def load(paths: list[Path]) -> list[RunInfo]:
     return [read_run(p) for p in paths]
 
 
-def compare_paths(paths: list[Path], weight: float = DEFAULT_WEIGHT) -> Comparison:
-    """Read and compare run folders; CompareError when none has a finished epoch."""
+def compare_paths(paths: list[Path], weight: float = DEFAULT_WEIGHT, baseline: str | None = None,
+                  difference: float | None = None, margin: float | None = None,
+                  one_reference: bool = False) -> Comparison:
+    """Read and compare run folders (core.compare.compare); CompareError when none has a
+    finished epoch."""
     infos = load(paths)
     if not any(i.metrics for i in infos):
         names = ", ".join(p.name for p in paths)
         raise CompareError(f"no finished epoch to compare yet in {names}; "
                            "wait for the first epoch to end (metrics.jsonl is empty).")
-    return compare(infos, weight)
+    return compare(infos, weight, baseline, difference, margin, one_reference)

@@ -3,6 +3,7 @@
     name = "ex2-regularization"        # optional, defaults to the file name
     description = "..."
     seeds = 3                          # optional: each run over 3 seeds from its seed up (or [4, 5, 6])
+    equivalence = 1.0                  # optional: compare tests equivalence within ±1 point of test accuracy
     [settings]                         # shared RunConfig values
     epochs = 40
     [[runs]]                           # each run: a name plus the values it overrides
@@ -24,7 +25,7 @@ except ModuleNotFoundError:  # Python < 3.11
 from .config import ConfigError, RunConfig, make_config
 from .seeds import ONE, Seeds, from_toml
 
-TOP_KEYS = {"name", "description", "seeds", "settings", "runs"}
+TOP_KEYS = {"name", "description", "seeds", "equivalence", "settings", "runs"}
 
 
 class PresetError(ValueError):
@@ -38,6 +39,7 @@ class Preset:
     runs: tuple  # ((run name, RunConfig), ...)
     path: str = ""
     seeds: Seeds = ONE  # how many seeds each run gets (core.seeds.expand makes the jobs)
+    equivalence: float | None = None  # points of test accuracy `compare` tests equivalence within
 
     def run(self, name: str) -> RunConfig:
         for run_name, config in self.runs:
@@ -103,7 +105,7 @@ def load_file(path: Path, base: RunConfig | None = None) -> Preset:
     unknown = set(doc) - TOP_KEYS
     if unknown:
         raise PresetError(f"{path}: unknown key {sorted(unknown)[0]!r}; a preset has "
-                          "name, description, seeds, [settings] and [[runs]].")
+                          "name, description, seeds, equivalence, [settings] and [[runs]].")
     settings, runs = doc.get("settings", {}), doc.get("runs", [])
     if not isinstance(settings, dict):
         raise PresetError(f"{path}: settings must be a table ([settings]).")
@@ -117,8 +119,14 @@ def load_file(path: Path, base: RunConfig | None = None) -> Preset:
         seeds = from_toml(doc["seeds"]) if "seeds" in doc else ONE
     except ConfigError as e:
         raise PresetError(f"{path}: {e}") from None
+    margin = doc.get("equivalence")
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))
+                               or not 0 < margin < 100):
+        raise PresetError(f"{path}: equivalence = {margin!r} is not a margin; give points of test "
+                          "accuracy between 0 and 100, e.g. equivalence = 1.0.")
     return Preset(str(doc.get("name", path.stem)), str(doc.get("description", "")),
-                  tuple(_runs(path, runs, shared)), str(path), seeds)
+                  tuple(_runs(path, runs, shared)), str(path), seeds,
+                  float(margin) if margin is not None else None)
 
 
 def _runs(path: Path, runs: list, shared: RunConfig):

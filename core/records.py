@@ -329,6 +329,10 @@ class RunRecord:
             write_json(self.path / CONFIG, meta)
         self._metrics = self._trimmed_metrics(resume_from, rows)
         self._tb = _event_writer(self.path, resume_from)
+        if resume_from is None and meta is not None:  # HParams: the settings, once per run
+            from .tbhparams import start_summary
+
+            self._tb.file_writer.add_summary(start_summary(meta, f"{self.path.parent.name}/{self.path.name}"))
 
     def _trimmed_metrics(self, resume_from: int | None, rows: list | None):
         """Open metrics.jsonl for appending; on resume keep only epochs before `resume_from`
@@ -365,6 +369,11 @@ class RunRecord:
 
     def finish(self, status: str, message: str, epochs_done: int, cause: str = "") -> None:
         write_status(self.path, status, message, epochs_done, cause)
+        if status == "finished":  # HParams: the end, once (a stopped run resumed ends later)
+            from .tbhparams import end_summary
+
+            self._tb.file_writer.add_summary(end_summary())
+            self._tb.flush()
 
     def close(self) -> None:
         for close in (self._tb.close, self._metrics.close, self._lock.close):

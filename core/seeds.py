@@ -99,3 +99,12 @@ def expand(runs, seeds: Seeds = ONE) -> list[Job]:
                 jobs.append(Job(name if len(run_seeds) == 1 else run_name(name, seed),
                                 config.replace(seed=seed), name))
     return jobs
+
+
+def more_seeds(name: str, config: dict, seeds) -> list[Job]:
+    """Jobs that add `seeds` to the group `name` recorded with `config` (its config.json
+    settings): the same settings, each seed in its own `<name>-s<seed>` folder."""
+    from .config import FIELDS, make_config
+
+    settings = make_config({k: v for k, v in config.items() if k in FIELDS})
+    return [Job(run_name(name, s), settings.replace(seed=s), name) for s in seeds]

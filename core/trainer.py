@@ -241,7 +241,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             record = RunRecord(path, changed_meta, resume_from=first, rows=rows, lock=lock)
         else:
             meta = {"experiment": experiment, "run": run, "group": group or run, "config": config.to_dict(),
-                    "device": str(device), "started": time.time(), "torch": torch.__version__,
+                    "device": str(device), "started": time.time(), "torch": torch.__version__, **_versions(),
                     "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
             path = new_run_dir(logdir or default_logdir(), experiment, run)
             run_dir = str(path)
@@ -361,6 +361,19 @@ def _disk_full(e: BaseException) -> OSError | None:
 def _out_of_memory(e: Exception) -> bool:
     return isinstance(e, torch.cuda.OutOfMemoryError) or (
         isinstance(e, RuntimeError) and "out of memory" in str(e))  # MPS says it this way
+
+
+def _versions() -> dict:
+    """torchvision's and cifar-tui's versions, for the report's environment."""
+    from importlib import metadata
+
+    import torchvision
+
+    try:
+        ours = metadata.version("cifar-tui")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        ours = "unknown"
+    return {"torchvision": torchvision.__version__, "cifar_tui": ours}
 
 
 def _end(emit, record, run, status, done, run_dir, message, cause="") -> RunEnded:

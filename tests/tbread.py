@@ -11,6 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
+HPARAMS = "_hparams_/"  # the HParams dashboard's summaries (core.tbhparams), not scalars
+
 
 def slow(run_dir) -> dict:
     """{tag: [(step, value)]} through TensorBoard's plugin event multiplexer."""
@@ -22,7 +24,7 @@ def slow(run_dir) -> dict:
     mux.Reload()
     (run,) = mux.Runs()
     return {tag: [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in mux.Tensors(run, tag)]
-            for tag in mux.Runs()[run]["tensors"]}
+            for tag in mux.Runs()[run]["tensors"] if not tag.startswith(HPARAMS)}
 
 
 def _server() -> Path | None:
@@ -78,6 +80,8 @@ def _preempted(run_dir) -> dict:
     for path in sorted(Path(run_dir).glob("*tfevents*")):
         for event in EventFileLoader(str(path)).Load():
             for v in event.summary.value:
+                if v.tag.startswith(HPARAMS):
+                    continue
                 points = series.setdefault(v.tag, [])
                 while points and points[-1][0] >= event.step:
                     points.pop()

@@ -200,6 +200,8 @@ async def test_help_screen_and_palette_list_the_actions(tmp_path):
         assert {k for k, _ in app.screen.keys} >= {"s", "a", "x", "c", "r", "n", "p", "m", "l", "o", "d", "b", "f",
                                                    "g", "t, escape", "?", "q"}
         assert "again: clear the queue too" in " ".join(keys) and "again: show it" in " ".join(keys)
+        compare_keys = {k for k, text in app.screen.keys if text.startswith("compare screen")}
+        assert {"b", "d", "n", "v", "escape, c"} <= compare_keys  # the compare screen's own keys too
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
         titles = {c.title for c in app.get_system_commands(app.screen)}

@@ -1,5 +1,6 @@
 """The console's compare screen shows groups of seeds: one row each, with n, mean ± sd, Δ with
-its CI, Holm's p and the verdict; a row's overlay toggle acts on all its seeds."""
+its CI, the adjusted p and the verdict; a row's overlay toggle acts on all its seeds; `b` picks the
+reference, `d` a difference that matters, `n` queues the seeds a group needs."""
 import json
 from pathlib import Path
 
@@ -62,11 +63,11 @@ async def test_compare_screen_has_a_row_per_group_with_its_evidence(tmp_path):
         dropout = screen.rows()[0]
         row = [cell.plain for cell in table.get_row(screen.view_of(dropout).key)]
         assert row[COL["n"]] == "3" and row[COL["test_acc"]] == "0.613±0.015"
-        # by hand: Δ = 0.61333 - 0.51 = +0.103; se = sqrt(0.015275²/3 + 0.01²/3) = 0.010541 with
-        # Welch's 3.45 d.f., t(0.975, 3.45) ≈ 2.96: half-width 0.031; t = 9.80, two-sided p = 0.0012
-        assert row[COL["delta_test_acc"]] == "+0.103±0.031"
-        assert row[COL["p"]] == "0.001" and row[COL["verdict"]] == "better (n = 3)"
-        assert [cell.plain for cell in table.get_row(screen.view_of(screen.rows()[1]).key)][COL["verdict"]] == "baseline"
+        # by hand, paired by seed: differences 0.10, 0.11, 0.10, mean 0.1033, sd 0.005774, se 0.003333;
+        # t(0.975, 2 d.f.) = 4.303: half-width 0.014; t = 31, two-sided p = 1 - 31/sqrt(31² + 2) = 0.0010
+        assert row[COL["delta_test_acc"]] == "+0.103±0.014"
+        assert row[COL["p"]] == "0.001" and row[COL["verdict"]] == "better (paired, n = 3)"
+        assert [cell.plain for cell in table.get_row(screen.view_of(screen.rows()[1]).key)][COL["verdict"]] == "reference"
         # space on the dropout row takes all three of its seeds off the charts, and back
         seeds = [v for v in app.views if v.run_dir and Path(v.run_dir).name.startswith("dropout")]
         assert len(seeds) == 3 and all(v.overlay for v in seeds)
@@ -75,6 +76,30 @@ async def test_compare_screen_has_a_row_per_group_with_its_evidence(tmp_path):
         assert table.get_row(screen.view_of(dropout).key)[0].plain.startswith("○ dropout")
         await pilot.press("space")
         assert all(v.overlay for v in seeds)
+        # b: dropout (the selected row) becomes the reference; the baseline is now worse than it
+        await pilot.press("b")
+        await wait_for(pilot, lambda: screen.comparison.picked)
+        base = next(g for g in screen.rows() if g.label == "baseline")
+        assert base.reference == "dropout" and base.verdict == "worse (paired, n = 3)"
+        title = str(screen.query_one("#compare-title").render())
+        assert "Δ: minus dropout (picked; b: back) ±95% CI" in title
+        # d: 0.5 points; the baseline row says how many seeds would detect it, and n queues them
+        # for both groups (the same seeds on both sides, so they stay paired)
+        await pilot.press("d")
+        await wait_for(pilot, lambda: screen.comparison.difference == 0.005)
+        base = next(g for g in screen.rows() if g.label == "baseline")
+        needed = base.contrasts["test_acc"].needed
+        assert needed > 3  # sd of the differences 0.58 points: 0.5 points needs more than three pairs
+        cells = [c.plain for c in table.get_row(screen.view_of(base).key)]
+        assert cells[COL["seeds_needed"]] == str(needed)
+        queued = []
+        screen.on_queue = lambda experiment, jobs: queued.append((experiment, jobs))
+        table.move_cursor(row=[g.label for g in screen.rows()].index("baseline"))
+        await pilot.press("n")
+        extra = list(range(7, 7 + needed - 3))
+        assert [(e, [(j.name, j.config.seed, j.group) for j in jobs]) for e, jobs in queued] == [
+            ("study", [(f"baseline-s{s}", s, "baseline") for s in extra]),
+            ("study", [(f"dropout-s{s}", s, "dropout") for s in extra])]
 
 
 # --- the form's seeds field: every run x every seed, one data load ---------------------------

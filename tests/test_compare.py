@@ -165,7 +165,7 @@ def test_compare_prints_the_table(demo_logdir):
     row = next(line for line in out.splitlines() if line.startswith("baseline "))
     assert row.split()[1:3] == ["1", f"{base['test_acc']:.3f}"]
     assert "augmentation+normalization" in out and "Test accuracy" in out
-    assert "one seed each: no verdict" in out
+    assert "one seed each: too few seeds for a verdict (n = 1)" in " ".join(out.split())
 
 
 def test_no_argument_compares_the_most_recent_experiment(tmp_path, capsys):
@@ -205,7 +205,8 @@ def test_csv_round_trips_metrics_jsonl(demo_logdir, tmp_path, capsys):
         groups = {r["group"]: r for r in csv.DictReader(f)}
     assert groups["baseline"]["n"] == "1" and groups["baseline"]["test_acc_sd"] == ""
     assert float(groups["augmentation+normalization"]["test_acc_mean"]) == float(other["test_acc"])
-    assert groups["augmentation+normalization"]["verdict"] == "one seed: no verdict"
+    assert groups["augmentation+normalization"]["verdict"] == "too few seeds for a verdict (n = 1)"
+    assert groups["augmentation+normalization"]["reference"] == "baseline"
 
 
 def test_markdown_report_has_the_table_and_a_sentence_per_run(tmp_path, capsys):
@@ -218,15 +219,15 @@ def test_markdown_report_has_the_table_and_a_sentence_per_run(tmp_path, capsys):
     assert lines[0] == "# Comparison: ex2"
     header = next(i for i, line in enumerate(lines) if line.startswith("| run |"))
     cols = [c.strip() for c in lines[header].strip("|").split("|")]
-    assert cols[:6] == ["run", "n", "test acc", "Δ acc ±95% CI", "p Holm", "verdict"]
+    assert cols[:6] == ["run", "n", "test acc", "Δ acc ±95% CI", "p adj", "verdict"]
     assert set(lines[header + 1].strip("|").split("|")) == {"---"}
     first, second = ([c.strip() for c in line.strip("|").split("|")] for line in lines[header + 2:header + 4])
-    assert first[:6] == ["dropout", "1", "0.655", "+0.080", "", "one seed: no verdict"]  # sorted by test accuracy
-    assert second[:6] == ["**baseline**", "1", "0.575", "", "", "baseline"]
-    assert ("- **dropout**: Test accuracy 8.0 points over baseline, one seed each: no verdict (repeat the "
-            "runs over seeds, e.g. --seeds 5); best test accuracy 0.655 at epoch 2; "
+    assert first[:6] == ["dropout", "1", "0.655", "+0.080", "", "too few seeds for a verdict (n = 1)"]
+    assert second[:6] == ["**baseline**", "1", "0.575", "", "", "reference"]
+    assert ("- **dropout**: Test accuracy 8.0 points over baseline, one seed each: too few seeds for a verdict "
+            "(n = 1) (repeat it over more seeds, e.g. --seeds 5); best test accuracy 0.655 at epoch 2; "
             "test loss bottoms at epoch 1 then rises 0.100; train-test accuracy gap +0.045.") in lines
-    assert "- **baseline**: The baseline; best test accuracy 0.575 at epoch 2; test loss bottoms at epoch 1 " \
+    assert "- **baseline**: The reference; best test accuracy 0.575 at epoch 2; test loss bottoms at epoch 1 " \
            "then rises 0.300; train-test accuracy gap +0.325." in lines
 
 
@@ -235,7 +236,7 @@ def test_explicit_run_folders_in_the_order_given(tmp_path, capsys):
     b = write_run(tmp_path, "e2", "run", curves([0.4], [1.0]))
     title, paths = resolve([str(b), str(a), str(b)], tmp_path)
     assert title == "runs from e2, e1" and paths == [b, a]
-    c = compare_paths(paths)
+    c = compare_paths(paths, one_reference=True)  # run folders named: one reference, as the CLI does
     assert c.baseline == "e2/run"  # same folder names: qualified; no 'baseline': the first given
     text = markdown(title, c, "test_acc")
     assert "**e2/run**" in text and "-0.100 under" not in text
@@ -289,10 +290,11 @@ def test_at_80_columns_the_essential_columns_stay_and_the_rest_are_named(tmp_pat
     assert max(map(len, out.splitlines())) <= 80
     header = next(line for line in out.splitlines() if line.startswith("run"))
     assert header.split()[:2] == ["run", "n"] and header.split()[-1] == "verdict"
-    # by hand: mean 1.945 / 3 = 0.6483, sd sqrt((0.0017² + 0.0067² + 0.0083²) / 2) = 0.0076; Δ = 0.0683;
-    # se = sqrt(0.0076²/3 + 0.005²/3) = 0.00527 at Welch's 3.45 d.f., t(0.975) ≈ 2.96: ± 0.016
-    assert "augmentation+normalization 3 0.648±0.008 +0.068±0.016" in " ".join(out.split())
-    assert "Not shown at this width: gap, smoothed acc," in " ".join(out.split())  # ep fits, gap not
+    # by hand: mean 1.945 / 3 = 0.6483, sd sqrt((0.0017² + 0.0067² + 0.0083²) / 2) = 0.0076; the same
+    # seeds, so paired: differences 0.075, 0.070, 0.060, mean 0.0683, sd 0.00764, se 0.00441 on 2 d.f.,
+    # t(0.975, 2) = 4.303 (a t table): ± 0.019
+    assert "augmentation+normalization 3 0.648±0.008 +0.068±0.019" in " ".join(out.split())
+    assert "Not shown at this width: gap, ep, smoothed acc," in " ".join(out.split())
     monkeypatch.setenv("COLUMNS", "200")
     assert main(["compare", "ex1", "--logdir", str(tmp_path), "--sort", "gap"]) == 0
     out = capsys.readouterr().out

@@ -2,6 +2,7 @@
 run twice, failed seeds), the band a chart draws, Holm over the groups, and the verdicts of
 real training on synthetic data."""
 import json
+import math
 
 import pytest
 
@@ -10,7 +11,6 @@ from core.compare import compare, compare_paths, experiment_runs, sentence
 from core.config import make_config
 from core.groups import band
 from core.records import read_metrics, read_run
-from core.stats import welch
 from cpu import one_thread
 from tui.cli import main
 
@@ -41,7 +41,7 @@ def test_records_from_before_seeds_are_one_seed_groups_under_their_folder_names(
     write_seed(tmp_path, "x", "baseline-2", [0.6])  # the same run started twice, before seeds
     groups = groups_of(tmp_path, "x")
     assert [(g.label, g.n) for g in groups] == [("baseline", 1), ("baseline-2", 1)]
-    assert groups[1].verdict == "one seed: no verdict"
+    assert groups[1].verdict == "too few seeds for a verdict (n = 1)"
 
 
 def test_one_name_with_two_settings_is_two_groups(tmp_path):
@@ -76,10 +76,10 @@ def test_a_group_still_training_gets_no_verdict(tmp_path):
         write_seed(tmp_path, "x", f"baseline-s{s}", [a], group="baseline", seed=s)
         write_seed(tmp_path, "x", f"new-s{s}", [a + 0.3], group="new", seed=s, status="stopped")
     _, new = groups_of(tmp_path, "x")
-    assert new.n == 2 and new.verdict == "unfinished: no verdict"
+    assert new.n == 2 and new.verdict == "unfinished (epoch 1 of 40)"
 
 
-def test_holm_runs_over_the_groups_compared(tmp_path):
+def test_bonferroni_runs_over_the_groups_tested(tmp_path):
     base = [0.50, 0.52, 0.51]
     twin = [0.55, 0.58, 0.56]  # two groups with the same values have the same raw p ...
     for s, (b, t) in enumerate(zip(base, twin), start=4):
@@ -87,11 +87,13 @@ def test_holm_runs_over_the_groups_compared(tmp_path):
         write_seed(tmp_path, "x", f"a-s{s}", [t], group="a", seed=s)
         write_seed(tmp_path, "x", f"b-s{s}", [t], group="b", seed=s)
     _, a, b = groups_of(tmp_path, "x")
-    raw = welch(twin, base).p
-    # ... so with m = 2, Holm gives the smaller 2p and the larger max(2p, 1p) = 2p
+    # same seeds: paired. Differences 0.05, 0.06, 0.05: mean 0.05333, sd 0.005774, se 0.003333,
+    # t = 16 on 2 df, where the two-sided p is 1 - t / sqrt(t^2 + 2) (closed form for 2 df)
+    raw = 1 - 16 / math.sqrt(16 ** 2 + 2)
     for g in (a, b):
         c = g.contrasts["test_acc"]
-        assert c.p == pytest.approx(raw) and c.p_holm == pytest.approx(2 * raw)
+        assert c.kind == "paired" and c.m == 2
+        assert c.p == pytest.approx(raw, rel=1e-6) and c.p_adj == pytest.approx(2 * raw, rel=1e-6)
         assert c.delta == pytest.approx(0.0533333, abs=1e-6) and c.n == c.n_base == 3
 
 
@@ -154,7 +156,7 @@ def test_a_configuration_trained_twice_over_the_same_seeds_differs_by_exactly_no
         c = again.contrasts[metric]
         assert c.delta == 0.0 and c.n == c.n_base == 3
         assert not c.verdict.startswith(("better", "worse")), c.verdict
-    assert again.verdict.startswith("no detectable difference"), again.verdict
+    assert again.verdict == "identical on every seed (n = 3)"
 
 
 def strip(rows):
@@ -167,9 +169,9 @@ def test_lr_1e5_against_1e3_over_3_seeds_is_worse(trained):
                      "[[runs]]\nname = 'slow'\nlr = 0.00001\n")
     slow = groups["slow"]
     c = slow.contrasts["test_acc"]
-    assert slow.verdict == "worse (n = 3)"
-    assert c.p_holm < 0.01 and c.high < 0  # the whole interval below the baseline
-    assert slow.contrasts["test_loss"].verdict == "worse (n = 3)"  # higher loss: worse too
+    assert slow.verdict == "worse (paired, n = 3)"
+    assert c.p_adj < 0.01 and c.high < 0  # the whole interval below the baseline
+    assert slow.contrasts["test_loss"].verdict == "worse (paired, n = 3)"  # higher loss: worse too
     text = sentence(slow, groups["baseline"])
-    assert text.startswith("Test accuracy ") and " points under baseline (95% CI), p = " in text
-    assert "(Holm), 3 seeds each: worse;" in text
+    assert text.startswith("Test accuracy ") and " points under baseline (paired by seed; 95% CI), p = " in text
+    assert ", 3 seeds each: worse (paired, n = 3); these seeds detect a difference of " in text

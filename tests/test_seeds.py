@@ -189,18 +189,19 @@ def test_compare_shows_n_mean_sd_ci_p_and_verdict_at_80_columns(three_seeds, cap
     mean = sum(base) / 3
     sd = (sum((v - mean) ** 2 for v in base) / 2) ** 0.5
     first = blocks["baseline"][0].split()
-    assert first[:3] == ["baseline", "3", f"{mean:.3f}±{sd:.3f}"] and first[-1] == "baseline"
+    assert first[:3] == ["baseline", "3", f"{mean:.3f}±{sd:.3f}"] and first[-1] == "reference"
     other = blocks["augmentation+normalization"]
     cells = other[0].split()
     assert cells[1] == "3" and re.fullmatch(r"\d\.\d{3}±\d\.\d{3}", cells[2])  # n, mean±sd
     assert re.fullmatch(r"[+-]\d\.\d{3}±\d\.\d{3}", cells[3])                 # Δ ± CI half-width
-    assert re.fullmatch(r"<?\d\.\d{3}", cells[4])                              # Holm's p
+    assert re.fullmatch(r"<?\d\.\d{3}", cells[4])                              # adjusted p
     verdict = " ".join(" ".join(line.split()[5:] if k == 0 else line.split()) for k, line in enumerate(other))
-    assert re.fullmatch(r"(better|worse|no detectable difference) \(n = 3\)", verdict)
+    assert re.fullmatch(r"(better|worse|no detectable difference) \(paired, n = 3\)", verdict)
     # every line of a row is indented except its first: no wrapped name reads as another run
     for lines in blocks.values():
         assert all(line.startswith(" ") for line in lines[1:])
-    assert "augmentation+normalization: Test accuracy" in out and "(Holm), 3 seeds each" in out
+    assert "augmentation+normalization: Test accuracy" in out
+    assert "(paired by seed; 95% CI), p " in " ".join(out.split())
 
 
 def test_one_seed_resumes_on_its_own_and_rejoins_its_group(tmp_path, counted_loads, capsys):

@@ -1,11 +1,22 @@
-"""core.stats and the verdicts, against values worked out independently of the code: published
-worked examples (R's t.test output, Wikipedia's worked examples) and hand computation."""
+"""core.stats and the tests and verdicts of core.verdicts, against values worked out independently
+of the code: published worked examples (R's t.test output, Wikipedia's worked examples) and hand
+computation."""
 import math
 
 import pytest
 
-from core.compare import verdict
-from core.stats import holm, spread, welch
+from core.stats import spread
+from core.verdicts import adjust, t_test, verdict
+
+
+class welch:
+    """Welch's test of two groups with no seed in common (core.verdicts.t_test pairs shared seeds)."""
+
+    def __init__(self, a, b):
+        t = t_test([(k, v) for k, v in enumerate(a)], [(1000 + k, v) for k, v in enumerate(b)])
+        assert t.kind == "Welch"
+        self.delta, self.p, self.df = t.delta, t.p, t.df
+        self.low, self.high = t.interval(0.95)
 
 
 def test_mean_and_sample_sd_by_hand():
@@ -58,34 +69,29 @@ def test_welch_by_hand_with_two_degrees_of_freedom():
     assert w.high == pytest.approx(-3 + 4.302653 * math.sqrt(2), abs=1e-5)
 
 
-def test_welch_needs_two_seeds_a_side_and_some_spread():
-    assert welch([0.5], [0.4, 0.45]) is None
-    flat = welch([0.1, 0.1, 0.1], [0.1, 0.1, 0.1])  # e.g. two runs stuck at chance in every seed
-    assert flat.delta == 0 and math.isnan(flat.p)
+def test_a_test_needs_two_seeds_a_side_and_some_spread():
+    assert t_test([(4, 0.5)], [(4, 0.4), (5, 0.45)]) is None
+    flat = t_test([(4, 0.1), (5, 0.1), (6, 0.1)], [(7, 0.1), (8, 0.1), (9, 0.1)])  # stuck at chance
+    assert flat.delta == 0 and math.isnan(flat.p) and flat.interval(0.95) == (0, 0)
 
 
-def test_holm_by_hand():
-    # Wikipedia's Holm–Bonferroni example: four hypotheses with p = 0.01, 0.04, 0.03, 0.005.
-    # Sorted: 0.005 · 4 = 0.02; 0.01 · 3 = 0.03; 0.03 · 2 = 0.06; 0.04 · 1 = 0.04 -> kept at the
-    # running maximum 0.06. At α = 0.05 only the first two (0.005 and 0.01) are rejected.
-    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    # capped at 1; NaN (no test) passes through and does not count in m: 0.3 · 2 = 0.6, 0.7 · 1 -> 0.7
-    assert holm([0.7, 0.3])[0] == pytest.approx(0.7)
-    out = holm([0.3, math.nan, 0.7])
-    assert out[0] == pytest.approx(0.6) and math.isnan(out[1]) and out[2] == pytest.approx(0.7)
-    assert holm([0.6, 0.9]) == pytest.approx([1.0, 1.0])
-    assert holm([]) == []
+def test_bonferroni_by_hand():
+    # four p-values, m = 4: each times 4, capped at 1; NaN and None (no test) are not counted in m
+    assert adjust([0.01, 0.04, 0.03, 0.005]) == (pytest.approx([0.04, 0.16, 0.12, 0.02]), 4)
+    out, m = adjust([0.3, math.nan, 0.7, None])
+    assert m == 2 and out[0] == pytest.approx(0.6) and math.isnan(out[1]) and out[2] == 1.0 and out[3] is None
 
 
-@pytest.mark.parametrize("metric, delta, p, n, n_base, expected", [
-    ("test_acc", 0.05, 0.01, 5, 5, "better (n = 5)"),
-    ("test_acc", -0.05, 0.01, 3, 5, "worse (n = 3 vs 5)"),
-    ("test_loss", -0.2, 0.01, 3, 3, "better (n = 3)"),    # a loss is better lower
-    ("test_loss", 0.2, 0.01, 3, 3, "worse (n = 3)"),
-    ("test_acc", 0.05, 0.2, 3, 3, "no detectable difference (n = 3)"),
-    ("test_acc", 0.05, 0.01, 1, 3, "one seed: no verdict"),
-    ("test_acc", 0.05, None, 1, 1, "one seed: no verdict"),
-    ("test_acc", 0.05, math.nan, 3, 3, "no spread: no verdict"),
+@pytest.mark.parametrize("lower, delta, p, n, n_base, expected", [
+    (False, 0.05, 0.01, 5, 5, "better (paired, n = 5)"),
+    (False, -0.05, 0.01, 3, 5, "worse (paired, n = 3 vs 5)"),
+    (True, -0.2, 0.01, 3, 3, "better (paired, n = 3)"),    # a loss is better lower
+    (True, 0.2, 0.01, 3, 3, "worse (paired, n = 3)"),
+    (False, 0.05, 0.2, 3, 3, "no detectable difference (paired, n = 3)"),
+    (False, 0.05, 0.01, 2, 3, "too few seeds for a verdict (n = 2 vs 3)"),  # p below 0.05, yet n = 2
+    (False, 0.05, None, 1, 1, "too few seeds for a verdict (n = 1)"),
+    (False, 0.05, math.nan, 3, 3, "no spread: no verdict (n = 3)"),
+    (False, 0.0, math.nan, 3, 3, "identical on every seed (n = 3)"),
 ])
-def test_verdicts(metric, delta, p, n, n_base, expected):
-    assert verdict(metric, delta, p, n, n_base) == expected
+def test_verdicts(lower, delta, p, n, n_base, expected):
+    assert verdict(lower, delta, p, n, n_base, "paired") == expected

@@ -37,7 +37,7 @@ from tui.jobqueue import Job, JobQueue
 from tui.headless import ended_text
 from tui.messages import TrainerEvent
 from tui.runview import RunView, Views
-from tui.screens.compare import CompareScreen
+from tui.screens.compare import KEYS as COMPARE_KEYS, CompareScreen
 from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
@@ -62,6 +62,7 @@ class CifarApp(App):
         Binding("a", "start_all", "Start all"),
         Binding("x", "stop", "Stop"),
         Binding("c", "compare", "Compare"),
+        Binding("w", "report", "Report", show=False),
         Binding("r", "resume", "Resume", show=False),
         Binding("n", "preset(1)", "Next preset", show=False),
         Binding("p", "preset(-1)", "Prev preset", show=False),
@@ -88,6 +89,8 @@ class CifarApp(App):
          "again: clear the queue too"),
         ("compare", "Compare runs", "the runs on screen side by side: sort, pick the charts' runs, "
          "see where test loss starts rising"),
+        ("report", "Write report", "the report of the runs on screen: report.html with the figures, verdicts, "
+         "settings and environment, report.md, figures/ and CSVs, in reports/EXPERIMENT"),
         ("resume", "Resume run", "carry on the table's stopped/interrupted/failed run, queued if one trains "
          "(no run there: choose one under the log dir)"),
         ("preset(1)", "Next preset", "choose the next preset"),
@@ -479,7 +482,37 @@ class CifarApp(App):
     def action_compare(self) -> None:
         if isinstance(self.screen, CompareScreen):
             return
-        self.push_screen(CompareScreen(lambda: [v for v in self.views if v.run_dir], self._mark_charts))
+        self.push_screen(CompareScreen(lambda: [v for v in self.views if v.run_dir], self._mark_charts,
+                                       self._queue_seeds))
+
+    def action_report(self) -> None:
+        views = [v for v in self.views if v.run_dir]
+        if not views:
+            self.log_line("No recorded run on screen to report; open past runs (o) or train some first.")
+            return
+        self._write_report({str(Path(v.run_dir).resolve()): v.colour for v in views if v.colour is not None},
+                           [Path(v.run_dir) for v in views])
+
+    @work(thread=True, exit_on_error=False, group="report", exclusive=True, description="report")
+    def _write_report(self, colours: dict, paths: list) -> None:
+        """Off the UI thread: matplotlib and the figures take seconds."""
+        from core.compare import CompareError
+        from tui.studyreport import default_out, title_of, write_report
+
+        title = title_of(paths)
+        try:
+            out = write_report(paths, default_out(title), title, run_colours=colours).out
+            text = f"Report of {escape(title)} written: {escape(str(out / 'report.html'))}"
+        except CompareError as e:
+            text = f"[red]No report:[/] {escape(str(e))}"
+        except OSError as e:
+            text = f"[red]No report:[/] cannot write it ({escape(e.strerror or str(e))}); free some space or make reports/ writable."
+        self.call_from_thread(self.log_line, text)
+
+    def _queue_seeds(self, experiment: str, jobs: list[SeedJob]) -> None:
+        """The compare screen's `n`: more seeds of a group, through the queue `s` and `a` use."""
+        if not self._refuse(False):
+            self._launch(experiment, jobs)
 
     # ---- trainer events ---------------------------------------------------
     def on_trainer_event(self, message: TrainerEvent) -> None:
@@ -715,7 +748,7 @@ class CifarApp(App):
         for b in self.BINDINGS:
             keys.setdefault(b.action, []).append(b.key.replace("question_mark", "?"))
         rows = [(", ".join(keys.get(action, [])), text) for action, _, text in self.ACTIONS]
-        self.push_screen(HelpScreen(rows + [("ctrl+p", "command palette")]))
+        self.push_screen(HelpScreen(rows + [("ctrl+p", "command palette"), *COMPARE_KEYS]))
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)

@@ -1,4 +1,4 @@
-"""The `cifar-tui` command: the console by default, plus `presets`, `run`, `compare` and `bench`.
+"""The `cifar-tui` command: the console by default, plus `presets`, `run`, `compare`, `report` and `bench`.
 
 Exit codes: 0 every run finished; 1 a run failed or diverged; 2 bad usage, which includes a resume
 target that cannot be used as it is (not a run folder, damaged, being written by another run, an
@@ -8,6 +8,7 @@ unreadable checkpoint, or one that does not back the recorded epochs), with noth
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
@@ -75,13 +76,33 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run, argparse.SUPPRESS)
     compare = sub.add_parser("compare", help="compare the runs of an experiment (or any runs) against the baseline",
                              description="Compare runs: last, smoothed and best values, gap, overfitting onset, "
-                                         "difference to the baseline. No argument: the most recent experiment.")
+                                         "difference to the reference (each experiment's own baseline unless "
+                                         "--baseline names one): paired by seed where the seeds match, else "
+                                         "Welch; p and intervals Bonferroni-adjusted alike; a verdict needs 3 "
+                                         "seeds a side. No argument: the most recent experiment.")
     compare.add_argument("targets", nargs="*", metavar="EXPERIMENT | RUN_DIR", help="an experiment name or folder, or run folders")
     compare.add_argument("--sort", default="test_acc", metavar="METRIC", help="sort by this column, best first (default: test_acc)")
     compare.add_argument("--csv", default=None, metavar="FILE", help="write per-epoch rows to FILE, one row per run folder (seed) to FILE-summary "
                               "and one row per group of seeds to FILE-groups (runs.csv: runs-summary.csv, runs-groups.csv)")
     compare.add_argument("--markdown", default=None, metavar="FILE", help="write a Markdown report")
     compare.add_argument("--logdir", default=argparse.SUPPRESS, help="where the runs are (default: $CIFAR_TUI_LOGDIR or ./runs)")
+    compare.add_argument("--baseline", default=None, metavar="RUN",
+                         help="compare every run with this one (a run's name as the table shows it; "
+                              "default: each experiment's run named baseline, else its first)")
+    compare.add_argument("--delta", default=None, metavar="POINTS",
+                         help="a difference of test accuracy that matters to you, in points (1 = 0.01): "
+                              "each row says how many seeds would detect it (80%% power)")
+    compare.add_argument("--equivalence", default=None, metavar="POINTS",
+                         help="test whether each run is equivalent to the reference within ±POINTS of test "
+                              "accuracy (two one-sided tests; default: the preset's equivalence, if any)")
+    report = sub.add_parser("report", help="write a study's report: figures, verdicts, settings, environment",
+                            description="Write one folder for a finished study: report.html (one self-contained "
+                                        "file, figures inline), report.md, figures/ (SVG and PNG) and the CSVs "
+                                        "compare --csv writes; for the reference study's presets, the "
+                                        "notebook's test accuracy beside the measured one.")
+    report.add_argument("targets", nargs="+", metavar="EXPERIMENT | RUN_DIR", help="an experiment name or folder, or run folders")
+    report.add_argument("--out", default=None, metavar="DIR", help="the report's folder (default: reports/EXPERIMENT)")
+    report.add_argument("--logdir", default=argparse.SUPPRESS, help="where the runs are (default: $CIFAR_TUI_LOGDIR or ./runs)")
     bench = sub.add_parser("bench", help="images/s of the training pipeline next to the bare compute",
                            description="Time the real training and eval pipeline and the compute floor of the "
                                        "same model on the same device; synthetic data unless --set dataset=cifar10.")
@@ -238,12 +259,38 @@ def _whole(text: str, option: str, example: str) -> int:
     return value
 
 
+def _points(text, option: str) -> float | None:
+    """A positive number of accuracy points below 100, or None."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 100:
+        raise UsageError(f"{option}: {text.strip()!r} is not a number of points between 0 and 100; "
+                         f"give points of test accuracy, e.g. {option} 1 for 0.01.")
+    return value
+
+
 def cmd_compare(args) -> int:
     from core.compare import CompareError
     from tui.report import compare_command
 
     try:
-        return compare_command(args.targets, args.logdir or default_logdir(), args.sort, args.csv, args.markdown)
+        return compare_command(args.targets, args.logdir or default_logdir(), args.sort, args.csv, args.markdown,
+                               baseline=args.baseline, delta=_points(args.delta, "--delta"),
+                               equivalence=_points(args.equivalence, "--equivalence"))
+    except CompareError as e:
+        raise UsageError(str(e)) from None
+
+
+def cmd_report(args) -> int:
+    from core.compare import CompareError
+    from tui.studyreport import report_command
+
+    try:
+        return report_command(args.targets, args.logdir or default_logdir(), args.out)
     except CompareError as e:
         raise UsageError(str(e)) from None
 
@@ -293,7 +340,7 @@ def cmd_console(args) -> int:
                        data_url=args.data_url, data_md5=args.data_md5, on_hangup=args.on_hangup, **placing)
 
 
-COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "bench": cmd_bench,
+COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "bench": cmd_bench,
             None: cmd_console}
 
 

@@ -14,10 +14,14 @@ from rich.table import Table
 from rich.text import Text
 
 from core.compare import VERDICT_METRIC, Comparison, GroupSummary, as_group_row, as_row, sentence
-from core.records import METRICS, record_file_problem
+from core.records import CONFIG, METRICS, record_file_problem
+from core.verdicts import MAX_SEEDS, MIN_SEEDS, margin_words
 
 BASE_COLUMNS = ("run", "experiment", "group", "seed", "epoch")
 VERDICT_WIDTH = 18  # room the verdict keeps at narrow widths: "no detectable" / "difference (n = 3)"
+ONE_RULE = ("the test is paired by seed where both runs hold the same seeds, else Welch's; "
+            "p and the interval are both Bonferroni-adjusted over the m runs tested (each interval at "
+            "1 − 0.05/m: 95% for all together), so an interval excludes 0 exactly when the adjusted p < 0.05")
 
 
 def _num(v, signed: bool = False) -> str:
@@ -50,22 +54,35 @@ def _best(g: GroupSummary, m: str) -> str:
 
 
 def _delta(g: GroupSummary) -> str:
-    """Δ of the means and the half-width of its 95% CI."""
+    """Δ of the means and the half-width of its adjusted interval (none without spread)."""
     c = g.contrasts.get(VERDICT_METRIC)
     if c is None:
         return ""
-    return _num(c.delta, signed=True) + (f"±{(c.high - c.low) / 2:.3f}" if c.low is not None else "")
+    spread = c.low is not None and c.high > c.low
+    return _num(c.delta, signed=True) + (f"±{(c.high - c.low) / 2:.3f}" if spread else "")
 
 
 def _p(g: GroupSummary) -> str:
     c = g.contrasts.get(VERDICT_METRIC)
-    if c is None or c.p_holm is None or math.isnan(c.p_holm):
+    if c is None or c.p_adj is None or math.isnan(c.p_adj):
         return ""
-    return "<0.001" if c.p_holm < 0.001 else f"{c.p_holm:.3f}"
+    return "<0.001" if c.p_adj < 0.001 else f"{c.p_adj:.3f}"
+
+
+def _detectable(g: GroupSummary) -> str:
+    c = g.contrasts.get(VERDICT_METRIC)
+    return f"{c.detectable:.3f}" if c and c.detectable is not None else ""
+
+
+def _needed(g: GroupSummary) -> str:
+    c = g.contrasts.get(VERDICT_METRIC)
+    if c is None or c.needed is None:
+        return ""
+    return f">{MAX_SEEDS}" if c.needed > MAX_SEEDS else str(c.needed)
 
 
 def _label(g: GroupSummary) -> str:
-    return g.label + (" (baseline)" if g.is_baseline and g.label != "baseline" else "")
+    return g.label + (" (reference)" if g.is_baseline and g.label != "baseline" else "")
 
 
 def _spread_of(attr):
@@ -85,7 +102,7 @@ COLUMNS = (
     ("n", "n", lambda g: str(g.n)),
     ("test acc", "test_acc", lambda g: _metric(g, "test_acc")),
     ("Δ acc ±95% CI", "delta_test_acc", _delta),
-    ("p Holm", "p", _p),
+    ("p adj", "p", _p),
     ("verdict", "verdict", lambda g: g.verdict),
     ("ep", "epochs", _epochs),
     ("smoothed acc", "smoothed_test_acc", lambda g: _metric(g, "test_acc", "smoothed")),
@@ -95,6 +112,8 @@ COLUMNS = (
     ("loss rise", "rise", _spread_of("rise")),
     ("train acc", "train_acc", lambda g: _metric(g, "train_acc")),
     ("gap", "gap", _spread_of("gap")),
+    ("detects Δ≥", "detectable", _detectable),
+    ("seeds for Δ", "seeds_needed", _needed),
 )
 ESSENTIAL = ("run", "n", "test_acc", "delta_test_acc", "p", "verdict")  # kept at any width
 DELTA_UNDER = {"test_loss", "train_acc", "train_loss"}  # columns showing Δ of the means under the value
@@ -158,8 +177,8 @@ def table(comparison: Comparison, sort: str, console=None) -> Table:
 
 
 def sentences(comparison: Comparison, sort: str) -> list[tuple[str, str]]:
-    base = next((g for g in comparison.groups if g.is_baseline), None)
-    return [(g.label, sentence(g, base)) for g in comparison.sorted(sort)]
+    return [(g.label, sentence(g, comparison.reference_of(g), comparison.difference))
+            for g in comparison.sorted(sort)]
 
 
 def csv_paths(path) -> tuple[Path, Path, Path]:
@@ -195,17 +214,40 @@ def write_csv(path, comparison: Comparison) -> tuple[Path, Path, Path]:
     return epochs_path, summary_path, groups_path
 
 
-def baseline_words(label: str | None) -> str:
+def baseline_words(comparison: Comparison) -> str:
+    label = comparison.baseline
+    if comparison.picked:
+        return f"{label} (the reference you picked)"
+    if label and ", " in label:
+        return f"each experiment's own baseline ({label})"
     return "the baseline" if label == "baseline" else f"{label} (the baseline)"
+
+
+def _reference_note(comparison: Comparison) -> str:
+    if comparison.picked:
+        return " (picked)"
+    return " (each experiment's own)" if comparison.baseline and ", " in comparison.baseline else ""
+
+
+def _named(comparison: Comparison) -> str:
+    words = []
+    if comparison.difference:
+        words.append(f"; seeds for Δ = seeds a side to detect {margin_words(comparison.difference)}")
+    if comparison.margin:
+        words.append(f"; equivalence: two one-sided tests within ±{margin_words(comparison.margin)}, "
+                     "adjusted like p")
+    return "".join(words)
 
 
 def markdown(title: str, comparison: Comparison, sort: str) -> str:
     """The report: the summary table and one sentence per group against the baseline."""
     lines = [f"# Comparison: {title}", "",
-             f"Baseline: **{comparison.baseline}**. One row per run, over its seeds (n): mean ± sd. "
-             f"Sorted by `{sort}`, best first. Δ = difference of the means to the baseline, "
-             "± the half-width of its 95% confidence interval (Welch); p = Welch's t-test, adjusted "
-             "with Holm's method over the runs compared; the verdict is on the last test accuracy. "
+             f"Reference: **{comparison.baseline}**{_reference_note(comparison)}. One row per run, over its "
+             f"seeds (n): mean ± sd. Sorted by `{sort}`, best first. Δ = difference of the means to "
+             f"the reference, ± the half-width of its 95% confidence interval; {ONE_RULE}. "
+             f"The verdict is on the last test accuracy and needs {MIN_SEEDS} seeds a side; "
+             "detects Δ≥ = the smallest difference the seeds detect with 80% power at that α"
+             f"{_named(comparison)}. "
              f"Smoothed = TensorBoard's smoothing at weight {comparison.weight}; "
              "@ gives the epoch of the best accuracy / lowest loss; loss rise = test loss now minus its minimum; "
              "gap = train − test accuracy.", ""]
@@ -239,15 +281,20 @@ def headline(title: str, note: str, comparison: Comparison, sort: str) -> str:
     seeds = (f"{ns[0]} seed{'s' * (ns[0] != 1)} each" if len(ns) == 1
              else f"{ns[0]} to {ns[-1]} seeds each")
     return (f"[bold]{title}[/]{note}: {len(comparison.groups)} run(s), {seeds}; sorted by {sort} "
-            f"(best first); Δ = difference of the means to {baseline_words(comparison.baseline)} "
-            "±95% CI; p: Welch, Holm-adjusted")
+            f"(best first); Δ = difference of the means to {baseline_words(comparison)} "
+            f"±95% CI; {ONE_RULE}{_named(comparison)}")
 
 
-def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_file=None, console=None) -> int:
-    """What `cifar-tui compare` does; CompareError (exit 2) when there is nothing to compare."""
+def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_file=None, console=None,
+                    baseline: str | None = None, delta: float | None = None,
+                    equivalence: float | None = None) -> int:
+    """What `cifar-tui compare` does; CompareError (exit 2) when there is nothing to compare.
+    `delta` and `equivalence` are in points of test accuracy; without `equivalence` the
+    preset of the one experiment compared may name it."""
     from rich.console import Console
 
-    from core.compare import SORT_HELP, SORT_KEYS, CompareError, compare_paths, experiments, resolve
+    from core.compare import (SORT_HELP, SORT_KEYS, CompareError, compare_paths, experiments, preset_margin,
+                              resolve)
 
     if sort not in SORT_KEYS:
         raise CompareError(f"cannot sort by {sort!r}; sort by one of: {SORT_HELP}.")
@@ -256,7 +303,10 @@ def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_fil
             raise CompareError(problem)
     console = console or Console()
     title, paths = resolve(targets, logdir)
-    comparison = compare_paths(paths)
+    margin = equivalence / 100 if equivalence is not None else preset_margin([p.resolve().parent.name for p in paths])
+    listed = any((Path(t) / CONFIG).is_file() for t in targets)  # run folders: the first is the reference
+    comparison = compare_paths(paths, baseline=baseline, difference=delta / 100 if delta else None,
+                               margin=margin, one_reference=listed)
     note = ""
     if not targets:
         others = [name for name, _ in experiments(logdir)[1:]]

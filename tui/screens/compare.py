@@ -1,10 +1,11 @@
 """The compare screen (`c`): `cifar-tui compare`'s summary table for the runs on screen.
 
 The numbers come from core.compare and the columns from tui.report, so the screen and
-the CLI agree: one row per group of seeds (n, mean ± sd, Δ to the baseline with its 95% CI,
-Holm's p, the verdict). The table rereads the run folders every second, so runs still
-training (metrics.jsonl growing) stay current. Pick the runs drawn in the charts here (a
-row toggles all its seeds); the test-loss chart below marks each run's overfitting onset.
+the CLI agree: one row per group of seeds (n, mean ± sd, Δ to its reference with the
+adjusted interval and p, the verdict). The table rereads the run folders every second, so
+runs still training (metrics.jsonl growing) stay current. Pick the runs drawn in the charts
+here (a row toggles all its seeds), the reference (`b`), a difference that matters (`d`) and
+queue the seeds a group needs (`n`); the test-loss chart below marks each run's overfitting onset.
 """
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from core.compare import SORT_KEYS, Comparison, compare, sort_runs
+from core.compare import SORT_KEYS, VERDICT_METRIC, Comparison, compare, preset_margin, sort_runs
+from core.config import ConfigError
+from core.groups import group_runs
 from core.records import read_run
+from core.seeds import more_seeds
+from core.verdicts import MAX_SEEDS, MIN_SEEDS, seeds_to_add
 from tui.report import COLUMNS, DELTA_UNDER
 from tui.runview import RunView
 from tui.widgets.charts import MetricChart
@@ -25,6 +30,20 @@ from tui.widgets.runs_table import shorten, swatch
 
 RELOAD_S = 1.0
 NAME_WIDTH = 18
+DELTAS = (None, 0.5, 1.0, 2.0, 5.0)  # `d` steps through these differences (points of test accuracy)
+# the screen's own keys, for the help screen (`?`)
+KEYS = (
+    ("1-9, 0", "compare screen: sort by that column (click a header for any); again: the other way"),
+    ("space, enter", "compare screen: draw the selected run (all its seeds) in the charts or not"),
+    ("v", "compare screen: draw every run, or none"),
+    ("b", "compare screen: make the selected run the reference every run is compared with; "
+          "again: each experiment's own baseline"),
+    ("d", "compare screen: the difference that matters (off, 0.5, 1, 2, 5 points): the seeds for Δ column "
+          "says how many seeds would detect it"),
+    ("n", "compare screen: queue the seeds the selected run (and its reference, so they pair) needs: "
+          "3 for a verdict, or what the seeds for Δ column says"),
+    ("escape, c", "compare screen: back"),
+)
 
 
 def order(comparison: Comparison, key: str, best_first: bool = True) -> list:
@@ -50,15 +69,22 @@ class CompareScreen(Screen):
         Binding("escape,c", "close", "Back"),
         Binding("space", "toggle_overlay", "Overlay"),
         Binding("v", "overlay_all", "All/none"),
+        Binding("b", "set_reference", "Reference"),
+        Binding("d", "cycle_delta", "Δ"),
+        Binding("n", "more_seeds", "More seeds"),
         # 1..9, 0 sort by that column; the footer shows one entry for them all
         *[Binding(str((k + 1) % 10), f"sort({k})", "Sort", show=k == 0, key_display="1-0")
           for k in range(len(SORT_COLUMNS))],
     ]
 
-    def __init__(self, views, on_overlay) -> None:
+    def __init__(self, views, on_overlay, on_queue=None) -> None:
         super().__init__()
         self.views = views            # callable -> list[RunView] with a run folder
         self.on_overlay = on_overlay  # called after an overlay toggle
+        self.on_queue = on_queue      # on_queue(experiment, jobs): train these (the app's queue)
+        self.reference: str | None = None  # the group label picked with `b`; None: each experiment's baseline
+        self.delta: float | None = None    # points of test accuracy (`d`)
+        self._margins: dict = {}           # experiments on screen -> their preset's equivalence margin
         self.sort_key, self.best_first = "test_acc", True
         self.comparison: Comparison | None = None
         self.keys: dict = {}          # run folder -> RunView
@@ -84,7 +110,15 @@ class CompareScreen(Screen):
             info = read_run(view.run_dir)
             infos.append(info)
             self.keys[str(info.path)] = view
-        self.comparison = compare(infos)
+        labels = {g.label for g in group_runs(infos)} if self.reference else set()
+        if self.reference not in labels:
+            self.reference = None  # its runs left the screen
+        names = tuple(sorted({i.experiment for i in infos}))
+        if names not in self._margins:  # the presets are read once per set of experiments
+            self._margins[names] = preset_margin(list(names)) if names else None
+        margin = self._margins[names]
+        self.comparison = compare(infos, baseline=self.reference,
+                                  difference=self.delta / 100 if self.delta else None, margin=margin)
         self._draw()
 
     def views_of(self, group) -> list:
@@ -134,7 +168,7 @@ class CompareScreen(Screen):
         for _, key, cell in COLUMNS:
             if key == "run":
                 name = view.label if len(self.views_of(group)) == 1 else cell(group)
-                name += " (baseline)" if group.is_baseline and view.folder != "baseline" else ""
+                name += " (reference)" if group.is_baseline and view.folder != "baseline" else ""
                 text = Text.assemble(swatch(view) if overlay else ("○ ", "dim"),
                                      (shorten(name, NAME_WIDTH), "bold" if group.is_baseline else ""))
                 if group.status not in ("finished", "unknown"):
@@ -155,17 +189,22 @@ class CompareScreen(Screen):
             text = "No run on screen has a record yet: start one, or open past runs (o)."
         else:
             way = "best first" if self.best_first else "worst first"
-            text = (f"Sorted by [b]{escape(header)}[/], {way} (1-0 or click a header; again: reverse). "
-                    f"Δ: mean minus [b]{escape(self._baseline_label())}[/]'s ±95% CI; p: Welch, Holm. "
-                    "● in the charts, ○ not (space). "
-                    "◆ lowest test loss, risen since.")
+            picked = " (picked; b: back)" if self.reference else " (b: another)"
+            delta = f"; seeds for Δ {self.delta:g} points (d)" if self.delta else "; d: a Δ that matters"
+            text = (f"Sorted by [b]{escape(header)}[/], {way} (1-0; again: reverse). "
+                    f"Δ: minus [b]{escape(self._baseline_label())}[/]{picked} ±95% CI, paired by seed "
+                    f"or Welch, p and CI Bonferroni-adjusted{delta}. "
+                    "space: ● in the charts or ○; n: more seeds; ◆ lowest test loss, risen since.")
         self.query_one("#compare-title", Static).update(text)
 
     def _baseline_label(self) -> str:
-        """The baseline group's name; a one-seed baseline goes by its run's label."""
-        base = next((g for g in self.comparison.groups if g.is_baseline), None)
-        views = self.views_of(base) if base else []
-        return views[0].label if len(views) == 1 else self.comparison.baseline
+        """The reference group's name (each experiment's, when there are several); a one-seed
+        reference goes by its run's label."""
+        bases = [g for g in self.comparison.groups if g.is_baseline]
+        if len(bases) != 1:
+            return "each experiment's baseline"
+        views = self.views_of(bases[0])
+        return views[0].label if len(views) == 1 else bases[0].label
 
     def _draw_chart(self) -> None:
         shown = [v for g in self.rows() for v in self.views_of(g)]
@@ -212,6 +251,61 @@ class CompareScreen(Screen):
             view.overlay = show
         self.on_overlay()
         self._draw()
+
+    def _selected(self):
+        key = self._cursor_key()
+        return next((g for g in self.rows() if self.view_of(g).key == key), None)
+
+    def action_set_reference(self) -> None:
+        group = self._selected()
+        if group is None:
+            return
+        self.reference = None if self.reference == group.label else group.label
+        self.notify(f"Every run is compared with {group.label}." if self.reference
+                    else "Each experiment is compared with its own baseline.", title="Reference")
+        self.reload()
+
+    def action_cycle_delta(self) -> None:
+        self.delta = DELTAS[(DELTAS.index(self.delta) + 1) % len(DELTAS)]
+        self.notify(f"Seeds for Δ: how many seeds would detect {self.delta:g} points of test accuracy."
+                    if self.delta else "No difference named.", title="Δ that matters")
+        self.reload()
+
+    def action_more_seeds(self) -> None:
+        """Queue the seeds the selected group and its reference need, so that both hold the
+        same seeds: MIN_SEEDS for a verdict, or what the named Δ needs."""
+        group = self._selected()
+        if group is None or self.on_queue is None:
+            return
+        ref = self.comparison.reference_of(group) or group
+        c = group.contrasts.get(VERDICT_METRIC)
+        needed = c.needed if c and c.needed else 0
+        if needed > MAX_SEEDS:
+            self.notify(f"{self.delta:g} points would take more than {MAX_SEEDS} seeds; name a larger Δ (d).",
+                        title="Not queued", severity="warning")
+            return
+        target = max(MIN_SEEDS, needed)
+        have = [r.seed for r in group.runs]
+        add, add_ref = seeds_to_add(have, [r.seed for r in ref.runs], target)
+        if ref is group:
+            add_ref = []
+        try:
+            if not group.config or not ref.config:
+                raise ConfigError("its record names no settings")
+            jobs = [(group, more_seeds(group.name, group.config, add)),
+                    (ref, more_seeds(ref.name, ref.config, add_ref))]
+        except ConfigError as e:
+            self.notify(f"{group.label}'s seeds cannot be repeated: {e}", title="Not queued", severity="error")
+            return
+        jobs = [(g, j) for g, j in jobs if j]
+        if not jobs:
+            self.notify(f"{group.label} and its reference already hold {target} paired seeds.", title="Nothing to queue")
+            return
+        for g, batch in jobs:
+            self.on_queue(g.experiment, batch)
+        words = "; ".join(f"{g.label}: seed{'s' * (len(b) > 1)} {', '.join(str(j.config.seed) for j in b)}"
+                          for g, b in jobs)
+        self.notify(f"Queued {words}.", title="More seeds")
 
     def action_close(self) -> None:
         self.dismiss()
