@@ -10,14 +10,13 @@ the reference the difference of the means, its test, interval and verdict (core.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import stats, verdicts
 from .groups import Band, Group, band, group_runs, seed_of
-from .records import CONFIG, METRICS, RunInfo, list_runs, read_run
+from .records import CONFIG, METRICS, RunInfo, list_runs, read_meta, read_run
 from .verdicts import Contrast
 
 DEFAULT_WEIGHT = 0.6  # TensorBoard's default smoothing
@@ -646,11 +645,8 @@ def experiment_runs(folder: Path) -> list[Path]:
 
 def _group_of(run: Path) -> str:
     """The group a run folder names (its preset run's name), else the folder's name."""
-    try:
-        meta = json.loads((run / CONFIG).read_text())
-        return str(meta.get("group") or run.name)
-    except (OSError, ValueError, AttributeError):
-        return run.name
+    meta = read_meta(run)[0] or {}
+    return meta.get("group") or run.name
 
 
 def preset_margin(experiments_: list[str]) -> float | None:
@@ -732,7 +728,20 @@ def compare_paths(paths: list[Path], weight: float = DEFAULT_WEIGHT, baseline: s
     finished epoch."""
     infos = load(paths)
     if not any(i.metrics for i in infos):
-        names = ", ".join(p.name for p in paths)
-        raise CompareError(f"no finished epoch to compare yet in {names}; "
-                           "wait for the first epoch to end (metrics.jsonl is empty).")
+        raise CompareError(nothing_to_compare(infos))
     return compare(infos, weight, baseline, difference, margin, one_reference)
+
+
+def nothing_to_compare(infos: list[RunInfo]) -> str:
+    """Why runs without a finished epoch among them cannot be compared, and what to do."""
+    names = ", ".join(i.path.name for i in infos)
+    if infos and all(i.status == "diverged" for i in infos):
+        return (f"nothing to compare: every run diverged before its first epoch ended ({names}); "
+                "start them again with a lower learning rate (lr).")
+    damaged = [i for i in infos if i.status == "damaged"]
+    if len(infos) == 1 and damaged:
+        return f"nothing to compare: {damaged[0].message}"
+    if damaged:
+        return (f"nothing to compare in {names}: {len(damaged)} of the {len(infos)} runs "
+                f"{'has' if len(damaged) == 1 else 'have'} a damaged record, e.g. {damaged[0].message}")
+    return f"no finished epoch to compare yet in {names}; wait for the first epoch to end (metrics.jsonl is empty)."

@@ -109,6 +109,7 @@ _KINDS = {
     "lr": float, "momentum": float, "epochs": int, "batch_size": int, "seed": int,
     "device": str, "logit_relu": bool, "precision": str, "compile": bool,
 }
+KINDS = _KINDS  # read by core.schema, which checks a stored config.json against the same kinds
 
 
 def _choice(name, value, allowed):

@@ -24,9 +24,10 @@ import time
 from pathlib import Path
 
 from .events import BatchProgress, EpochDone, RunEnded, RunStarted
-from .progress import read_progress, sample_order
-from .records import (CONFIG, METRICS_FILE, PROGRESS, STATUS, RecordError, is_locked,
-                      list_runs, lock_owner, read_metrics)
+from .progress import checked_progress, sample_order
+from .records import (CONFIG, METRICS_FILE, PROGRESS, STATUS, RecordError, is_locked, link_problem,
+                      list_runs, lock_owner, read_meta, read_metrics, read_text)
+from .schema import status_problem
 
 QUIET_S = 1.0  # with no file changing for this long, check that the writer is still alive
 
@@ -81,7 +82,7 @@ class Follower:
         self.clock = clock
         self.done = False
         self.run = self.meta.get("run", self.path.name)
-        self.epochs = int(self.meta.get("config", {}).get("epochs", 0))
+        self.epochs = self.meta.get("config", {}).get("epochs", 0)  # checked by core.schema
         self._started = False
         self._last_epoch = first_epoch - 1  # the last EpochDone sent
         self._last_sample: tuple | None = None  # sample_order of the last BatchProgress sent
@@ -97,13 +98,15 @@ class Follower:
                                        "its record is gone.", self._last_epoch, str(self.path), "deleted"))]
         events = [] if self._started else [self._run_started()]
         self._started = True
-        status = self._status() if self._changed(STATUS) else None
+        status, bad_status = self._status() if self._changed(STATUS) else (None, "")
         rows = read_metrics(self.path) if self._changed(METRICS_FILE) or status else []
-        sample = read_progress(self.path) if self._changed(PROGRESS) else None  # read last: the newest
+        sample, bad_sample = checked_progress(self.path) if self._changed(PROGRESS) else (None, "")  # the newest
+        if problem := bad_status or bad_sample or (link_problem(self.path) if rows or sample else ""):
+            return events + self._merge(rows, None) + [self._damaged(problem)]
         events += self._merge(rows, sample)
         if status is not None:
             events.append(self._end(RunEnded(self.run, status.get("status", "failed"), status.get("message", ""),
-                                             int(status.get("epochs_done", self._last_epoch)), str(self.path),
+                                             status.get("epochs_done", self._last_epoch), str(self.path),
                                              status.get("cause", ""))))
         elif self.clock() - self._changed_at >= QUIET_S:
             events += self._check_writer()
@@ -111,7 +114,7 @@ class Follower:
 
     def _run_started(self) -> RunStarted:
         config = self.meta.get("config", {})
-        sample = read_progress(self.path) or {}
+        sample = checked_progress(self.path)[0] or {}  # a damaged one: the first poll says so
         batches = sample.get("batches") or math.ceil(self.meta.get("train_images", 0) / config.get("batch_size", 1))
         return RunStarted(self.run, self.meta.get("experiment", self.path.parent.name), str(self.path), self.epochs,
                           batches, sample.get("device", self.meta.get("device", "")), self.first_epoch,
@@ -145,8 +148,8 @@ class Follower:
         self._changed_at = self.clock()
         if self.writer_alive():
             return []
-        status = self._status()
-        if status is not None:
+        status, problem = self._status()
+        if status is not None or problem:
             self._stats.pop(STATUS, None)
             return self.poll()
         owner = owner_text(lock_owner(self.path))
@@ -166,13 +169,24 @@ class Follower:
         self._changed_at = self.clock()
         return key is not None
 
-    def _status(self) -> dict | None:
+    def _status(self) -> tuple[dict | None, str]:
+        """(status.json, "") once the run has ended, (None, "") before, or (None, why) when it is
+        malformed (core.schema) or a link. Writers replace it whole, so a read is never torn."""
+        path = self.path / STATUS
         try:
-            status = json.loads((self.path / STATUS).read_text())
-            return status if isinstance(status, dict) else None
-        except (OSError, ValueError):  # absent, or torn by a non-atomic writer: look again next poll
+            status = json.loads(read_text(path))
+        except FileNotFoundError:  # not yet (or deleted): look again next poll
             self._stats.pop(STATUS, None)
-            return None
+            return None, ""
+        except (OSError, ValueError) as e:
+            return None, f"{path} is damaged ({getattr(e, 'strerror', None) or 'not valid JSON'})"
+        problem = status_problem(status)
+        return (None, f"{path} is damaged ({problem})") if problem else (status, "")
+
+    def _damaged(self, problem: str) -> RunEnded:
+        """A malformed record file ends the following (the writer, if alive, carries on)."""
+        return self._end(RunEnded(self.run, "damaged", f"{problem}; it is followed no more: repair that file, "
+                                  "or remove the run folder.", self._last_epoch, str(self.path), "damaged"))
 
     def _end(self, event: RunEnded) -> RunEnded:
         self.done = True
@@ -180,14 +194,13 @@ class Follower:
 
 
 def _read_meta(path: Path) -> dict:
-    try:
-        meta = json.loads((path / CONFIG).read_text())
-        if isinstance(meta, dict):
-            return meta
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError):
-        raise FollowError(f"{path / CONFIG} cannot be read; the run cannot be followed.") from None
+    """config.json, checked (core.schema); FollowError with one sentence when it is unusable."""
+    meta, problem = read_meta(path)
+    problem = problem or (link_problem(path) if meta is not None else "")
+    if problem:
+        raise FollowError(f"{problem}; the run cannot be followed.")
+    if meta is not None:
+        return meta
     raise FollowError(f"{path} is not a run folder (no {CONFIG}); give the folder of a run, "
                       "e.g. runs/quick-demo/baseline.")
 

@@ -17,7 +17,7 @@ import statistics
 from dataclasses import dataclass
 
 from .config import FIELDS, ConfigError, make_config
-from .records import RunInfo
+from .records import METRICS, RunInfo
 
 IGNORED = ("seed", "device", "data_dir")  # may differ between the seeds of one group
 FINISHED = ("finished", "unknown")        # unknown: a status file without a status
@@ -95,6 +95,8 @@ def choose(runs) -> tuple[list, list]:
             dropped.append((info, why))
         elif not info.metrics:
             dropped.append((info, f"no finished epoch ({info.status})"))
+        elif not all(math.isfinite(info.metrics[-1][m]) for m in METRICS if m in info.metrics[-1]):
+            dropped.append((info, "diverged: NaN or infinite values in its last epoch"))
         else:
             usable.append(info)
     if any(i.status in FINISHED for i in usable):

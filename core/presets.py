@@ -23,6 +23,7 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 from .config import ConfigError, RunConfig, make_config
+from .records import safe_name
 from .seeds import ONE, Seeds, from_toml
 
 TOP_KEYS = {"name", "description", "seeds", "equivalence", "settings", "runs"}
@@ -124,7 +125,8 @@ def load_file(path: Path, base: RunConfig | None = None) -> Preset:
                                or not 0 < margin < 100):
         raise PresetError(f"{path}: equivalence = {margin!r} is not a margin; give points of test "
                           "accuracy between 0 and 100, e.g. equivalence = 1.0.")
-    return Preset(str(doc.get("name", path.stem)), str(doc.get("description", "")),
+    name = safe_name(str(doc.get("name", path.stem)), path.stem)  # an experiment folder's name, as --experiment
+    return Preset(name, str(doc.get("description", "")),
                   tuple(_runs(path, runs, shared)), str(path), seeds,
                   float(margin) if margin is not None else None)
 
@@ -136,6 +138,7 @@ def _runs(path: Path, runs: list, shared: RunConfig):
         name = values.pop("name", None)
         if not isinstance(name, str) or not name.strip():
             raise PresetError(f"{path}: run {i} needs a name (name = \"...\").")
+        name = safe_name(name)  # cleaned as --name is: a run folder's name, no markup or terminal escapes
         if name in seen:
             raise PresetError(f"{path}: two runs are named {name!r}; run names must differ.")
         seen.add(name)

@@ -13,18 +13,27 @@ import time
 from pathlib import Path
 
 from .events import BatchProgress, RunStarted
-from .records import PROGRESS, atomic_write
-
-PHASES = ("start", "train", "eval")  # the order of a run's samples within one epoch
+from .records import PROGRESS, atomic_write, read_text
+from .schema import PHASES, progress_problem
 
 
 def read_progress(run_dir) -> dict | None:
-    """The run's last progress sample, or None (none written yet, or a torn read)."""
+    """The run's last progress sample, or None (none written yet, or unusable)."""
+    return checked_progress(run_dir)[0]
+
+
+def checked_progress(run_dir) -> tuple[dict | None, str]:
+    """(the last progress sample, "") or (None, "") when there is none yet, or (None, one
+    phrase naming the file) when it is malformed or a link."""
+    path = Path(run_dir) / PROGRESS
     try:
-        sample = json.loads((Path(run_dir) / PROGRESS).read_text())
-        return sample if isinstance(sample, dict) and sample.get("phase") in PHASES else None
-    except (OSError, ValueError):
-        return None
+        sample = json.loads(read_text(path))
+    except FileNotFoundError:
+        return None, ""
+    except (OSError, ValueError) as e:
+        return None, f"{path} is damaged ({getattr(e, 'strerror', None) or 'not valid JSON'})"
+    problem = progress_problem(sample)
+    return (None, f"{path} is damaged ({problem})") if problem else (sample, "")
 
 
 def sample_order(sample: dict) -> tuple:

@@ -6,7 +6,6 @@ Anything that reads history (the console, compare, resume) reads these files.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import socket
@@ -22,10 +21,10 @@ TAGS = {
     "test_acc": "Accuracy_CIFAR10/test",
     "penalty": "Penalty_CIFAR10/train",
 }
-METRICS = ("train_loss", "test_loss", "train_acc", "test_acc")
-CONFIG, METRICS_FILE, STATUS, CHECKPOINT, LOCK = (
-    "config.json", "metrics.jsonl", "status.json", "checkpoint.pt", ".lock")
-PROGRESS = "progress.json"  # where the running epoch is, for followers (core.progress writes it)
+from .config import FIELDS
+from .recordio import (CHECKPOINT, CONFIG, LOCK, METRICS_FILE, PROGRESS, STATUS,  # noqa: F401 (public here)
+                       append_file, link_problem, open_record, output_problem, read_text)
+from .schema import METRICS, config_problem, owner_problem, row_epoch, status_problem
 
 
 class RecordError(RuntimeError):
@@ -43,14 +42,11 @@ def safe_name(name: str, default: str = "run") -> str:
     return cleaned or default
 
 
-def record_file_problem(target) -> str | None:
-    """Why writing a report to `target` would overwrite a run's own record (None if it would not)."""
-    path = Path(target).resolve()
-    record = path.name in (CONFIG, METRICS_FILE, STATUS, CHECKPOINT, LOCK, "error.log") or \
-        path.name.startswith("events.out.tfevents")
-    if record and (path.parent / CONFIG).is_file():
-        return f"{target} is part of the record of the run in {path.parent}; write the report to another file."
-    return None
+def record_file_problem(target, run_dirs=(), logdir=None) -> str | None:
+    """Why writing a report to `target` would overwrite a run's record (None if it would not):
+    checked by inode against the record files of `run_dirs` and of every run under `logdir`.
+    Every writer of an output file (compare --csv/--markdown, reports) asks this first."""
+    return output_problem(target, [*run_dirs, *(list_runs(logdir) if logdir is not None else [])])
 
 
 def default_logdir() -> str:
@@ -104,47 +100,33 @@ def read_metrics(run_dir) -> list[dict]:
     return _parse_metrics(Path(run_dir))[0]
 
 
-def _parse_metrics(run_dir: Path) -> tuple[list[dict], str]:
-    """(the rows, one sentence about the first malformed line or ""). A last line without its
-    newline is a write cut short by a kill, not damage."""
+def _parse_metrics(run_dir: Path) -> tuple[list[dict], str, bool]:
+    """(the rows, one sentence about the first malformed line or "", whether the last line is
+    torn). A last line without its newline is a write cut short by a kill, not damage, while
+    the run may still be written (read_run judges it once the run has ended)."""
     path = run_dir / METRICS_FILE
     try:
-        text = path.read_text()
+        text = read_text(path)
     except FileNotFoundError:
-        return [], ""
+        return [], "", False
     except (OSError, ValueError) as e:
-        return [], f"{path} cannot be read ({getattr(e, 'strerror', None) or e})"
+        return [], f"{path} cannot be read ({getattr(e, 'strerror', None) or e})", False
     rows: dict[int, dict] = {}
-    problem = ""
+    problem, torn = "", False
     lines = text.splitlines()
     for n, line in enumerate(lines, 1):
         try:
             row = json.loads(line)
         except ValueError:
             row = None
-        epoch = _epoch(row)
+        epoch = row_epoch(row)
         if epoch is None:
             torn = n == len(lines) and not text.endswith("\n")
             if not torn and not problem and line.strip():
                 problem = f"line {n} of {path} is damaged (not an epoch record)"
             continue
         rows[epoch] = row
-    return [rows[e] for e in sorted(rows)], problem
-
-
-def _epoch(row) -> int | None:
-    """The epoch of a well-formed metrics row (whole epoch >= 1, numeric metrics), else None."""
-    if not isinstance(row, dict):
-        return None
-    epoch = row.get("epoch")
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
-        return None
-    if not (math.isfinite(epoch) and epoch == int(epoch) and 1 <= epoch <= 10**9):
-        return None
-    if any(isinstance(row[m], bool) or not isinstance(row[m], (int, float)) for m in METRICS if m in row):
-        return None
-    row["epoch"] = int(epoch)
-    return int(epoch)
+    return [rows[e] for e in sorted(rows)], problem, torn
 
 
 @dataclass
@@ -167,17 +149,16 @@ def read_run(run_dir) -> RunInfo:
     path = Path(run_dir)
     info = RunInfo(path, path.parent.name, path.name)
     meta, damage = read_meta(path)
-    if meta is not None:
-        info.config = meta.get("config", {})
-        info.experiment = meta.get("experiment", info.experiment)
-        info.name = meta.get("run", info.name)
-        info.group = str(meta.get("group") or "")
-    info.metrics, bad_line = _parse_metrics(path)
-    damage = damage or bad_line
-    status, bad_status = _read_object(path / STATUS)
-    if status is not None and not all(isinstance(status.get(k, ""), str) for k in ("status", "message", "cause")):
-        bad_status = f"{path / STATUS} is damaged (not a run's status)"
-    damage = damage or bad_status
+    if meta is not None:  # names as a run folder would have them: no markup or escapes reach a terminal
+        info.config = {k: v for k, v in meta.get("config", {}).items() if k in FIELDS}  # RunConfig(**) safe
+        info.experiment = safe_name(meta.get("experiment", ""), info.experiment)
+        info.name = safe_name(meta.get("run", ""), info.name)
+        info.group = safe_name(meta.get("group") or "", "")
+    info.metrics, bad_line, torn = _parse_metrics(path)
+    status, bad_status = _read_object(path / STATUS, status_problem)
+    damage = link_problem(path) or damage or bad_line or bad_status
+    if not damage and status is not None:
+        damage = _ended_short(path, status, info.metrics, torn)
     if damage:
         info.status = "damaged"
         info.message = f"{damage}; repair that file, or remove the run folder."
@@ -193,33 +174,36 @@ def read_run(run_dir) -> RunInfo:
     return info
 
 
-def _read_object(path: Path) -> tuple[dict | None, str]:
-    """A JSON object file: (its dict, "") or (None, "") when missing or (None, why) when unusable."""
+def _ended_short(path: Path, status: dict, rows: list, torn: bool) -> str:
+    """The run has ended (status.json), yet metrics.jsonl lacks epochs it finished (its last
+    line torn, or lines lost). "" when they agree: a torn line beyond them is an epoch that
+    never finished, which a resume drops."""
+    done, last = status.get("epochs_done"), rows[-1]["epoch"] if rows else 0
+    if done is None or last >= done:
+        return ""
+    how = f"the last line of {path / METRICS_FILE} is torn, so it" if torn else f"{path / METRICS_FILE}"
+    return f"{how} records {last} epoch(s) but {path / STATUS} says {done} finished"
+
+
+def _read_object(path: Path, check) -> tuple[dict | None, str]:
+    """A JSON object file, never through a link: (its dict, "") or (None, "") when missing or
+    (None, why) when unusable; `check` (core.schema) says whether its values are."""
     try:
-        obj = json.loads(path.read_text())
+        obj = json.loads(read_text(path))
     except FileNotFoundError:
         return None, ""
     except (OSError, ValueError) as e:
         return None, f"{path} is damaged ({getattr(e, 'strerror', None) or 'not valid JSON'})"
-    if not isinstance(obj, dict):
-        return None, f"{path} is damaged (it holds a JSON {type(obj).__name__}, not an object)"
+    problem = check(obj)
+    if problem:
+        return None, f"{path} is damaged ({problem})"
     return obj, ""
 
 
 def read_meta(run_dir) -> tuple[dict | None, str]:
     """config.json of a run folder: (its dict, ""), (None, "") when there is none, or
     (None, one phrase saying how it is damaged)."""
-    path = Path(run_dir) / CONFIG
-    meta, problem = _read_object(path)
-    if meta is None:
-        return None, problem
-    config = meta.get("config", {})
-    epochs = config.get("epochs", 0) if isinstance(config, dict) else None
-    if (not isinstance(config, dict) or not isinstance(meta.get("experiment", ""), str)
-            or not isinstance(meta.get("run", ""), str)
-            or isinstance(epochs, bool) or not isinstance(epochs, int)):
-        return None, f"{path} is damaged (its settings have the wrong shape)"
-    return meta, ""
+    return _read_object(Path(run_dir) / CONFIG, config_problem)
 
 
 def write_status(run_dir, status: str, message: str, epochs_done: int, cause: str = "") -> None:
@@ -252,8 +236,8 @@ def lock_owner(run_dir) -> dict | None:
     """{"host", "pid", "since"} of the process that last took the run's lock (alive or not:
     is_locked says which), or None for a run written before owners were recorded."""
     try:
-        owner = json.loads((Path(run_dir) / LOCK).read_text())
-        return owner if isinstance(owner, dict) and "pid" in owner else None
+        owner = json.loads(read_text(Path(run_dir) / LOCK))
+        return None if owner_problem(owner) else owner
     except (OSError, ValueError):
         return None
 
@@ -263,20 +247,33 @@ def is_locked(run_dir) -> bool:
         import fcntl
     except ImportError:  # not POSIX: no way to tell, assume idle
         return False
+    try:  # read-only and never created: a reader leaves the folder as it found it
+        fd = open_record(Path(run_dir) / LOCK)
+    except OSError:  # none (no writer ever), or a link (read_run calls the run damaged)
+        return False
     try:
-        with open(Path(run_dir) / LOCK, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            fcntl.flock(f, fcntl.LOCK_UN)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
         return False
     except BlockingIOError:
         return True
     except OSError:
         return False
+    finally:
+        os.close(fd)
 
 
 def take_lock(run_dir):
-    """Lock a run folder for writing (an OS lock, gone with the process); ResumeRefused if taken."""
-    f = open(Path(run_dir) / LOCK, "a")
+    """Lock a run folder for writing (an OS lock, gone with the process); ResumeRefused if taken,
+    or if a record file is a link (a writer would change the file it points at)."""
+    problem = link_problem(run_dir, writer=True)
+    try:
+        if problem:
+            raise OSError(problem)
+        f = os.fdopen(open_record(Path(run_dir) / LOCK, os.O_RDWR | os.O_CREAT), "r+")
+    except OSError as e:
+        why = problem or f"{e.filename} cannot be used as its lock ({e.strerror or e})"
+        raise ResumeRefused(f"{run_dir} cannot be written: {why}; remove that file, or start a new run.") from None
     try:
         import fcntl
 
@@ -345,7 +342,7 @@ class RunRecord:
             keep = [r for r in (read_metrics(self.path) if rows is None else rows) if r["epoch"] < resume_from]
             atomic_write(path, lambda f: f.write("".join(json.dumps(r) + "\n" for r in keep).encode()))
             (self.path / STATUS).unlink(missing_ok=True)
-        return open(path, "a")
+        return append_file(path)
 
     def log_epoch(self, row: dict) -> None:
         self._metrics.write(json.dumps(row) + "\n")

@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 
 from .config import FIELDS, ConfigError, RunConfig, make_config
-from .records import CHECKPOINT, CONFIG, ResumeRefused, RunInfo, list_runs, read_meta, read_run
+from .records import (CHECKPOINT, CONFIG, ResumeRefused, RunInfo, link_problem, list_runs, read_meta,
+                      read_run)
 
 RESUMABLE = ("stopped", "interrupted", "failed")
 CHANGEABLE = ("epochs", "device", "data_dir")
@@ -132,6 +133,8 @@ def resume_config(run_dir, changes: dict | None = None) -> tuple[RunConfig, str,
     run passes (resuming it does nothing), so that re-running the same resume command after
     it has succeeded is harmless.
     """
+    if problem := link_problem(run_dir, writer=True):  # resuming would write through it
+        raise ResumeRefused(f"{run_dir} cannot be written: {problem}; remove that file, or start a new run.")
     stored, experiment, name = load_run_config(run_dir)
     info = read_run(run_dir)
     if info.status in ("running", "diverged", "damaged"):

@@ -8,7 +8,6 @@ what to do. Finished epochs are on disk before their EpochDone event is sent.
 from __future__ import annotations
 
 import errno
-import json
 import math
 import os
 import threading
@@ -26,7 +25,7 @@ from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .model import build_model, build_optimizer, penalty
 from .precision import resolve_precision
 from .progress import ProgressWriter
-from .records import (CONFIG, RecordError, ResumeRefused, RunRecord, default_logdir, new_run_dir,
+from .records import (RecordError, ResumeRefused, RunRecord, atomic_write, default_logdir, new_run_dir, read_meta,
                       read_run, take_lock, write_status)
 from .resume import (changed_settings, first_epoch, keep_precision, load_checkpoint,  # noqa: F401
                      load_run_config)  # (load_run_config: public here too)
@@ -319,7 +318,7 @@ def _resume_state(path: Path, config: RunConfig) -> tuple[dict | None, int, dict
                             f"resume with epochs={first - 1} or more.")
     if config == stored:
         return state, first, None
-    meta = json.loads((path / CONFIG).read_text())
+    meta = read_meta(path)[0]  # checked by load_run_config above
     return state, first, {**meta, "config": config.to_dict(), "resumed": time.time()}
 
 
@@ -392,7 +391,8 @@ def _write_crash(run_dir: str) -> None:
     if not run_dir:
         return
     try:
-        Path(run_dir, "error.log").write_text(traceback.format_exc())
+        text = traceback.format_exc().encode()
+        atomic_write(Path(run_dir, "error.log"), lambda f: f.write(text), sync=False)  # a new file: never through a link
     except OSError:
         pass
 

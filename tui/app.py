@@ -252,7 +252,7 @@ class CifarApp(App):
         if not reason:
             return False
         self.log_line(f"[red]Not started:[/] {escape(str(reason))}")
-        self.notify(str(reason), title="Not started", severity="error")
+        self.notify(str(reason), title="Not started", severity="error", markup=False)  # names paths as text
         return True
 
     def _experiment(self) -> str:
@@ -806,8 +806,9 @@ def detach_terminal() -> int:
 
 def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None, parallel=None, devices=None,
                 on_hangup="keep", placer=None) -> int:
-    """Exit status 0, or 128 + N after a quit signal N, like `cifar-tui run`."""
+    """Exit status 0, or 128 + N after a quit signal N, like `cifar-tui run`; 1 if the app crashed
+    (Textual has printed the traceback)."""
     app = CifarApp(logdir=logdir, data_dir=data_dir, data_url=data_url, data_md5=data_md5, parallel=parallel,
                    devices=devices, on_hangup=on_hangup, placer=placer)
     app.run()
-    return 128 + app.signalled if app.signalled else 0
+    return 128 + app.signalled if app.signalled else app.return_code or 0

@@ -137,8 +137,9 @@ def _jobs(args) -> tuple[str, list]:
             raise UsageError("--run picks runs of a preset; name the preset too, e.g. cifar-tui run quick-demo --run baseline.")
         return safe_name(args.experiment or "custom", "custom"), expand([(safe_name(args.name or "run"), make_config(overrides, base))], seeds or ONE)
     preset = find(args.preset, base)
-    runs = [(n, c) for n, c in preset.runs if not args.run or n in args.run]
-    for missing in set(args.run) - {n for n, _ in preset.runs}:
+    wanted = {safe_name(n) for n in args.run}  # the preset's names are cleaned so
+    runs = [(n, c) for n, c in preset.runs if not wanted or n in wanted]
+    for missing in wanted - {n for n, _ in preset.runs}:
         preset.run(missing)  # raises PresetError naming the runs there are
     return safe_name(args.experiment or preset.name, "custom"), expand([(n, c.replace(**overrides)) for n, c in runs],
                                                                        seeds or preset.seeds)
@@ -146,18 +147,20 @@ def _jobs(args) -> tuple[str, list]:
 
 def cmd_presets(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     from core.presets import load_all
 
     presets, errors = load_all(_base_config(args))
     table = Table("preset", "runs", "description", box=None, pad_edge=False)
     for p in presets:
-        table.add_row(f"[bold]{p.name}[/]", str(len(p.runs)), p.description)
+        table.add_row(Text(p.name, style="bold"), str(len(p.runs)), Text(p.description))
     console = Console()
     console.print(table)
     for e in errors:
-        console.print(f"[red]broken preset:[/] {e}", highlight=False)
+        console.print(f"[red]broken preset:[/] {escape(str(e))}", highlight=False)
     return 0
 
 

@@ -52,21 +52,21 @@ class _Printer:
 
     def _show(self, event) -> None:
         if isinstance(event, RunStarted):
-            self.console.print(f"[bold]{event.experiment}/{event.run}[/] on {event.device} "
-                               f"-> {event.run_dir}" + (f" (resuming at epoch {event.first_epoch})"
+            self.console.print(f"[bold]{escape(event.experiment)}/{escape(event.run)}[/] on {event.device} "
+                               f"-> {escape(event.run_dir)}" + (f" (resuming at epoch {event.first_epoch})"
                                                         if event.first_epoch > 1 else ""), soft_wrap=True)
-            self.task = self.progress.add_task(event.run, total=event.batches)
+            self.task = self.progress.add_task(escape(event.run), total=event.batches)
         elif isinstance(event, BatchProgress) and self.task is not None:
             self.progress.update(self.task, completed=event.batch,
-                                 description=f"{event.run} epoch {event.epoch}")
+                                 description=f"{escape(event.run)} epoch {event.epoch}")
         elif isinstance(event, EpochDone):
-            self.console.print(epoch_line(event.run, event.metrics, event.epochs), soft_wrap=True)
+            self.console.print(epoch_line(event.run, event.metrics, event.epochs), soft_wrap=True, markup=False)
         elif isinstance(event, RunEnded):
             if self.task is not None:
                 self.progress.remove_task(self.task)
                 self.task = None
             style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
-            self.console.print(f"{event.run}: [{style}]{escape(ended_text(event.status, event.message))}[/]",
+            self.console.print(f"{escape(event.run)}: [{style}]{escape(ended_text(event.status, event.message))}[/]",
                                soft_wrap=True)
 
 

@@ -6,15 +6,17 @@ seeds (a run of a preset repeated over seeds; a run with one seed is a group of 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from core.compare import VERDICT_METRIC, Comparison, GroupSummary, as_group_row, as_row, sentence
-from core.records import CONFIG, METRICS, record_file_problem
+from core.records import CONFIG, METRICS, atomic_write, read_run, record_file_problem
 from core.verdicts import MAX_SEEDS, MIN_SEEDS, margin_words
 
 BASE_COLUMNS = ("run", "experiment", "group", "seed", "epoch")
@@ -198,20 +200,28 @@ def write_csv(path, comparison: Comparison) -> tuple[Path, Path, Path]:
     for run in comparison.runs:
         for row in run.rows:
             extra += [k for k in row if k not in extra and k not in METRICS and k != "epoch"]
-    with open(epochs_path, "w", newline="") as f:
-        w = csv.DictWriter(f, [*BASE_COLUMNS, *METRICS, *extra])
-        w.writeheader()
-        for run in comparison.runs:
-            for row in run.rows:
-                w.writerow({"run": run.label, "experiment": run.experiment, "group": run.group,
-                            "seed": run.seed, **row})
+    per_epoch = [{"run": run.label, "experiment": run.experiment, "group": run.group, "seed": run.seed, **row}
+                 for run in comparison.runs for row in run.rows]
+    write_output(epochs_path, _csv_text([*BASE_COLUMNS, *METRICS, *extra], per_epoch))
     for out, rows in ((summary_path, [as_row(r) for r in comparison.runs]),
                       (groups_path, [as_group_row(g) for g in comparison.groups])):
-        with open(out, "w", newline="") as f:
-            w = csv.DictWriter(f, list(rows[0]) if rows else ["run"])
-            w.writeheader()
-            w.writerows(rows)
+        write_output(out, _csv_text(list(rows[0]) if rows else ["run"], rows))
     return epochs_path, summary_path, groups_path
+
+
+def _csv_text(columns: list, rows: list) -> str:
+    f = io.StringIO(newline="")
+    w = csv.DictWriter(f, columns)
+    w.writeheader()
+    w.writerows(rows)
+    return f.getvalue()
+
+
+def write_output(path, text: str) -> None:
+    """Every report file is written through a temp file renamed over `path`: never into a file
+    that a link (symbolic or hard) shares with a run's record (record_file_problem refuses
+    those paths first, with a sentence)."""
+    atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")), sync=False)
 
 
 def baseline_words(comparison: Comparison) -> str:
@@ -271,7 +281,7 @@ def markdown(title: str, comparison: Comparison, sort: str) -> str:
 
 
 def write_markdown(path, title: str, comparison: Comparison, sort: str) -> Path:
-    Path(path).write_text(markdown(title, comparison, sort), encoding="utf-8")
+    write_output(path, markdown(title, comparison, sort))
     return Path(path)
 
 
@@ -280,9 +290,9 @@ def headline(title: str, note: str, comparison: Comparison, sort: str) -> str:
     ns = sorted({g.n for g in comparison.groups})
     seeds = (f"{ns[0]} seed{'s' * (ns[0] != 1)} each" if len(ns) == 1
              else f"{ns[0]} to {ns[-1]} seeds each")
-    return (f"[bold]{title}[/]{note}: {len(comparison.groups)} run(s), {seeds}; sorted by {sort} "
-            f"(best first); Δ = difference of the means to {baseline_words(comparison)} "
-            f"±95% CI; {ONE_RULE}{_named(comparison)}")
+    return (f"[bold]{escape(title)}[/]{escape(note)}: {len(comparison.groups)} run(s), {seeds}; sorted by {sort} "
+            f"(best first); Δ = difference of the means to {escape(baseline_words(comparison))} "
+            f"±95% CI; {ONE_RULE}{escape(_named(comparison))}")
 
 
 def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_file=None, console=None,
@@ -298,11 +308,11 @@ def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_fil
 
     if sort not in SORT_KEYS:
         raise CompareError(f"cannot sort by {sort!r}; sort by one of: {SORT_HELP}.")
-    for out in [*(csv_paths(csv_file) if csv_file else ()), *([md_file] if md_file else [])]:
-        if problem := record_file_problem(out):
-            raise CompareError(problem)
     console = console or Console()
     title, paths = resolve(targets, logdir)
+    for out in [*(csv_paths(csv_file) if csv_file else ()), *([md_file] if md_file else [])]:
+        if problem := record_file_problem(out, paths, logdir):
+            raise CompareError(problem)
     margin = equivalence / 100 if equivalence is not None else preset_margin([p.resolve().parent.name for p in paths])
     listed = any((Path(t) / CONFIG).is_file() for t in targets)  # run folders: the first is the reference
     comparison = compare_paths(paths, baseline=baseline, difference=delta / 100 if delta else None,
@@ -318,7 +328,10 @@ def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_fil
         console.print(f"[dim]Not shown at this width: {', '.join(left_out)} (a wider terminal, "
                       "--markdown or --csv has them).[/]", highlight=False)
     for label, text in sentences(comparison, sort):
-        console.print(f"[bold]{label}[/]: {text}", highlight=False)
+        console.print(f"[bold]{escape(label)}[/]: {escape(text)}", highlight=False)
+    for run in comparison.runs:  # what is wrong with a damaged record, and what to do
+        if run.status == "damaged":
+            console.print(f"[yellow]{escape(run.label)}:[/] {escape(read_run(run.path).message)}", highlight=False)
     try:
         if csv_file:
             for written in write_csv(csv_file, comparison):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from statistics import fmean
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
@@ -38,7 +39,7 @@ class EpochProgress(Horizontal):
         """Show epoch `epoch` of `run` at `batch` of `batches`; `left`: seconds left in the run,
         `all_left`: in the whole queue (None: not known yet, or nothing queued)."""
         # no layout pass for the left label (fixed width): this runs a few times a second
-        self.query_one("#progress-label", Label).update(f"ep {epoch}/{epochs} {run}", layout=False)
+        self.query_one("#progress-label", Label).update(f"ep {epoch}/{epochs} {escape(run)}", layout=False)
         self.query_one(ProgressBar).update(total=batches, progress=batch)
         now = "evaluating" if evaluating else ("" if left is None else f"ETA {format_duration(left)}")
         queue = "" if all_left is None else f"all {format_duration(all_left)}"

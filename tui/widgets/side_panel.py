@@ -33,7 +33,7 @@ class SidePanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("presets", classes="panel-title")
         yield OptionList(*[Option(p.name, id=p.name) for p in self.presets], id="presets")
-        yield Static("", id="preset-description")
+        yield Static("", id="preset-description", markup=False)  # a preset file's text, shown as written
         with Vertical(id="run-choice"):
             yield Label("run", classes="field-name")
             yield Select([], allow_blank=True, compact=True, id="preset-run", prompt="custom")
