@@ -5,14 +5,24 @@ CPU threads split evenly), with its own model and copy of the data on the
 device. After an untimed warm-up epoch all k wait at a barrier, then each times
 `repeats` training epochs of the trainer's own epoch function; the aggregate is
 every image trained over the span from the first start to the last finish.
+
+k is bounded (`concurrent_problem`): one run per CPU core on the CPU, MAX_PER_GPU on a GPU.
+The workers end with the bench, however it ends (core.lifeline), and leave Ctrl-C and
+hang-ups to it.
 """
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import time
 from dataclasses import dataclass
 
 from .config import RunConfig
+from .executor import _terminal_signals_ignored
+from .lifeline import die_with_parent
+
+MAX_PER_GPU = 16  # runs of this small CNN one GPU packs usefully; each is a process of ~0.5 GB of host memory
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,24 @@ class ConcurrentResult:
 
     def per_run(self) -> float:
         return self.images_per_s / self.k
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def concurrent_problem(ks: list[int], device) -> str | None:
+    """Why running max(ks) runs at once on `device` (a torch.device) makes no sense here (one
+    sentence), or None: more runs than CPU cores only time-slice them, and every run is a process."""
+    k = max(ks)
+    if device.type == "cpu":
+        limit, why = usable_cores(), f"this machine's {usable_cores()} CPU core(s) (one run per core)"
+    else:
+        limit, why = MAX_PER_GPU, f"one {device.type} device packs usefully ({MAX_PER_GPU})"
+    if k <= limit:
+        return None
+    fit = ",".join(str(n) for n in sorted({n for n in (1, 2, 4, 8) if n < limit} | {limit}))
+    return f"--concurrent: {k} runs at once is more than {why}; use at most {limit}, e.g. --concurrent {fit}."
 
 
 def measure_concurrent(config: RunConfig, ks: list[int], train_images: int, test_images: int,
@@ -40,17 +68,26 @@ def _measure_k(config, k, train_images, test_images, repeats, threads) -> Concur
     workers = [ctx.Process(target=_bench_worker, daemon=True,
                            args=(config, train_images, test_images, repeats, threads, barrier, results))
                for _ in range(k)]
-    for w in workers:
-        w.start()
     spans, errors = [], []
-    for _ in range(k):
-        outcome = _next_result(results, workers)
-        (errors if isinstance(outcome, str) else spans).append(outcome)
-        if errors:
-            barrier.abort()  # the others must not wait for a worker that is gone
-            break
-    for w in workers:
-        w.join()
+    try:
+        with _terminal_signals_ignored():  # Ctrl-C reaches only this process, which ends them all
+            for w in workers:
+                w.start()
+        for _ in range(k):
+            outcome = _next_result(results, workers)
+            (errors if isinstance(outcome, str) else spans).append(outcome)
+            if errors:
+                barrier.abort()  # the others must not wait for a worker that is gone
+                break
+    except BaseException:  # e.g. Ctrl-C: no worker outlives the bench
+        for w in workers:
+            if w.pid is not None:
+                w.kill()
+        raise
+    finally:
+        for w in workers:
+            if w.pid is not None:
+                w.join()
     if errors:
         return ConcurrentResult(k, 0.0, threads, errors[0])
     images = sum(n for n, _, _ in spans)
@@ -71,6 +108,7 @@ def _next_result(results, workers):
 
 
 def _bench_worker(config, train_images, test_images, repeats, threads, barrier, results) -> None:
+    die_with_parent(signal.SIGKILL)  # nothing to save: a timing is worthless without the bench
     import threading
 
     import torch

@@ -157,6 +157,9 @@ def _read_batch(folder: str, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     except FileNotFoundError:
         raise DataError(f"{path} is missing: the CIFAR-10 folder is incomplete; delete {folder} "
                         "to download it again.") from None
+    except PermissionError as e:  # the file may be fine: this user cannot read it
+        raise DataError(f"{path} cannot be read ({e.strerror}); make it readable for this user "
+                        "(e.g. chmod a+r), or point --data-dir at another copy.") from None
     except Exception as e:  # any garbage: wrong pickle, wrong keys, wrong shapes
         raise DataError(f"{path} is not a CIFAR-10 batch ({e}); delete {folder} "
                         "to download it again.") from None

@@ -12,7 +12,8 @@ run trained. Worker processes are watched through their run folders (a
 A worker that crashes, runs out of memory or is killed fails only its run (the
 parent writes `failed` with the cause when the worker could not); the queue goes
 on. Setting `stop` stops every worker within a batch (SIGTERM: records stopped,
-resumable); setting `hurry` as well makes them abandon the epoch at once.
+resumable); setting `hurry` as well makes them abandon the epoch at once. A parent killed
+outright sends its workers that SIGTERM all the same (core.lifeline).
 """
 from __future__ import annotations
 
@@ -20,16 +21,19 @@ import multiprocessing
 import os
 import re
 import signal
+import socket
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
+from pathlib import Path
 
 from . import data as data_mod
 from .config import ConfigError, RunConfig
 from .events import RunEnded, RunStarted
 from .follow import FollowError, Follower
-from .records import STATUS, read_metrics, write_status
+from .lifeline import die_with_parent
+from .records import STATUS, lock_owner, read_metrics, safe_name, write_status
 
 POLL_S = 0.1  # how often running workers' folders are read when nothing else happens
 
@@ -231,6 +235,13 @@ class ProcessExecutor(Executor):
             return
         w.process.join()
         self._receive(w)
+        if w.follower is None:  # died before it named its folder: find the one it wrote into, if any
+            w.follower = self._unannounced(w)
+        if w.follower is None and w.job.resume_dir and w.reported is None and not stop.is_set():
+            self._emit(w, [RunEnded(w.job.name, "failed", f"the worker process {_death(w.process.exitcode)} before "
+                                    f"it resumed {w.job.resume_dir}, which is unchanged; resume it again with "
+                                    f"cifar-tui run --resume {w.job.resume_dir}.", cause="worker")], on_event)
+            return
         if w.follower is None:  # it never started the run: what it said, or what killed it
             why = "stopped before the run began; nothing was recorded." if stop.is_set() else \
                 f"the worker process {_death(w.process.exitcode)} before the run began; nothing was recorded."
@@ -247,6 +258,23 @@ class ProcessExecutor(Executor):
             self._emit(w, [w.reported or RunEnded(w.job.name, "failed", f"the worker process "
                            f"{_death(w.process.exitcode)}; see {path}.", run_dir=str(path), cause="worker")],
                        on_event)
+
+    def _unannounced(self, w: _Worker) -> Follower | None:
+        """The run folder a dead worker had begun to write (its pid in the folder's lock: config.json
+        is written then) before it could say so; None when it wrote none."""
+        if w.job.resume_dir:
+            candidates = [Path(w.job.resume_dir)]
+        else:
+            parent = Path(self.logdir, safe_name(w.job.experiment))
+            candidates = sorted(parent.iterdir()) if parent.is_dir() else []
+        for path in candidates:
+            owner = lock_owner(path)
+            if owner and owner.get("pid") == w.process.pid and owner.get("host") == socket.gethostname():
+                try:
+                    return Follower(path, len(read_metrics(path)) + 1, writer_alive=lambda: True)
+                except FollowError:
+                    return None
+        return None
 
     def _receive(self, w: _Worker) -> None:
         try:
@@ -310,6 +338,7 @@ def _worker_main(config: RunConfig, kwargs: dict, threads: int, conn) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_term)
+    die_with_parent(signal.SIGTERM)  # a parent killed outright: the run stops as on a stop, resumable
     for s in TERMINAL_SIGNALS:
         signal.signal(s, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINAL_SIGNALS)

@@ -35,7 +35,8 @@ from .config import ConfigError, RunConfig
 from .events import RunEnded, RunStarted
 from .executor import Executor, Job, ProcessExecutor
 from .follow import FollowError, Follower
-from .records import CONFIG, STATUS, check_logdir, read_metrics, write_json, write_status
+from .records import (CONFIG, STATUS, check_logdir, is_locked, read_metrics, take_lock, write_json,
+                      write_status)
 
 INSTALL = "Ray is not installed; install it with pip install 'cifar-tui[ray]'."
 CONNECT_TIMEOUT_S = 3.0   # an address must answer this fast (Ray itself would wait minutes)
@@ -64,6 +65,7 @@ class Cluster:
     ray: object
     address: str
     started_here: bool
+    release: threading.Event | None = None  # lets the thread that ran ray.init end (_init_interruptibly)
 
     def gpus(self) -> float:
         return self.ray.cluster_resources().get("GPU", 0)
@@ -71,6 +73,8 @@ class Cluster:
     def close(self) -> None:
         if self.started_here:
             self.ray.shutdown()
+        if self.release is not None:
+            self.release.set()
 
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> Cluster:
@@ -84,15 +88,52 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> Cluster:
     if ray.is_initialized():
         return Cluster(ray, "this process's Ray", False)
     try:
-        ray.init(address="local" if local else address, num_cpus=num_cpus if local else None,
-                 include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        release = _init_interruptibly(ray, address="local" if local else address, num_cpus=num_cpus if local else None,
+                                      include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     except ConnectionError as e:
         if address == "auto":
             raise ClusterError("no Ray cluster runs on this box (--ray auto found none); start one with "
                                "ray start --head, give its address, or give no address to start Ray here.") from None
         raise ClusterError(f"could not join the Ray cluster at {address} ({_one_line(e)}); check that it runs "
                            "the same Ray version, and set RAY_AUTH_MODE=token if it uses token authentication.") from None
-    return Cluster(ray, address or "a local Ray instance", local)
+    return Cluster(ray, address or "a local Ray instance", local, release)
+
+
+def _init_interruptibly(ray, **kwargs) -> threading.Event:
+    """ray.init in a helper thread: while Ray's C++ code waits for an address (for minutes) the main
+    thread must still take Ctrl-C. The thread then stays until the returned event is set (by
+    Cluster.close): the Ray processes a local start forks die with the thread that forked them."""
+    started, release, failure = threading.Event(), threading.Event(), []
+
+    def body():
+        try:
+            ray.init(**kwargs)
+        except BaseException as e:  # raised again in the caller's thread
+            failure.append(e)
+        started.set()
+        release.wait()
+
+    quiet = _Quiet("SIGTERM handler is not set")  # the signals are ours to handle, in the main thread
+    logging.getLogger("ray._private.worker").addFilter(quiet)
+    try:
+        threading.Thread(target=body, name="cifar-tui ray.init", daemon=True).start()
+        while not started.wait(0.1):  # a short wait, so a signal's handler runs in time
+            pass
+    finally:
+        logging.getLogger("ray._private.worker").removeFilter(quiet)
+    if failure:
+        release.set()
+        raise failure[0]
+    return release
+
+
+class _Quiet(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record) -> bool:
+        return self.text not in record.getMessage()
 
 
 def _check_answers(address: str) -> None:
@@ -110,6 +151,39 @@ def _check_answers(address: str) -> None:
         why = "no answer" if isinstance(e, TimeoutError) else (e.strerror or str(e))
         raise ClusterError(f"nothing answers at {address} ({why}); start the cluster there with ray start --head, "
                            "check the address, or give no address to start Ray on this box.") from None
+    if why := _not_ray(f"{host}:{port}", client):
+        what = "Ray client server (ray://, port 10001 by default)" if client else "Ray GCS (port 6379 by default)"
+        raise ClusterError(f"{address} answers, but not as a {what}: {why}; check the address, "
+                           "or give no address to start Ray on this box.")
+
+
+def _not_ray(target: str, client: bool) -> str | None:
+    """Ask the service at `target` what only Ray answers (its cluster id, or a client ping), with
+    a deadline: a port that answers but is not Ray would make ray.init wait for minutes. Why it is
+    not Ray, or None. A refusal for want of a token is Ray asking for one."""
+    import grpc
+
+    channel = grpc.insecure_channel(target)
+    try:
+        if client:
+            from ray.core.generated import ray_client_pb2 as pb, ray_client_pb2_grpc as rpc
+
+            rpc.RayletDriverStub(channel).ClusterInfo(pb.ClusterInfoRequest(type=pb.ClusterInfoType.PING),
+                                                      timeout=CONNECT_TIMEOUT_S)
+        else:
+            from ray.core.generated import gcs_service_pb2 as pb, gcs_service_pb2_grpc as rpc
+
+            rpc.NodeInfoGcsServiceStub(channel).GetClusterId(pb.GetClusterIdRequest(), timeout=CONNECT_TIMEOUT_S)
+    except grpc.RpcError as e:
+        if e.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            return None
+        return {grpc.StatusCode.DEADLINE_EXCEEDED: f"no Ray reply within {CONNECT_TIMEOUT_S:.0f} s",
+                grpc.StatusCode.UNAVAILABLE: "it does not speak Ray's protocol (gRPC)",
+                grpc.StatusCode.UNIMPLEMENTED: "it speaks gRPC, but has no Ray service"}.get(
+            e.code(), f"it replied {e.code().name}")
+    finally:
+        channel.close()
+    return None
 
 
 @dataclass
@@ -188,8 +262,7 @@ class RayExecutor(Executor):
         ray = self.cluster.ray
         stop, hurry = stop or threading.Event(), hurry or threading.Event()
         ended: dict[str, RunEnded] = {}
-        control = Path(self.logdir, CONTROL, uuid.uuid4().hex).absolute()
-        control.mkdir(parents=True)
+        control, held = _control_folder(Path(self.logdir, CONTROL).absolute())
         running = [self._submit(job, control) for job in self._prefetch(list(jobs), on_event, ended)]
         stopping = hurrying = False
         try:
@@ -213,6 +286,7 @@ class RayExecutor(Executor):
                 (control / "stop").touch()
                 ray.wait([t.ref for t in running], num_returns=len(running), timeout=PROBE_TIMEOUT_S)
             shutil.rmtree(control, ignore_errors=True)
+            held.close()
             try:
                 control.parent.rmdir()
             except OSError:  # another study's control folder is there
@@ -302,6 +376,23 @@ class _Task:
                 self.ended = event if isinstance(event, RunEnded) else None
 
 
+def _control_folder(root: Path) -> tuple[Path, object]:
+    """A new control folder under `root`, locked for as long as this driver lives (the lock, an
+    OS lock, goes with the process, even on SIGKILL): (its path, the held lock). The folders of
+    drivers that are gone, whose lock nobody holds, are removed first. Made under a dot name
+    and renamed once locked, so another driver never takes a new one for a dead one's."""
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.iterdir():
+        if not old.name.startswith(".") and old.is_dir() and not old.is_symlink() and not is_locked(old):
+            shutil.rmtree(old, ignore_errors=True)
+    name = uuid.uuid4().hex
+    making = root / f".{name}"
+    making.mkdir()
+    held = take_lock(making)
+    making.rename(root / name)
+    return root / name, held
+
+
 def _follower(marker: Path) -> Follower | None:
     """A Follower of the folder the task named (the driver watches the task itself, not the lock)."""
     started = _read_json(marker)
@@ -374,7 +465,7 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
     marker, stop_file = Path(control, f"{key}.json"), Path(control, "stop")
     earlier = _read_json(marker)
     resume_dir = kwargs["resume_dir"] or (earlier and earlier["run_dir"])
-    stop, over = threading.Event(), threading.Event()
+    stop, over = _StopFile(stop_file), threading.Event()
 
     def watch_stop_file():
         while not over.wait(STOP_POLL_S):
@@ -383,8 +474,10 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
                 return
 
     def on_event(event):
-        if isinstance(event, RunStarted) and earlier is None:  # the folder exists and is locked
-            write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch})
+        if isinstance(event, RunStarted):
+            stop.begun = True
+            if earlier is None:  # the folder exists and is locked
+                write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch})
 
     threading.Thread(target=watch_stop_file, name="cifar-tui stop file", daemon=True).start()
     try:
@@ -393,3 +486,17 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
         return train(config, on_event, stop, **{**kwargs, "resume_dir": resume_dir})
     finally:
         over.set()  # the worker process is reused for other tasks: leave no thread behind
+
+
+class _StopFile(threading.Event):
+    """A task's stop flag. Until its run has begun, every look reads the driver's stop file itself
+    (the watcher thread's poll may lag): a run the driver stopped while it was still queued or
+    loading its data makes no folder. Then the watcher's poll sets it (no file read per batch)."""
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path, self.begun = path, False
+
+    def is_set(self) -> bool:
+        if not self.begun and not super().is_set() and self.path.exists():
+            self.set()
+        return super().is_set()

@@ -64,11 +64,13 @@ def link_problem(run_dir, writer: bool = False) -> str | None:
         except OSError as e:
             return f"{path} cannot be read ({e.strerror or e})"
         if stat.S_ISLNK(st.st_mode):
-            return f"{path} is a symbolic link, not a file of the run"
+            return f"{path} is a symbolic link, not a file of the run; remove that file"
+        if stat.S_ISDIR(st.st_mode):
+            return f"{path} is a folder, not the run's {name} file; remove it (rmdir)"
         if not stat.S_ISREG(st.st_mode):
-            return f"{path} is not a plain file"
+            return f"{path} is not a plain file; remove that file"
         if writer and st.st_nlink > 1:
-            return f"{path} has other hard links, so writing it would change another file"
+            return f"{path} has other hard links, so writing it would change another file; remove that file"
     return None
 
 

@@ -272,8 +272,8 @@ def take_lock(run_dir):
             raise OSError(problem)
         f = os.fdopen(open_record(Path(run_dir) / LOCK, os.O_RDWR | os.O_CREAT), "r+")
     except OSError as e:
-        why = problem or f"{e.filename} cannot be used as its lock ({e.strerror or e})"
-        raise ResumeRefused(f"{run_dir} cannot be written: {why}; remove that file, or start a new run.") from None
+        why = problem or f"{e.filename} cannot be used as its lock ({e.strerror or e}); remove that file"
+        raise ResumeRefused(f"{run_dir} cannot be written: {why}, or start a new run.") from None
     try:
         import fcntl
 

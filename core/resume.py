@@ -134,7 +134,7 @@ def resume_config(run_dir, changes: dict | None = None) -> tuple[RunConfig, str,
     it has succeeded is harmless.
     """
     if problem := link_problem(run_dir, writer=True):  # resuming would write through it
-        raise ResumeRefused(f"{run_dir} cannot be written: {problem}; remove that file, or start a new run.")
+        raise ResumeRefused(f"{run_dir} cannot be written: {problem}, or start a new run.")
     stored, experiment, name = load_run_config(run_dir)
     info = read_run(run_dir)
     if info.status in ("running", "diverged", "damaged"):

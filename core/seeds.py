@@ -36,6 +36,7 @@ class Seeds:
 
 ONE = Seeds()
 _EXAMPLE = "e.g. --seeds 3 for three seeds from the run's seed upward, or --seeds 4,5,6"
+_WHOLE = re.compile(r"-?[0-9]+")  # ASCII digits only: int() would also read "+3", "٣" or "1_0"
 
 
 def parse_seeds(text: str, what: str = "--seeds") -> Seeds:
@@ -43,11 +44,11 @@ def parse_seeds(text: str, what: str = "--seeds") -> Seeds:
     text = text.strip()
     if "," in text:
         parts = [p.strip() for p in text.split(",")]
-        if not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
-            bad = next(p for p in parts if not re.fullmatch(r"[+-]?\d+", p))
+        if not all(_WHOLE.fullmatch(p) for p in parts):
+            bad = next(p for p in parts if not _WHOLE.fullmatch(p))
             raise ConfigError(f"{what}: {bad!r} is not a seed; seeds are whole numbers ({_EXAMPLE}).")
         return seed_list([int(p) for p in parts], what)
-    if not re.fullmatch(r"[+-]?\d+", text):
+    if not _WHOLE.fullmatch(text):
         raise ConfigError(f"{what}: {text!r} is neither a number of seeds nor a list of seeds ({_EXAMPLE}).")
     return seed_count(int(text), what)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import tempfile
 import threading
 import time
 import traceback
@@ -25,8 +26,8 @@ from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .model import build_model, build_optimizer, penalty
 from .precision import resolve_precision
 from .progress import ProgressWriter
-from .records import (RecordError, ResumeRefused, RunRecord, atomic_write, default_logdir, new_run_dir, read_meta,
-                      read_run, take_lock, write_status)
+from .records import (LOCK, RecordError, ResumeRefused, RunRecord, atomic_write, default_logdir, new_run_dir,
+                      read_meta, read_run, take_lock, write_status)
 from .resume import (changed_settings, first_epoch, keep_precision, load_checkpoint,  # noqa: F401
                      load_run_config)  # (load_run_config: public here too)
 
@@ -222,7 +223,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
         if resume_dir is not None:  # check the run folder before a possibly long data load
             path = Path(resume_dir)
             run_dir = str(path)
-            lock = take_lock(path)  # held from the checks on: no other run writes the folder meanwhile
+            lock = _lock_to_resume(path)  # held from the checks on: no other run writes the folder meanwhile
             config = keep_precision(load_run_config(path)[0], config)  # "auto" goes on as the run began
             state, first, changed_meta = _resume_state(path, config)
             done = first - 1
@@ -320,6 +321,26 @@ def _resume_state(path: Path, config: RunConfig) -> tuple[dict | None, int, dict
         return state, first, None
     meta = read_meta(path)[0]  # checked by load_run_config above
     return state, first, {**meta, "config": config.to_dict(), "resumed": time.time()}
+
+
+def _lock_to_resume(path: Path):
+    """The lock of a run folder to resume, once the folder is known to be writable; ResumeRefused
+    (nothing changed) when it is not: a resume target that cannot be used, not a full disk."""
+    try:
+        lock = take_lock(path)
+    except IsADirectoryError:
+        raise ResumeRefused(f"{path / LOCK} is a folder, not the run's lock file; remove it (rmdir), "
+                            f"then resume again.") from None
+    except OSError as e:
+        raise ResumeRefused(f"{path} cannot be written ({e.strerror or e}); make it writable, then resume again.") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        lock.close()
+        raise ResumeRefused(f"{path} cannot be written ({e.strerror or e}); make it writable, then resume again.") from None
+    return lock
 
 
 def _already_finished(emit, path: Path, run: str, done: int) -> RunEnded:

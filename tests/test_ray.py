@@ -344,3 +344,47 @@ def test_x_then_q_in_a_ray_console_stop_its_ray_runs_cleanly(cluster, tmp_path):
         assert info.status == "stopped" and 1 <= len(info.metrics) < 100 and resume_problem(info) is None, info.message
         assert torch.load(info.path / "checkpoint.pt", weights_only=False)["epoch"] == len(info.metrics)
     assert live_runs(tmp_path / "runs") == []  # no task left writing
+
+
+def test_a_run_stopped_while_it_loads_its_data_leaves_no_folder(tmp_path, monkeypatch):
+    """The driver's stop lands after the task looked for it and before the run folder is made
+    (the task was queued, or loading its data): nothing is recorded. The task's own code, here."""
+    from core import data as data_mod
+    from core.ray_executor import _train_task
+
+    control = tmp_path / "logs" / ".ray" / "study"
+    control.mkdir(parents=True)
+    load = data_mod.SharedData.load
+
+    def load_then_stop(self, *args, **kw):
+        loaded = load(self, *args, **kw)
+        (control / "stop").touch()  # the driver stops the queue now
+        return loaded
+
+    monkeypatch.setattr(data_mod.SharedData, "load", load_then_stop)
+    monkeypatch.setattr("core.ray_executor.STOP_POLL_S", 600.0)  # the watcher's poll lags as far as it likes
+    kwargs = {**Executor(str(tmp_path / "logs")).train_kwargs(Job("0", "a-s6", tiny(), "exp")),
+              "logdir": str(tmp_path / "logs")}
+    ended = _train_task(tiny(), kwargs, 1, str(control), "0")
+    assert (ended.status, ended.message) == ("stopped", "stopped before the run began; nothing was recorded.")
+    assert not (tmp_path / "logs" / "exp").exists()
+
+
+def test_a_killed_drivers_control_folder_is_removed_by_the_next_driver(cluster, tmp_path):
+    env = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+    driver = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--name", "r", "--logdir", str(tmp_path),
+                               "--ray", *TINY, "--set", "dataset=synthetic", "--set", "epochs=500"], cwd=ROOT, env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not read_metrics(tmp_path / "custom" / "r"):  # the driver's task trains
+            assert driver.poll() is None and time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.1)
+        stale = [p for p in (tmp_path / ".ray").iterdir() if not p.name.startswith(".")]
+        assert len(stale) == 1 and (stale[0] / "0.json").is_file()
+    finally:
+        driver.kill()
+        driver.wait()
+    ended = RayExecutor(str(tmp_path), cluster=cluster).run([Job("a", "a", tiny(), "exp")], lambda key, event: None)
+    assert ended["a"].status == "finished"
+    assert not (tmp_path / ".ray").exists()  # the dead driver's folder went, and this driver's own

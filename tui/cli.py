@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
@@ -253,10 +254,9 @@ def _run_on_ray(args, logdir: str) -> int:
 
 
 def _whole(text: str, option: str, example: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use 1 or more, e.g. {example}.") from None
+    if not re.fullmatch(r"-?[0-9]+", text.strip()):  # int() would also read "+3", "٣" or "1_0"
+        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use 1 or more, e.g. {example}.")
+    value = int(text)
     if value < 1:
         raise UsageError(f"{option}: {value} is too few; use 1 or more, e.g. {example}.")
     return value
@@ -321,11 +321,14 @@ def cmd_bench(args) -> int:
 
 
 def _bench_concurrent(args, config, train_images: int, test_images: int) -> int:
-    from core.bench_concurrent import measure_concurrent
+    from core import bench
+    from core.bench_concurrent import concurrent_problem, measure_concurrent
     from tui.parallel import print_concurrent
 
     ks = [_whole(k, "--concurrent", "--concurrent 1,2,4,8")
           for k in args.concurrent.split(",")]
+    if problem := concurrent_problem(ks, bench.resolve_device(config.device)):
+        raise UsageError(problem)
     print_concurrent(measure_concurrent(config, ks, train_images, test_images, args.repeats), config)
     return 0
 
@@ -351,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "logdir", None) is not None and not args.logdir.strip():
+            raise UsageError("--logdir is empty; name a folder, e.g. --logdir runs, or leave --logdir out "
+                             "for $CIFAR_TUI_LOGDIR or ./runs.")
         return COMMANDS[args.command](args)
     except (UsageError, ConfigError, PresetError, RecordError) as e:
         print(f"cifar-tui: {e}", file=sys.stderr)
