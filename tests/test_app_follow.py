@@ -242,15 +242,21 @@ def test_hang_up_of_the_console_terminal(tmp_path, on_hangup):
     proc, master = console_in_pty(logdir, *(["--on-hangup", "stop"] if on_hangup == "stop" else []))
     run_dir = logdir / "quick-demo" / "baseline"
     train_one_epoch_in_pty(proc, master, run_dir)
-    os.close(master)  # the SSH connection drops
-    proc.send_signal(signal.SIGHUP)
+    proc.send_signal(signal.SIGSTOP)  # held still mid-run while the link drops, so the run cannot end first
+    try:
+        done = len(read_metrics(run_dir))
+        assert 1 <= done < 5 and not (run_dir / STATUS).exists()
+        os.close(master)  # the SSH connection drops
+        proc.send_signal(signal.SIGHUP)  # delivered as the process goes on
+        # the run is being written: the next console finds it live, written by this console
+        assert [(path, owner["pid"]) for path, owner in live_runs(logdir)] == [(run_dir, proc.pid)]
+    finally:
+        proc.send_signal(signal.SIGCONT)
     if on_hangup == "stop":
         assert proc.wait(timeout=300) == 128 + signal.SIGHUP
         info = read_run(run_dir)
-        assert info.status == "stopped" and 1 <= len(info.metrics) < 5, info.message
+        assert info.status == "stopped" and done <= len(info.metrics) < 5, info.message
         return
-    if not (run_dir / STATUS).exists():  # still training: the next console would find it live
-        assert [(path, owner["pid"]) for path, owner in live_runs(logdir)] == [(run_dir, proc.pid)]
     assert proc.wait(timeout=900) == 0  # 5 small epochs: ~3 s on a quiet machine
     info = read_run(run_dir)
     assert info.status == "finished" and len(info.metrics) == 5, info.message
