@@ -319,10 +319,27 @@ def _event_writer(path: Path, resume_from: int | None):
     from torch.utils.tensorboard import SummaryWriter  # heavy import, only when writing
 
     first = resume_from or 1
+    _after_earlier_event_files(path)
     tb = SummaryWriter(str(path), purge_step=first)
     if resume_from is not None:
         tb.file_writer.add_event(Event(step=first, session_log=SessionLog(status=SessionLog.START)))
     return tb
+
+
+def _after_earlier_event_files(path: Path, most: float = 2.0) -> None:
+    """TensorBoard reads a run's event files in name order, and a name starts with its writer's
+    start second, then host and pid: a resume started in the same second as the run it carries
+    on could sort first and have its epochs dropped. Wait (a second at most, in practice) until
+    this second is past every earlier file's; a file stamped far ahead (clock skew) is not waited for."""
+    stamps = []
+    for f in path.glob("events.out.tfevents.*"):
+        try:
+            stamps.append(int(f.name.split(".")[3]))
+        except (IndexError, ValueError):
+            continue
+    deadline = time.monotonic() + most
+    while stamps and int(time.time()) <= max(stamps) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 class RunRecord:

@@ -30,7 +30,7 @@ def make_app(tmp_path, **kwargs) -> CifarApp:
     return CifarApp(logdir=str(tmp_path / "runs"), **kwargs)
 
 
-async def wait_for(pilot, condition, timeout: float = 90.0) -> None:
+async def wait_for(pilot, condition, timeout: float = 300.0) -> None:
     """Let the app run until `condition()` holds (the deadline only guards against a hang)."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -62,6 +62,15 @@ def ready(app) -> bool:
         return app.side.preset is not None
     except NoMatches:
         return False
+
+
+def drawn_all(app) -> bool:
+    """The charts' refresh timer has drawn everything the app marked for them, no progress line
+    waits to be drawn, and the runs table has measured its changed cells (a DataTable widens
+    its columns when it is next idle): what a test reads off the screen now stays as it is."""
+    table = app.table
+    return (not app._charts_dirty and not app._progress
+            and not table._updated_cells and not table._require_update_dimensions)
 
 
 def log_text(app) -> str:

@@ -334,7 +334,7 @@ def plot_rows(chart) -> list[str]:
 
 async def redrawn(pilot, chart, before: list[str]) -> list[str]:
     """Wait for the chart's next drawing that differs from `before`."""
-    await wait_for(pilot, lambda: plot_rows(chart) != before, timeout=10)
+    await wait_for(pilot, lambda: plot_rows(chart) != before)
     return plot_rows(chart)
 
 

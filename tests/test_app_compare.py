@@ -91,10 +91,10 @@ async def test_compare_screen_sorts_both_ways_toggles_overlays_and_marks_the_ons
         await pilot.press("escape")
         main_chart = app.get_screen_main().query_one("#chart-test_loss", MetricChart)
         labels = lambda: [label for label, *_ in main_chart.series]  # noqa: E731
-        await wait_for(pilot, lambda: labels() == ["baseline (past)", "falling (past)"], timeout=10)  # a redraw
+        await wait_for(pilot, lambda: labels() == ["baseline (past)", "falling (past)"])  # a redraw
         await pilot.press("c", "v")  # overlay all again
         await pilot.press("escape")
-        await wait_for(pilot, lambda: len(labels()) == 3, timeout=10)
+        await wait_for(pilot, lambda: len(labels()) == 3)
         assert labels() == ["baseline (past)", "overfit (past)", "falling (past)"]
         assert main_chart.markers == [(1, 2)]
         main_chart.render()  # the marker draws (plotext accepts it) at 120x40
@@ -116,7 +116,7 @@ async def test_compare_screen_follows_a_run_in_progress(tmp_path):
         with open(path / "metrics.jsonl", "a") as f:  # the trainer appends an epoch
             f.write(json.dumps({"epoch": 2, "train_loss": 0.9, "train_acc": 0.9, "test_loss": 0.8,
                                 "test_acc": 0.4}) + "\n")
-        await wait_for(pilot, lambda: table.get_row(key)[6].plain == "2", timeout=10)
+        await wait_for(pilot, lambda: table.get_row(key)[6].plain == "2")
         assert table.get_row(key)[2].plain == "0.400"
 
 

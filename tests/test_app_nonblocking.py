@@ -29,10 +29,10 @@ async def test_trainer_finishes_while_a_slow_ui_still_has_a_backlog(tmp_path, mo
         await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, epochs="2", **FAST)
         await pilot.press("s")
-        await wait_for(pilot, lambda: backlog_at_end, timeout=120)
+        await wait_for(pilot, lambda: backlog_at_end)
         # the run ended while the UI was still far behind: posting never blocked the trainer
         assert backlog_at_end[0] >= 3, (backlog_at_end, len(emitted))
-        await wait_for(pilot, lambda: len(handled) == len(emitted) and not app.running, timeout=120)
+        await wait_for(pilot, lambda: len(handled) == len(emitted) and not app.running)
         assert [type(m.event) for m in handled] == [type(e) for e in emitted]  # nothing lost, in order
 
 
@@ -55,7 +55,7 @@ async def test_s_while_a_run_trains_queues_runs_that_then_train(tmp_path, monkey
         assert str(app.table.get_row(second.key)[1]) == "queued"
         assert f"Queued {first.label} (1 run ahead)." in log_text(app)
         await pilot.press("x")  # stops the long run only: the queue carries on
-        await wait_for(pilot, lambda: not app.running, timeout=120)
+        await wait_for(pilot, lambda: not app.running)
         assert [v.status for v in app.views] == ["stopped", "finished", "finished"], log_text(app)
         assert [Path(v.run_dir).name for v in (first, second)] == [first.label, second.label]  # as foreseen
         assert len(first.metrics) == len(second.metrics) == 1
@@ -73,7 +73,7 @@ async def test_x_twice_clears_the_queue(tmp_path, monkeypatch):
         await wait_for(pilot, lambda: len(app.views) == 3)
         assert [v.status for v in app.views] == ["running", "queued", "queued"]
         await pilot.press("x", "x")
-        await wait_for(pilot, lambda: not app.running, timeout=120)
+        await wait_for(pilot, lambda: not app.running)
         # the running run stopped; the queue went (the second x may have caught its first run starting)
         assert app.queue.pending() == [] and "cleared the queue" in log_text(app).lower()
         statuses = [v.status for v in app.views]

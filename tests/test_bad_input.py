@@ -18,6 +18,13 @@ from tui.cli import main
 SMALL = synthetic(200, 100)
 
 
+@pytest.fixture(autouse=True)
+def small_synthetic(monkeypatch):
+    """`run` and `run --resume` here load SMALL as the synthetic set: the set the recorded runs
+    were trained on (the default is 10,000 + 2,000 images, 50 times the work)."""
+    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: SMALL)
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     """A log dir holding one finished run, made once and copied into each test."""

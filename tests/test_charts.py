@@ -13,7 +13,7 @@ import re
 import pytest
 from rich.console import Console
 
-from apphelp import make_app, ready, sync, wait_for
+from apphelp import craft_run, make_app, open_past, ready, sync, wait_for
 from tui.widgets.axes import decimals, drawn_row, x_ticks, y_axis
 from tui.widgets.charts import CHARTS, CURSOR_COLOUR, LIVE_MARKER, ChartGrid, ChartKey, MetricChart
 
@@ -96,7 +96,7 @@ class Drawn:
     def __init__(self, chart: MetricChart):
         console = Console(width=chart.size.width, color_system="256", force_terminal=True)
         self.rows = []
-        for line in chart.render().split("\n"):
+        for line in chart.render().split("\n", allow_blank=True):  # a blank last row is a row too
             cells = []
             for segment in line.render(console):
                 colour = segment.style.color.number if segment.style and segment.style.color else None
@@ -243,6 +243,46 @@ async def test_log_y_still_draws_every_run_inside_the_plot(tmp_path):
         assert min(ticks) <= min(m["test_loss"] for v in views for m in v.metrics)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@sync
+async def test_on_a_log_axis_a_point_lies_between_the_labels_that_bracket_its_value(tmp_path, size):
+    """Read as a user reads it: a point of a 1-2-5 value sits on that label's row; any other value
+    lies between the rows of the labels just above and below it (never outside them)."""
+    rng = random.Random(size[0])
+    values = [0.5, 1.0, 2.0, 0.2, 0.05, 2.303, 0.97, 0.123] + [10 ** rng.uniform(-2.5, 0.5) for _ in range(30)]
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        (view,) = await with_views(pilot, app, [("one", [dict(epoch=1, train_loss=1.0)])])
+        chart = chart_of(app, "train_loss")
+        for value in values:
+            view.metrics = [dict(epoch=1, train_loss=value)]
+            chart.show([view], False, True)
+            drawn = Drawn(chart)
+            (row,) = {i for i, _ in drawn.cells(view.colour)}
+            assert reads_as(drawn, row, value), (value, drawn.labels(), row)
+
+
+def reads_as(drawn, row: int, value: float) -> bool:
+    """Whether a reader, going by the y labels, can put `value` on `row`: the row of a label of that
+    value, else a row between the labels just above and below it."""
+    labels = drawn.labels()  # top to bottom: values falling
+    over = [(v, r) for r, v in labels if v >= value * (1 - 1e-9)]
+    under = [(v, r) for r, v in labels if v <= value * (1 + 1e-9)]
+    if not (over and under):
+        return False  # not bracketed
+    above, below = min(over), max(under)  # (value, row) of the nearest label each way
+    if math.isclose(above[0], value) or math.isclose(below[0], value):
+        return row == (above if math.isclose(above[0], value) else below)[1]
+    return above[1] <= row <= below[1]
+
+
+def epoch_columns(drawn) -> dict:
+    """Epoch -> the column of its x tick (┬), going by the labels under the axis."""
+    ticks = drawn.text[drawn.axis_row]
+    labels = drawn.text[drawn.axis_row + 1]
+    return {int(m.group()): m.end() - 1 for m in re.finditer(r"\d+", labels) if ticks[m.end() - 1] == "┬"}
+
+
 # ---- the cursor -----------------------------------------------------------------
 @sync
 async def test_the_cursor_moves_by_epoch_and_reads_each_runs_value(tmp_path):
@@ -365,14 +405,19 @@ async def test_below_80x24_one_line_asks_for_a_larger_terminal(tmp_path):
 async def test_the_compare_chart_has_its_key_under_the_plot(tmp_path):
     from tui.screens.compare import CompareScreen
 
+    # run records on disk: the screen rereads them every second and draws what it read
+    paths = [craft_run(tmp_path / "runs", "study", name, [m["train_loss"] for m in metrics])
+             for name, metrics in FOUR]
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        views = await with_views(pilot, app)
-        screen = CompareScreen(lambda: [], lambda: None)
-        await app.push_screen(screen)
-        chart = screen.query_one(MetricChart)
-        chart.show(views, False, False)
-        await pilot.pause()
+        await wait_for(pilot, lambda: ready(app))
+        views = open_past(app, paths)
+        await pilot.press("escape", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
+        chart = app.screen.query_one(MetricChart)
+        # laid out, and drawn with all four runs (a chart without its size draws no axes)
+        await wait_for(pilot, lambda: len(chart.series) == len(views) and chart.size.height > 0
+                       and any("└" in line.plain for line in chart.render().split("\n")))
         drawn = Drawn(chart)
         assert len(drawn.rows) == chart.size.height  # all on screen, nothing cut off
         under = "\n".join(drawn.text[drawn.axis_row + 2:])
@@ -412,6 +457,13 @@ async def test_values_no_axis_can_show_are_left_out_not_a_crash(tmp_path):
         (view,) = await with_views(pilot, app, [("diverged", rows)])
         await pilot.press("l")  # log y: acc 0.0 has no place there
         await wait_for(pilot, lambda: chart_of(app, "train_acc").log_y)
-        for metric in ("train_loss", "train_acc"):
+        for metric, shown in (("train_loss", {1: 2.3, 3: 1.9}), ("train_acc", {2: 0.1, 3: 0.2})):
             drawn = Drawn(chart_of(app, metric))
-            assert drawn.cells(view.colour) and drawn.labels()
+            cells, columns = drawn.cells(view.colour), epoch_columns(drawn)
+            assert {j for _, j in cells} <= set(range(columns[min(shown)], columns[3] + 1)), metric  # 0.0: not drawn
+            for epoch, value in shown.items():  # the points it can show, where a reader looks for them
+                rows = {i for i, j in cells if j == columns[epoch]}
+                assert rows and any(reads_as(drawn, row, value) for row in rows), (metric, epoch, rows)
+            ends = [{i for i, j in cells if j == columns[epoch]} for epoch in shown]
+            top, bottom = min(min(e) for e in ends), max(max(e) for e in ends)
+            assert all(top <= i <= bottom for i, _ in cells), metric  # no stray point for NaN or 0.0

@@ -27,7 +27,7 @@ from core.data import synthetic
 from core.trainer import train
 events = []
 config = make_config({"dataset": "synthetic", "epochs": 3, "batch_size": 100, "device": "cpu", "train_fraction": 1.0})
-train(config, events.append, logdir=sys.argv[1], experiment="exp", run="r", dataset=synthetic(1200, 200))
+train(config, events.append, logdir=sys.argv[1], experiment="exp", run="r", dataset=synthetic(600, 200))
 pickle.dump(events, open(sys.argv[2], "wb"))
 """
 
@@ -40,7 +40,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def wait_until(condition, timeout=120, proc=None):
+def wait_until(condition, timeout=600, proc=None):
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
@@ -61,14 +61,14 @@ def test_a_run_in_another_process_is_followed_with_the_trainers_events_in_order(
     wait_until(lambda: (run_dir / "config.json").exists(), proc=writer)
     seen = []
     ended = follow(run_dir, seen.append, interval=0.01)
-    assert writer.wait(timeout=120) == 0
+    assert writer.wait(timeout=600) == 0
     trained = pickle.loads(dump.read_bytes())
     assert ended == trained[-1] and ended.status == "finished"
     # every event but batch progress, exactly; progress samples a subset, never one of its own
     assert [e for e in seen if not isinstance(e, BatchProgress)] == \
         [e for e in trained if not isinstance(e, BatchProgress)]
     assert is_subsequence(seen, trained)
-    assert [type(e) for e in seen[:1]] == [RunStarted] and seen[0].batches == 12
+    assert [type(e) for e in seen[:1]] == [RunStarted] and seen[0].batches == 6  # 600 images, 100 a batch
     assert [e.epoch for e in seen if isinstance(e, EpochDone)] == [1, 2, 3]
 
 

@@ -39,13 +39,29 @@ def test_l2_and_l1_penalties_match_hand_computation():
 
 def test_dropout_sits_before_fc1_fc2_and_fc3():
     net = build_model(make_config({"regularizer": "dropout"}))
-    assert net.drop.p == 0.25
     seen = []
     net.drop.register_forward_hook(lambda m, i, o: seen.append(("drop", i[0].shape[1])))
     for name in ("fc1", "fc2", "fc3"):
         getattr(net, name).register_forward_pre_hook(lambda m, i, name=name: seen.append((name, i[0].shape[1])))
     net(torch.zeros(2, 3, 32, 32))
     assert seen == [("drop", 3200), ("fc1", 3200), ("drop", 100), ("fc2", 100), ("drop", 50), ("fc3", 50)]
+
+
+@pytest.mark.parametrize("settings, p", [({}, 0.25), ({"reg_strength": 0.5}, 0.5)])
+def test_dropout_drops_the_studys_share_of_the_features_and_rescales_the_rest(settings, p):
+    """Measured on what fc1 receives in training mode: the reference study's p = 0.25 by default (or
+    the reg_strength given) of the features are zeroed, the rest scaled by 1/(1-p)."""
+    net = build_model(make_config({"regularizer": "dropout", **settings})).train()
+    pairs = []
+    net.drop.register_forward_hook(lambda m, i, o: pairs.append((i[0], o)))
+    torch.manual_seed(0)
+    net(torch.randn(256, 3, 32, 32))
+    before, after = pairs[0]  # before fc1: 256 x 3200 features
+    live = before != 0
+    dropped = (after[live] == 0).float().mean().item()
+    assert dropped == pytest.approx(p, abs=0.005)  # ~800,000 draws: sd 0.0005
+    kept = live & (after != 0)
+    assert torch.allclose(after[kept], before[kept] / (1 - p))
 
 
 def test_dropout_only_in_training_mode():

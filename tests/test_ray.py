@@ -239,7 +239,7 @@ def test_a_log_dir_or_run_folder_the_nodes_cannot_see_is_refused(tmp_path, one_t
          f"--ray-client-server-port {free_port()} --include-dashboard false --disable-usage-stats --block"],
         start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while not answers(port):
             if head.poll() is not None:
                 why = head.stderr.read()
@@ -291,7 +291,7 @@ def test_the_console_trains_its_queue_as_ray_tasks_and_draws_them(cluster, tmp_p
             await fill(pilot, app, epochs="2", train_fraction="0.05", batch_size="100", device="cpu")
             await pilot.press("a")  # quick-demo: two runs, both submitted at once
             await wait_for(pilot, lambda: len(app.views) == 2 and not app.running
-                           and all(v.status != "queued" for v in app.views), timeout=240)
+                           and all(v.status != "queued" for v in app.views), timeout=600)
             for view in app.views:
                 assert view.status == "finished", log_text(app)
                 assert view.metrics == read_metrics(view.run_dir) and len(view.metrics) == 2
@@ -311,6 +311,39 @@ def test_console_ray_flags_are_checked_before_the_console_opens(capsys, tmp_path
     err = capsys.readouterr().err
     assert err.startswith("cifar-tui: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "logs").exists()
+
+
+def test_x_then_q_in_a_ray_console_stop_its_ray_runs_cleanly(cluster, tmp_path):
+    """`cifar-tui --ray`: x stops every run of the round within a batch and the console stays up;
+    q with a run training stops it and quits. Each record ends `stopped`, resumable."""
+    from apphelp import fill, log_text, make_app, ready, sync, wait_for
+    from core.follow import live_runs
+
+    app = make_app(tmp_path, placer=RayExecutor(str(tmp_path / "runs"), cluster=cluster))
+
+    @sync
+    async def drive():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: ready(app))
+            await fill(pilot, app, epochs="100", train_fraction="0.05", batch_size="100", device="cpu")
+            await pilot.press("a")  # quick-demo: two Ray tasks
+            await wait_for(pilot, lambda: len(app.views) == 2 and all(v.metrics for v in app.views), timeout=240)
+            await pilot.press("x")
+            await wait_for(pilot, lambda: not app.running, timeout=240)
+            assert "Stopping every running run at the end of this batch" in log_text(app)
+            assert [v.status for v in app.views] == ["stopped", "stopped"], log_text(app)
+            await pilot.press("s")  # the console is still up: another run, then q while it trains
+            await wait_for(pilot, lambda: len(app.views) == 3 and list(app.views)[2].metrics, timeout=240)
+            await pilot.press("q")
+            await wait_for(pilot, lambda: app.return_code is not None, timeout=240)
+
+    drive()
+    assert app.return_code == 0
+    for view in app.views:
+        info = read_run(view.run_dir)
+        assert info.status == "stopped" and 1 <= len(info.metrics) < 100 and resume_problem(info) is None, info.message
+        assert torch.load(info.path / "checkpoint.pt", weights_only=False)["epoch"] == len(info.metrics)
+    assert live_runs(tmp_path / "runs") == []  # no task left writing
 
 
 def test_a_run_stopped_while_it_loads_its_data_leaves_no_folder(tmp_path, monkeypatch):

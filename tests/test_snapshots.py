@@ -8,7 +8,7 @@ and look at the .svg files before committing them.
 """
 import pytest
 
-from apphelp import fill, make_app, ready, wait_for
+from apphelp import drawn_all, fill, log_text, make_app, ready, wait_for
 from core.events import EpochDone, RunEnded, RunStarted
 
 SIZES = [(80, 24), (120, 40)]
@@ -39,8 +39,7 @@ def test_idle(snap_compare, tmp_path, size):
     app = make_app(tmp_path)
 
     async def settle(pilot):
-        await wait_for(pilot, lambda: ready(app))
-        await pilot.pause(0.5)
+        await wait_for(pilot, lambda: ready(app) and "Pick a preset" in log_text(app) and drawn_all(app))
 
     assert snap_compare(app, terminal_size=size, run_before=settle)
 
@@ -53,8 +52,9 @@ def test_after_a_finished_quick_run(snap_compare, tmp_path, size):
         await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, epochs="3")
         await pilot.press("a")
-        await wait_for(pilot, lambda: len(app.views) == 2 and not app.running)
-        await pilot.pause(0.6)  # the charts' refresh tick
+        chart = app.charts.query_one("#chart-train_loss")
+        await wait_for(pilot, lambda: len(app.views) == 2 and not app.running and drawn_all(app)
+                       and [x for _, _, x, _ in chart.series] == [[1, 2, 3]] * 2)
 
     assert snap_compare(app, terminal_size=size, run_before=finished_run)
 
@@ -89,8 +89,7 @@ def test_four_finished_runs(snap_compare, tmp_path, size):
                                  run_dir=f"runs/ex3-optimizers/{folder}")
             app.table.show(view)
         app._mark_charts()
-        await wait_for(pilot, lambda: len(app.charts.query_one("#chart-train_loss").series) == 4)
-        await pilot.pause()
+        await wait_for(pilot, lambda: len(app.charts.query_one("#chart-train_loss").series) == 4 and drawn_all(app))
 
     assert snap_compare(app, terminal_size=size, run_before=four_runs)
 
@@ -121,7 +120,6 @@ def test_quick_demo_over_three_seeds_draws_each_group_with_its_spread(snap_compa
                                  metrics=seed_curve(shifts[group], wobbles[config.seed]))
             app.table.show(view)
         app._mark_charts()
-        await wait_for(pilot, lambda: len(app.charts.query_one("#chart-train_loss").series) == 2)
-        await pilot.pause()
+        await wait_for(pilot, lambda: len(app.charts.query_one("#chart-train_loss").series) == 2 and drawn_all(app))
 
     assert snap_compare(app, terminal_size=size, run_before=three_seeds)

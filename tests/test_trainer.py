@@ -35,11 +35,31 @@ def test_events_in_order_and_records_written(tmp_path):
     for row, e in zip(rows, [e for e in events if isinstance(e, EpochDone)]):
         assert row == e.metrics
         assert {"train_loss", "train_acc", "test_loss", "test_acc", "seconds"} <= set(row)
-        assert row["seconds"] > 0
     meta = json.loads((tmp_path / "exp" / "r" / "config.json").read_text())
     assert meta["config"]["epochs"] == 2 and meta["experiment"] == "exp" and meta["run"] == "r"
     assert read_run(end.run_dir).status == "finished"
     assert (tmp_path / "exp" / "r" / "checkpoint.pt").is_file()
+
+
+def test_seconds_and_time_are_each_epochs_own_wall_time(tmp_path):
+    """Bracketed by the events around each epoch, timed here: `seconds` is no more than the time
+    since the previous epoch ended (not the run's total) and no less than its batches took;
+    `time` is the wall clock when the epoch ended."""
+    import time
+
+    seen = []  # (event, perf_counter, time) as each event arrives (events are emitted synchronously)
+    end = train(cfg(epochs=3), lambda e: seen.append((e, time.perf_counter(), time.time())), logdir=str(tmp_path),
+                experiment="exp", run="r", dataset=SMALL)
+    assert end.status == "finished"
+    rows = read_metrics(end.run_dir)
+    previous = seen[0][1]  # RunStarted: the first epoch starts after it
+    for row in rows:
+        epoch = row["epoch"]
+        batches = [(t, wall) for e, t, wall in seen if isinstance(e, BatchProgress) and e.epoch == epoch]
+        done_t, done_wall = next((t, wall) for e, t, wall in seen if isinstance(e, EpochDone) and e.epoch == epoch)
+        assert batches[-1][0] - batches[0][0] <= row["seconds"] <= done_t - previous, epoch
+        assert batches[-1][1] <= row["time"] <= done_wall
+        previous = done_t
 
 
 def test_test_metrics_are_the_saved_models_on_the_test_set(tmp_path):

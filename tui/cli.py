@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "seeds a side. No argument: the most recent experiment.")
     compare.add_argument("targets", nargs="*", metavar="EXPERIMENT | RUN_DIR", help="an experiment name or folder, or run folders")
     compare.add_argument("--sort", default="test_acc", metavar="METRIC", help="sort by this column, best first (default: test_acc)")
-    compare.add_argument("--csv", default=None, metavar="FILE", help="write per-epoch rows to FILE and the summary to FILE-summary")
+    compare.add_argument("--csv", default=None, metavar="FILE", help="write per-epoch rows to FILE, one row per run folder (seed) to FILE-summary "
+                              "and one row per group of seeds to FILE-groups (runs.csv: runs-summary.csv, runs-groups.csv)")
     compare.add_argument("--markdown", default=None, metavar="FILE", help="write a Markdown report")
     compare.add_argument("--logdir", default=argparse.SUPPRESS, help="where the runs are (default: $CIFAR_TUI_LOGDIR or ./runs)")
     compare.add_argument("--baseline", default=None, metavar="RUN",
