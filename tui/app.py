@@ -540,6 +540,8 @@ class CifarApp(App):
         if isinstance(event, RunStarted):
             self._tick(view)
             view.status, view.run_dir, view.epochs = "running", event.run_dir, event.epochs
+            if event.precision:  # as recorded (auto resolved), so its group is the one compare finds
+                view.config = {**view.config, "precision": event.precision}
             view.metrics = [m for m in view.metrics if m["epoch"] < event.first_epoch]  # as on disk now
             now = self.clock()
             self._timing[view.key] = [now, view.time, now]
