@@ -46,11 +46,10 @@ def again(job: Job, recipe: Recipe, **settings) -> tuple[Job, Recipe]:
 def trained(job: Job, experiment: str, views) -> object | None:
     """The finished run on screen that already is this seed of this group (same experiment,
     group name, settings and seed), if any: a seed of a group is trained once."""
-    from tui.groupview import group_key  # the charts' and compare's grouping
     from tui.runview import RunView
 
     if job.name == (job.group or job.name):  # a run on its own: starting it again is asked for
         return None
     probe = RunView("", job.name, experiment, config=job.config.to_dict(), group=job.group or "")
-    return next((v for v in views if v.status == "finished" and group_key(v) == group_key(probe)
+    return next((v for v in views if v.status == "finished" and v.group_key == probe.group_key
                  and v.config.get("seed") == job.config.seed), None)
