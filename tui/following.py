@@ -14,6 +14,7 @@ import threading
 
 from rich.markup import escape
 from textual.message import Message
+from textual.worker import get_current_worker
 
 from core.follow import Follower, FollowError, live_runs, owner_text, stop_writer
 from core.records import RecordError, lock_owner, read_run
@@ -101,10 +102,10 @@ class Following:
                 view.followed = False
 
     def _watch(self) -> None:
-        """Worker thread: poll until the app quits."""
-        passes = 0
+        """Worker thread: poll until the app quits (unmounted, or its workers cancelled however it ended)."""
+        worker, passes = get_current_worker(), 0
         try:
-            while not self._stopped.wait(FOLLOW_S):
+            while not self._stopped.wait(FOLLOW_S) and not worker.is_cancelled:
                 passes += 1
                 if passes % SCAN_EVERY == 0:
                     self._scan()
