@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import math
 import os
-import tempfile
 import threading
 import time
 import traceback
@@ -27,6 +26,7 @@ from .model import build_model, build_optimizer, penalty
 from .precision import resolve_precision
 from .progress import ProgressWriter
 from .records import (LOCK, RecordError, ResumeRefused, RunRecord, atomic_write, default_logdir, new_run_dir,
+                      probe_writable,
                       read_meta, read_run, take_lock, write_status)
 from .resume import (changed_settings, first_epoch, keep_precision, load_checkpoint,  # noqa: F401
                      load_run_config)  # (load_run_config: public here too)
@@ -335,9 +335,7 @@ def _lock_to_resume(path: Path):
     except OSError as e:
         raise ResumeRefused(f"{path} cannot be written ({e.strerror or e}); make it writable, then resume again.") from None
     try:
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(path)
     except OSError as e:
         lock.close()
         raise ResumeRefused(f"{path} cannot be written ({e.strerror or e}); make it writable, then resume again.") from None
