@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from core.compare import (CompareError, compare, compare_paths, experiment_runs, resolve, sentence, sort_runs,
-                          summarize)
+from core.compare import CompareError, compare, compare_paths, sentence, sort_runs, summarize
 from core.curves import smooth
+from core.findruns import experiment_runs, resolve
 from core.records import read_metrics, read_run
 from tui.cli import main
 from tui.report import csv_paths, markdown

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from core import data as data_mod
-from core.compare import compare, compare_paths, experiment_runs, sentence
+from core.compare import compare, compare_paths, sentence
+from core.findruns import experiment_runs
 from core.config import make_config
 from core.groups import band
 from core.records import read_metrics, read_run

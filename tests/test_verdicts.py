@@ -9,7 +9,8 @@ import random
 import numpy as np
 import pytest
 
-from core.compare import as_group_row, compare_paths, experiment_runs, sentence
+from core.compare import as_group_row, compare_paths, sentence
+from core.findruns import experiment_runs
 from core.config import make_config
 from core.presets import PresetError, load_file
 from core.seeds import more_seeds

@@ -320,8 +320,8 @@ def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_fil
     preset of the one experiment compared may name it."""
     from rich.console import Console
 
-    from core.compare import (SORT_HELP, SORT_KEYS, CompareError, compare_paths, experiments, preset_margin,
-                              resolve)
+    from core.compare import SORT_HELP, SORT_KEYS, CompareError, compare_paths
+    from core.findruns import experiments, preset_margin, resolve
 
     if sort not in SORT_KEYS:
         raise CompareError(f"cannot sort by {sort!r}; sort by one of: {SORT_HELP}.")

@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.compare import CompareError, Comparison, compare_paths, preset_margin, resolve
+from core.compare import CompareError, Comparison, compare_paths
+from core.findruns import preset_margin, resolve
 from core.config import make_config
 from core.records import CONFIG, METRICS, atomic_write, read_meta, safe_name
 from core.verdicts import recipe_difference
