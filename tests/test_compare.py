@@ -8,12 +8,13 @@ import sys
 
 import pytest
 
-from core.compare import CompareError, compare, compare_paths, sentence, sort_runs, summarize
+from core.compare import CompareError, compare, compare_paths, sort_runs, summarize
 from core.curves import smooth
 from core.findruns import experiment_runs, resolve
 from core.records import read_metrics, read_run
 from tui.cli import main
 from tui.report import csv_paths, markdown
+from tui.sentences import sentence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -15,10 +15,11 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from core.compare import VERDICT_METRIC, Comparison, GroupSummary, as_group_row, as_row, sentence
+from core.compare import VERDICT_METRIC, Comparison, GroupSummary, as_group_row, as_row
 from core.records import CONFIG, METRICS, atomic_write, read_run, record_file_problem
 from core.verdicts import MAX_SEEDS, MIN_SEEDS, margin_words
 from tui.labels import fit as fit_labels
+from tui.sentences import sentence
 
 BASE_COLUMNS = ("run", "experiment", "group", "seed", "epoch")
 VERDICT_WIDTH = 18  # room the verdict keeps at narrow widths: "no detectable" / "difference (n = 3)"

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.compare import LABELS
 from core.curves import group_curve
+from tui.sentences import LABELS
 from core.records import atomic_write
 
 METRIC_AXES = {"train_loss": "loss", "test_loss": "loss", "train_acc": "accuracy", "test_acc": "accuracy"}

@@ -107,7 +107,7 @@ def experiments(comparison: Comparison) -> list[str]:
 
 
 def draw_figures(comparison: Comparison, out: Path, colours: dict) -> dict:
-    from core.compare import LABELS
+    from tui.sentences import LABELS
     from tui.studyfigures import draw, group_lines
 
     figures = {}
