@@ -8,10 +8,11 @@ import sys
 
 import pytest
 
-from core.compare import CompareError, compare, compare_paths, sort_runs, summarize
+from core.compare import CompareError, compare, compare_paths, sort_runs
 from core.curves import smooth
 from core.findruns import experiment_runs, resolve
 from core.records import read_metrics, read_run
+from core.summaries import summarize
 from tui.cli import main
 from tui.report import csv_paths, markdown
 from tui.sentences import sentence

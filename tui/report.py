@@ -15,8 +15,9 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from core.compare import VERDICT_METRIC, Comparison, GroupSummary, as_group_row, as_row
+from core.compare import Comparison, as_group_row, as_row
 from core.records import CONFIG, METRICS, atomic_write, read_run, record_file_problem
+from core.summaries import VERDICT_METRIC, GroupSummary
 from core.verdicts import MAX_SEEDS, MIN_SEEDS, margin_words
 from tui.labels import fit as fit_labels
 from tui.sentences import sentence

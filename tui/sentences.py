@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from core import stats, verdicts
-from core.compare import VERDICT_METRIC, GroupSummary
+from core.summaries import VERDICT_METRIC, GroupSummary
 from core.verdicts import Contrast
 
 LABELS = {"train_loss": "train loss", "test_loss": "test loss",

@@ -38,7 +38,7 @@ class Line:
 
 
 def group_lines(groups, metric: str, colours: dict) -> list[Line]:
-    """The curves of `groups` (core.compare.GroupSummary) for `metric`: the mean over the seeds
+    """The curves of `groups` (core.summaries.GroupSummary) for `metric`: the mean over the seeds
     the statistics use (a group without any: its seeds as they are), with their min–max."""
     out = []
     for g in groups:
