@@ -205,7 +205,8 @@ def test_compare_shows_n_mean_sd_ci_p_and_verdict_at_80_columns(three_seeds, cap
 
 
 def test_one_seed_resumes_on_its_own_and_rejoins_its_group(tmp_path, counted_loads, capsys):
-    from core.compare import compare_paths, experiment_runs
+    from core.compare import compare_paths
+    from core.findruns import experiment_runs
 
     config = find("quick-demo").run("baseline").replace(epochs=2, device="cpu", train_fraction=1.0)
     with one_thread():

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.compare import CompareError, Comparison, compare_paths, preset_margin, resolve
+from core.compare import CompareError, Comparison, compare_paths
+from core.findruns import preset_margin, resolve
 from core.config import make_config
 from core.records import CONFIG, METRICS, atomic_write, probe_writable, read_meta, safe_name
 from core.verdicts import recipe_difference
@@ -101,7 +102,7 @@ def experiments(comparison: Comparison) -> list[str]:
 
 
 def draw_figures(comparison: Comparison, out: Path, colours: dict) -> dict:
-    from core.compare import LABELS
+    from tui.sentences import LABELS
     from tui.studyfigures import draw, group_lines
 
     figures = {}
