@@ -19,6 +19,7 @@ import ray
 import torch
 
 from eventorder import in_trainer_order
+from exitcases import EXPERIMENT, check_exit_codes
 from core.config import make_config
 from core.events import EpochDone, RunEnded, RunStarted
 from core.executor import Executor, Job
@@ -299,6 +300,15 @@ def test_the_console_trains_its_queue_as_ray_tasks_and_draws_them(cluster, tmp_p
                            if p.is_dir()), "the control folder is left behind"
 
     drive()
+
+
+def test_run_ray_exits_as_the_other_placements_do(cluster, tmp_path, one_thread):
+    """0 all finished, 1 a run failed, 2 a resume target the trainer refused: as in this process
+    and in worker processes (tests/test_exitcodes.py)."""
+    from tui.rayrun import run_ray
+
+    check_exit_codes(lambda jobs, logdir, **kw: run_ray(jobs, logdir=str(logdir), experiment=EXPERIMENT,
+                                                        address=None, device="cpu", **kw), tmp_path)
 
 
 def test_console_ray_flags_are_checked_before_the_console_opens(capsys, tmp_path):

@@ -3,7 +3,7 @@
 Exit codes: 0 every run finished; 1 a run failed or diverged; 2 bad usage, which includes a resume
 target that cannot be used as it is (not a run folder, damaged, being written by another run, an
 unreadable checkpoint, or one that does not back the recorded epochs), with nothing changed;
-128 + N when stopped by signal N. Each refusal is one sentence.
+128 + N when stopped by signal N (tui/exitcodes.py, for every placement). Each refusal is one sentence.
 """
 from __future__ import annotations
 
