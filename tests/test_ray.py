@@ -311,8 +311,20 @@ def test_run_ray_exits_as_the_other_placements_do(cluster, tmp_path, one_thread)
                                                         address=None, device="cpu", **kw), tmp_path)
 
 
-def test_console_ray_flags_are_checked_before_the_console_opens(capsys, tmp_path):
-    assert main(["--ray", "local", "--parallel", "2", "--logdir", str(tmp_path)]) == 2
+def test_run_and_the_console_spell_ray_alike(cluster, tmp_path, capsys, monkeypatch, one_thread):
+    """A bare --ray and `local` both mean Ray on this box, for `run` as for the console."""
+    assert main(["run", "quick-demo", "--run", "baseline", "--ray", "local", "--logdir", str(tmp_path / "runs"),
+                 *TINY]) == 0
+    assert read_run(tmp_path / "runs" / "quick-demo" / "baseline").status == "finished"
+    opened = []
+    monkeypatch.setattr("tui.app.run_console", lambda **kw: opened.append(kw) or 0)  # not the TUI itself
+    assert main(["--ray", "--logdir", str(tmp_path / "console")]) == 0
+    assert isinstance(opened[0]["placer"], RayExecutor), capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelling", [["--ray"], ["--ray", "local"]], ids=["bare", "local"])
+def test_console_ray_flags_are_checked_before_the_console_opens(capsys, tmp_path, spelling):
+    assert main([*spelling, "--parallel", "2", "--logdir", str(tmp_path)]) == 2
     assert "leave --parallel and --devices out" in capsys.readouterr().err
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
