@@ -21,8 +21,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from core.data import SharedData
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.lifecycle import train
 from core.seeds import Job
-from core.trainer import train
 from tui.exitcodes import exit_code
 
 STOP_SIGNALS = [s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s]
