@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.compare import compare_paths, experiment_runs  # noqa: E402
+from core.compare import compare_paths  # noqa: E402
+from core.findruns import experiment_runs  # noqa: E402
 from core.presets import find  # noqa: E402
 
 

@@ -1,28 +1,26 @@
-"""Compare runs the way the study reads TensorBoard: last, smoothed and best values, the
-generalization gap, where test loss starts rising, and each group of seeds against its
+"""Compare runs the way the study reads TensorBoard: each group of seeds against its
 reference group (its experiment's baseline, or the one the user picks), with the evidence.
 
 Pure functions over run records (core.records.RunInfo) returning plain dataclasses, so the
 CLI and the console's compare screen share them. Runs still training work too: read_metrics
-drops a half-written last line. Each run is summarized on its own (RunSummary), then the
-seeds of one configuration together (GroupSummary, core.groups): n, mean ± sd, and against
-the reference the difference of the means, its test, interval and verdict (core.verdicts).
+drops a half-written last line. Each run and each group of seeds is summarized on its own
+(core.summaries); here the groups get their reference, and against it the difference of
+the means, its test, interval and verdict (core.verdicts); then sort keys and CSV rows.
+tui.sentences words the result; core.findruns finds the run folders.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import stats, verdicts
-from .groups import Band, Group, band, group_runs, seed_of
-from .records import CONFIG, METRICS, RunInfo, list_runs, read_meta, read_run
-from .verdicts import Contrast
+from . import verdicts
+from .curves import DEFAULT_WEIGHT, LOWER_IS_BETTER
+from .curves import group_curve, smooth  # noqa: F401  (tui.runview and tui.groupview still import them here)
+from .groups import Group, group_runs
+from .records import METRICS, RunInfo, read_run
+from .summaries import VERDICT_METRIC, GroupSummary, RunSummary, summarize_group
 
-DEFAULT_WEIGHT = 0.6  # TensorBoard's default smoothing
-LOWER_IS_BETTER = {"train_loss": True, "test_loss": True, "train_acc": False, "test_acc": False}
-LABELS = {"train_loss": "train loss", "test_loss": "test loss",
-          "train_acc": "train accuracy", "test_acc": "test accuracy"}
 # --sort keys and which way is "best first": True = ascending
 SORT_KEYS = {
     **{m: LOWER_IS_BETTER[m] for m in METRICS},
@@ -34,180 +32,10 @@ SORT_KEYS = {
 }
 SORT_HELP = ("train_loss, test_loss, train_acc, test_acc (also with a best_, smoothed_ or delta_ prefix), "
              "gap, onset, rise, epochs, run, n, p, verdict, detectable, seeds_needed")
-VERDICT_METRIC = "test_acc"  # the metric the verdict column and the sentences judge
 
 
 class CompareError(ValueError):
     """Nothing (or nothing usable) to compare; the message says what to do."""
-
-
-def smooth(values, weight: float = DEFAULT_WEIGHT) -> list[float]:
-    """TensorBoard's scalar smoothing: a debiased exponential moving average.
-
-    Mirrors `classicSmoothing` in tensorflow/tensorboard
-    tensorboard/webapp/widgets/line_chart_v2/data_transformer.ts (same as the older
-    vz_line_chart2/line-chart.ts resmoothDataset):
-        last = last * w + (1 - w) * value;  n += 1;  smoothed = last / (1 - w ** n)
-    starting from last = 0; non-finite values pass through unsmoothed and are not counted,
-    and a constant series is returned as is.
-    """
-    if not 0 <= weight < 1:
-        raise ValueError(f"smoothing weight must be in [0, 1), not {weight}.")
-    values = [float(v) for v in values]
-    if not values or all(v == values[0] for v in values):
-        return values
-    last, n, out = 0.0, 0, []
-    for v in values:
-        if not math.isfinite(v):
-            out.append(v)
-            continue
-        last = last * weight + (1 - weight) * v
-        n += 1
-        out.append(last / (1 - weight ** n))
-    return out
-
-
-@dataclass(frozen=True)
-class MetricSummary:
-    last: float
-    smoothed: float  # TensorBoard-smoothed value at the last epoch
-    best: float      # min for a loss, max for an accuracy
-    best_epoch: int  # first epoch that reached `best`
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    label: str               # unique within the comparison (run folder, or experiment/run)
-    experiment: str
-    path: Path
-    status: str
-    epochs: int              # finished epochs on record
-    last_epoch: int | None
-    metrics: dict            # metric -> MetricSummary (only metrics with values)
-    gap: float | None        # train_acc - test_acc at the last epoch
-    onset: int | None        # epoch of minimum test loss
-    rise: float | None       # last test loss - minimum test loss
-    is_baseline: bool = False  # one of the baseline group's seeds
-    delta: dict = field(default_factory=dict)  # metric -> last value - the baseline group's mean
-    rows: tuple = field(default=(), repr=False)  # the metrics.jsonl rows, for curves and CSV
-    group: str = ""           # label of its group
-    seed: int | None = None
-    left_out: str = ""        # why its group's statistics leave it out ("" when they use it)
-
-    @property
-    def overfits(self) -> bool:
-        """Test loss has bottomed out before the last epoch and risen clearly since."""
-        loss = self.metrics.get("test_loss")
-        return loss is not None and has_risen(loss.best, loss.last)
-
-    def value(self, key: str):
-        """A value by sort key (see SORT_KEYS); None when the run has none."""
-        if key == "run":
-            return self.label
-        if key in ("gap", "onset", "rise", "epochs"):
-            return getattr(self, key)
-        kind, metric = _split_key(key)
-        m = self.metrics.get(metric)
-        if m is None:
-            return None
-        return {"": m.last, "best": m.best, "smoothed": m.smoothed}[kind]
-
-
-def _split_key(key: str) -> tuple[str, str]:
-    """'best_test_acc' -> ('best', 'test_acc'); 'test_acc' -> ('', 'test_acc')."""
-    for prefix in ("best", "smoothed", "delta"):
-        if key.startswith(prefix + "_"):
-            return prefix, key[len(prefix) + 1:]
-    return "", key
-
-
-@dataclass(frozen=True)
-class GroupMetric:
-    """One metric over the seeds of a group (core.stats.Spread: n, mean, sd)."""
-    last: stats.Spread
-    smoothed: stats.Spread
-    best: stats.Spread
-    best_epoch: stats.Spread
-
-
-@dataclass(frozen=True)
-class GroupSummary:
-    """The seeds of one configuration together: what a row of the comparison shows."""
-    label: str                 # unique within the comparison
-    experiment: str
-    name: str                  # the group's name (the run's name, shared by its seeds)
-    runs: tuple                # RunSummary of every seed, left-out ones included
-    metrics: dict              # metric -> GroupMetric, over the seeds used
-    gap: stats.Spread | None
-    onset: stats.Spread | None
-    rise: stats.Spread | None
-    status: str                # finished, or what its seeds are doing ("1 running, 1 diverged")
-    finished: bool             # its statistics are over finished seeds
-    is_baseline: bool = False  # a reference other groups are compared with
-    contrasts: dict = field(default_factory=dict)  # metric -> Contrast (not for a reference)
-    config: dict = field(default_factory=dict, repr=False)  # its first seed's settings
-    reference: str = ""        # label of the group it is compared with ("" for a reference)
-
-    @property
-    def used(self) -> list:
-        return [r for r in self.runs if not r.left_out]
-
-    @property
-    def n(self) -> int:
-        return len(self.used)
-
-    @property
-    def seeds(self) -> list:
-        return [r.seed for r in self.used]
-
-    @property
-    def dropped(self) -> list:
-        """(run label, seed, reason) of the seeds its statistics leave out."""
-        return [(r.label, r.seed, r.left_out) for r in self.runs if r.left_out]
-
-    @property
-    def epochs(self) -> int | None:
-        """Finished epochs of its seeds (the fewest, when they differ)."""
-        return min((r.epochs for r in self.used), default=None)
-
-    @property
-    def last_epoch(self) -> int | None:
-        return min((r.last_epoch for r in self.used if r.last_epoch is not None), default=None)
-
-    @property
-    def verdict(self) -> str:
-        if self.is_baseline:
-            return "reference"
-        c = self.contrasts.get(VERDICT_METRIC)
-        return c.verdict if c else ""
-
-    def value(self, key: str):
-        """A value by sort key (see SORT_KEYS): the mean over its seeds; None when it has none."""
-        if key == "run":
-            return self.label
-        if key == "n":
-            return self.n
-        if key == "epochs":
-            return self.epochs
-        if key in ("gap", "onset", "rise"):
-            s = getattr(self, key)
-            return s.mean if s else None
-        if key == "p":
-            c = self.contrasts.get(VERDICT_METRIC)
-            return c.p_adj if c else None
-        if key == "verdict":
-            return verdicts.rank(self.verdict) if self.n else None
-        if key in ("detectable", "seeds_needed"):
-            c = self.contrasts.get(VERDICT_METRIC)
-            return (c.detectable if key == "detectable" else c.needed) if c else None
-        kind, metric = _split_key(key)
-        if kind == "delta":
-            c = self.contrasts.get(metric)
-            return c.delta if c else (0.0 if self.is_baseline and metric in self.metrics else None)
-        m = self.metrics.get(metric)
-        if m is None:
-            return None
-        return {"": m.last, "best": m.best, "smoothed": m.smoothed}[kind].mean
 
 
 @dataclass(frozen=True)
@@ -230,69 +58,6 @@ class Comparison:
     def sorted(self, key: str) -> list:
         """The groups, best first by `key`."""
         return sort_runs(self.groups, key)
-
-
-def summarize_metric(epochs: list[int], values: list[float], metric: str,
-                     weight: float = DEFAULT_WEIGHT) -> MetricSummary | None:
-    finite = [(v, e) for e, v in zip(epochs, values) if math.isfinite(v)]
-    if not finite:
-        return None
-    pick = min if LOWER_IS_BETTER[metric] else max
-    best = pick(v for v, _ in finite)
-    best_epoch = next(e for v, e in finite if v == best)
-    return MetricSummary(values[-1], smooth(values, weight)[-1], best, best_epoch)
-
-
-ONSET_MIN_RISE = 0.01  # a test loss up by less than 1% of its minimum is noise, not overfitting
-
-
-def has_risen(lowest: float, last: float) -> bool:
-    """Test loss has risen clearly since its minimum (a flat run's wobble of 2.3017 -> 2.3019 has not)."""
-    return last > lowest + abs(lowest) * ONSET_MIN_RISE
-
-
-def overfit_onset(epochs: list[int], test_loss: list[float]) -> int | None:
-    """The onset a chart marks: the epoch of the lowest test loss once test loss has risen
-    clearly since (RunSummary.onset when RunSummary.overfits), else None."""
-    s = summarize_metric(epochs, test_loss, "test_loss")
-    return s.best_epoch if s is not None and has_risen(s.best, s.last) else None
-
-
-def series(rows: list[dict], metric: str) -> tuple[list[int], list[float]]:
-    """(epochs, values) of one metric from metrics.jsonl rows that have it."""
-    pairs = [(int(r["epoch"]), float(r[metric])) for r in rows
-             if isinstance(r.get(metric), (int, float))]
-    return [e for e, _ in pairs], [v for _, v in pairs]
-
-
-def group_curve(seed_rows, metric: str, weight: float | None = None) -> Band:
-    """What a chart draws for a group: per epoch the mean, sd, min and max of `metric` over
-    its seeds (`seed_rows`: each seed's metrics.jsonl rows, or a RunView's metrics), each seed
-    smoothed first when `weight` is given. A seed still training counts up to its last epoch."""
-    curves = []
-    for rows in seed_rows:
-        epochs, values = series(list(rows), metric)
-        curves.append((epochs, smooth(values, weight) if weight else values))
-    return band(curves)
-
-
-def summarize(info: RunInfo, weight: float = DEFAULT_WEIGHT, label: str | None = None) -> RunSummary:
-    """One run's summary from its record."""
-    metrics = {}
-    for m in METRICS:
-        s = summarize_metric(*series(info.metrics, m), m, weight)
-        if s is not None:
-            metrics[m] = s
-    last = info.metrics[-1] if info.metrics else {}
-    gap = None
-    if isinstance(last.get("train_acc"), (int, float)) and isinstance(last.get("test_acc"), (int, float)):
-        gap = last["train_acc"] - last["test_acc"]
-    test_loss = metrics.get("test_loss")
-    onset = test_loss.best_epoch if test_loss else None
-    rise = test_loss.last - test_loss.best if test_loss else None
-    return RunSummary(label or info.path.name, info.experiment, info.path, info.status,
-                      len(info.metrics), last.get("epoch"), metrics, gap, onset, rise,
-                      rows=tuple(info.metrics))
 
 
 def pick_baseline(groups: list[Group]) -> int | None:
@@ -343,40 +108,6 @@ def compare(infos: list[RunInfo], weight: float = DEFAULT_WEIGHT, baseline: str 
     out = [_with_run_deltas(g, out[refs[k]]) for k, g in enumerate(out)]
     names = ", ".join(dict.fromkeys(out[r].label for r in refs.values()))
     return Comparison(tuple(out), names, weight, baseline is not None, difference, margin)
-
-
-def summarize_group(group: Group, weight: float, run_labels: dict) -> GroupSummary:
-    """A group's statistics over the seeds it uses (core.groups.choose)."""
-    why = {id(info): reason for info, reason in group.dropped}
-    runs = tuple(replace(summarize(i, weight, run_labels.get(id(i))), group=group.label,
-                         seed=seed_of(i), left_out=why.get(id(i), "")) for i in group.runs)
-    used = [r for r in runs if not r.left_out]
-    metrics = {}
-    for m in METRICS:
-        have = [r.metrics[m] for r in used if m in r.metrics]
-        if have:
-            metrics[m] = GroupMetric(*(stats.spread(getattr(s, a) for s in have)
-                                       for a in ("last", "smoothed", "best", "best_epoch")))
-
-    def over(attr):
-        return stats.spread(v for v in (getattr(r, attr) for r in used) if v is not None)
-
-    config = (group.used or group.runs)[0].config if group.runs else {}
-    return GroupSummary(group.label, group.experiment, group.name, runs, metrics,
-                        over("gap"), over("onset"), over("rise"), _status(runs), group.finished,
-                        config=config if isinstance(config, dict) else {})
-
-
-def _status(runs) -> str:
-    """'finished' when every seed is; else how many seeds are in which state."""
-    counts: dict[str, int] = {}
-    for r in runs:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    if set(counts) <= {"finished", "unknown"}:
-        return "finished"
-    if len(runs) == 1:
-        return runs[0].status
-    return ", ".join(f"{n} {status}" for status, n in counts.items() if status not in ("finished", "unknown"))
 
 
 def _with_contrasts(groups: list, refs: dict, difference=None, margin=None) -> list:
@@ -478,244 +209,7 @@ def _sortable(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
-# --- sentences --------------------------------------------------------------------------
-
-def fmt_p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def _mean(s: stats.Spread, digits: int = 3) -> str:
-    """'0.575' for one seed, '0.575 ± 0.012' for several."""
-    if s.sd is None:
-        return f"{s.mean:.{digits}f}"
-    return f"{s.mean:.{digits}f} in every seed" if s.sd == 0 else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
-
-
-def _seeds(c: Contrast) -> str:
-    if c.n == c.n_base:
-        return "one seed each" if c.n == 1 else f"{c.n} seeds each"
-    return f"{c.n} seed{'s' * (c.n > 1)} vs {c.n_base}"
-
-
-def _size(c: Contrast, value: float) -> str:
-    """A difference in the metric's words: accuracy in points (hundredths), loss as is."""
-    return f"{value * 100:.1f} points" if c.metric.endswith("acc") else f"{value:.3f}"
-
-
-def evidence(c: Contrast, base_label: str) -> str:
-    """The difference and its evidence in words, e.g. 'test accuracy 2.1 ± 0.6 points over
-    baseline (paired by seed, 95% CI and p Bonferroni-adjusted over 2), p = 0.003, 5 seeds
-    each'. The sign is in the words (over/under, lower/higher), never a bare minus."""
-    accuracy = c.metric.endswith("acc")
-    size = _size(c, abs(c.delta))
-    if accuracy:
-        way = "over" if c.delta >= 0 else "under"
-    else:
-        way = "lower than" if c.delta <= 0 else "higher than"
-    if c.low is not None and c.high > c.low:
-        half = _size(c, (c.high - c.low) / 2)
-        size = f"{size.split()[0]} ± {half}"
-    text = f"{LABELS[c.metric]} {size} {way} {base_label}"
-    if c.kind:
-        how = "paired by seed" if c.kind == "paired" else "Welch, seeds not paired"
-        if c.low is not None and c.high > c.low:
-            adj = (f"; {c.confidence:.1%} CI and p Bonferroni-adjusted over {c.m} runs" if c.m > 1
-                   else "; 95% CI")
-            text += f" ({how}{adj})"
-        else:
-            text += f" ({how}; no spread across seeds, so no interval)"
-    if c.p_adj is not None and not math.isnan(c.p_adj):
-        text += f", {fmt_p(c.p_adj)}"
-    return f"{text}, {_seeds(c)}"
-
-
-def power_words(c: Contrast, difference: float | None) -> str:
-    """What the seeds could have found: the smallest detectable difference and, for a named
-    difference, the seeds it takes."""
-    parts = []
-    if c.detectable is not None:
-        parts.append(f"these seeds detect a difference of {_size(c, c.detectable)} or more (80% power)")
-    if difference and c.needed is not None:
-        many = f"more than {verdicts.MAX_SEEDS}" if c.needed > verdicts.MAX_SEEDS else str(c.needed)
-        parts.append(f"detecting {_size(c, difference)} would take {many} seeds a side")
-    return "; ".join(parts)
-
-
-def sentence(group: GroupSummary, base: GroupSummary | None, difference: float | None = None) -> str:
-    """A group against its reference in words: the evidence and the verdict, what its seeds
-    could detect, then the best accuracy, the overfitting onset and the gap (means over its seeds)."""
-    if not group.metrics:
-        return _nothing_logged(group)
-    parts = []
-    if group.is_baseline:
-        ta = group.metrics.get(VERDICT_METRIC)
-        parts.append("the reference" + (f": test accuracy {_mean(ta.last)} over {group.n} seeds (mean ± sd)"
-                                        if ta and group.n > 1 else ""))
-    elif base is not None and VERDICT_METRIC in group.contrasts:
-        c = group.contrasts[VERDICT_METRIC]
-        epochs = (f" (epoch {group.last_epoch} vs {base.last_epoch})"
-                  if group.last_epoch != base.last_epoch else "")
-        parts.append(f"{evidence(c, base.label)}{epochs}: {_verdict_words(c)}")
-        if power := power_words(c, difference):
-            parts.append(power)
-    if VERDICT_METRIC in group.metrics:
-        ta = group.metrics[VERDICT_METRIC]
-        at = (f"epoch {ta.best_epoch.mean:g}" if not ta.best_epoch.sd
-              else f"epoch {ta.best_epoch.mean:.1f} on average")
-        parts.append(f"best test accuracy {_mean(ta.best)} at {at}")
-    parts += _onset_words(group)
-    if group.gap is not None:
-        parts.append(f"train-test accuracy gap {group.gap.mean:+.3f}")
-    text = "; ".join(parts)
-    if group.n == 1 and group.status not in ("finished", "unknown"):
-        text += f" ({group.status})"
-    text += _left_out(group)
-    return text[0].upper() + text[1:] + "."
-
-
-def _nothing_logged(group: GroupSummary) -> str:
-    """A group none of whose seeds the statistics can use: what its seeds logged."""
-    logged = [r for r in group.runs if r.epochs]
-    if not logged:
-        return f"No finished epoch yet ({group.status})."
-    what = "; ".join(f"{r.label} {r.status} after {r.epochs} epoch{'s' * (r.epochs != 1)}"
-                     + (f", last test accuracy {r.metrics['test_acc'].last:.3f}" if "test_acc" in r.metrics else "")
-                     for r in logged)
-    return f"No seed to compare ({group.status}); they logged: {what}."
-
-
-def _verdict_words(c: Contrast) -> str:
-    head, *rest = c.verdict.split("; ")
-    if head.startswith("too few seeds"):
-        head += " (repeat it over more seeds, e.g. --seeds 5)"
-    return "; ".join([head, *rest])
-
-
-def _onset_words(group: GroupSummary) -> list[str]:
-    onset, rise = group.onset, group.rise
-    if onset is None or rise is None:
-        return []
-    if onset.n == 1:
-        return [f"test loss bottoms at epoch {onset.mean:g} then rises {rise.mean:.3f}" if rise.mean > 0
-                else f"test loss still falling at epoch {onset.mean:g}"]
-    rising = sum(1 for v in rise.values if v > 0)
-    if not rising:
-        return ["test loss still falling at the last epoch in every seed"]
-    at = f"{onset.mean:g}" if not onset.sd else f"{onset.mean:.1f} on average"
-    return [f"test loss bottoms at epoch {at} and has risen since in "
-            f"{rising} of {onset.n} seeds (by {rise.mean:.3f} on average)"]
-
-
-def _left_out(group: GroupSummary) -> str:
-    if not group.dropped:
-        return ""
-    why = ", ".join(f"{label} ({reason})" for label, _, reason in group.dropped)
-    return f"; {len(group.dropped)} of its {len(group.runs)} runs left out: {why}"
-
-
-# --- finding runs on disk -------------------------------------------------------------
-
-def experiments(logdir) -> list[tuple[str, list[Path]]]:
-    """(experiment, run folders oldest first) under the log dir, most recently active first."""
-    groups: dict[str, list[Path]] = {}
-    for run in list_runs(logdir):
-        groups.setdefault(run.parent.name, []).append(run)
-    return sorted(groups.items(), key=lambda kv: max(_activity(p) for p in kv[1]), reverse=True)
-
-
-def _activity(run: Path) -> float:
-    """When the run last wrote something (metrics.jsonl grows while it trains)."""
-    times = []
-    for name in (CONFIG, "metrics.jsonl", "status.json"):
-        try:
-            times.append((run / name).stat().st_mtime)
-        except OSError:
-            pass
-    return max(times, default=0.0)
-
-
-def experiment_runs(folder: Path) -> list[Path]:
-    """An experiment's runs in its preset's order (when a preset has its name), then oldest first."""
-    runs = sorted((p.parent for p in Path(folder).glob(f"*/{CONFIG}")),
-                  key=lambda p: (p / CONFIG).stat().st_mtime)
-    order = _preset_order(folder.name)
-    rank = {name: k for k, name in enumerate(order)}
-    return sorted(runs, key=lambda r: rank.get(_group_of(r), len(order)))  # stable: oldest first otherwise
-
-
-def _group_of(run: Path) -> str:
-    """The group a run folder names (its preset run's name), else the folder's name."""
-    meta = read_meta(run)[0] or {}
-    return meta.get("group") or run.name
-
-
-def preset_margin(experiments_: list[str]) -> float | None:
-    """The equivalence margin (accuracy units) a preset of these experiments names, when they
-    are one experiment whose preset has one."""
-    from .presets import PresetError, available, load_file
-
-    names = set(experiments_)
-    path = available().get(next(iter(names))) if len(names) == 1 else None
-    try:
-        margin = load_file(path).equivalence if path else None
-    except PresetError:
-        return None
-    return margin / 100 if margin is not None else None
-
-
-def _preset_order(name: str) -> list[str]:
-    from .presets import PresetError, available, load_file
-
-    path = available().get(name)
-    if path is None:
-        return []
-    try:
-        return [n for n, _ in load_file(path).runs]
-    except PresetError:
-        return []
-
-
-def resolve(targets: list[str], logdir) -> tuple[str, list[Path]]:
-    """A title and the run folders for EXPERIMENT names, experiment folders or run folders.
-
-    No target: the most recently active experiment under the log dir.
-    """
-    logdir = Path(logdir)
-    known = experiments(logdir)
-    if not targets:
-        if not known:
-            raise CompareError(f"no runs under {logdir}; run some first (cifar-tui run quick-demo) "
-                               "or point --logdir at your runs.")
-        name, _ = known[0]
-        return name, experiment_runs(logdir / name)
-    runs: list[Path] = []
-    for target in targets:
-        runs += _resolve_one(target, logdir, [n for n, _ in known])
-    unique, seen = [], set()
-    for p in runs:  # a run named twice counts once, in its first place
-        if p.resolve() not in seen:
-            seen.add(p.resolve())
-            unique.append(p)
-    return _title(unique), unique
-
-
-def _title(runs: list[Path]) -> str:
-    """The experiment's name, or the experiments the runs come from."""
-    names = list(dict.fromkeys(p.resolve().parent.name for p in runs))
-    return names[0] if len(names) == 1 else "runs from " + ", ".join(names)
-
-
-def _resolve_one(target: str, logdir: Path, known: list[str]) -> list[Path]:
-    path = Path(target)
-    if (path / CONFIG).is_file():
-        return [path]
-    if path.is_dir() and any(path.glob(f"*/{CONFIG}")):
-        return experiment_runs(path)
-    if (logdir / target).is_dir() and any((logdir / target).glob(f"*/{CONFIG}")):
-        return experiment_runs(logdir / target)
-    where = f"; the experiments there are: {', '.join(known)}" if known else "; it holds no runs yet"
-    raise CompareError(f"{target!r} is neither a run folder nor an experiment under {logdir}{where}.")
-
+# --- reading run folders --------------------------------------------------------------
 
 def load(paths: list[Path]) -> list[RunInfo]:
     return [read_run(p) for p in paths]

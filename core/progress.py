@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from .events import BatchProgress, RunStarted
-from .records import PROGRESS, atomic_write, read_text
+from .records import PROGRESS, atomic_write, read_object
 from .schema import PHASES, progress_problem
 
 
@@ -26,14 +26,7 @@ def checked_progress(run_dir) -> tuple[dict | None, str]:
     """(the last progress sample, "") or (None, "") when there is none yet, or (None, one
     phrase naming the file) when it is malformed or a link."""
     path = Path(run_dir) / PROGRESS
-    try:
-        sample = json.loads(read_text(path))
-    except FileNotFoundError:
-        return None, ""
-    except (OSError, ValueError) as e:
-        return None, f"{path} is damaged ({getattr(e, 'strerror', None) or 'not valid JSON'})"
-    problem = progress_problem(sample)
-    return (None, f"{path} is damaged ({problem})") if problem else (sample, "")
+    return read_object(path, progress_problem)
 
 
 def sample_order(sample: dict) -> tuple:

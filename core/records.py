@@ -169,7 +169,7 @@ def read_run(run_dir) -> RunInfo:
         info.name = safe_name(meta.get("run", ""), info.name)
         info.group = safe_name(meta.get("group") or "", "")
     info.metrics, bad_line, torn = _parse_metrics(path)
-    status, bad_status = _read_object(path / STATUS, status_problem)
+    status, bad_status = read_object(path / STATUS, status_problem)
     damage = link_problem(path) or damage or bad_line or bad_status
     if not damage and status is not None:
         damage = _ended_short(path, status, info.metrics, torn)
@@ -199,7 +199,7 @@ def _ended_short(path: Path, status: dict, rows: list, torn: bool) -> str:
     return f"{how} records {last} epoch(s) but {path / STATUS} says {done} finished"
 
 
-def _read_object(path: Path, check) -> tuple[dict | None, str]:
+def read_object(path: Path, check) -> tuple[dict | None, str]:
     """A JSON object file, never through a link: (its dict, "") or (None, "") when missing or
     (None, why) when unusable; `check` (core.schema) says whether its values are."""
     try:
@@ -217,7 +217,7 @@ def _read_object(path: Path, check) -> tuple[dict | None, str]:
 def read_meta(run_dir) -> tuple[dict | None, str]:
     """config.json of a run folder: (its dict, ""), (None, "") when there is none, or
     (None, one phrase saying how it is damaged)."""
-    return _read_object(Path(run_dir) / CONFIG, config_problem)
+    return read_object(Path(run_dir) / CONFIG, config_problem)
 
 
 def write_status(run_dir, status: str, message: str, epochs_done: int, cause: str = "") -> None:
@@ -225,13 +225,19 @@ def write_status(run_dir, status: str, message: str, epochs_done: int, cause: st
                                         "epochs_done": epochs_done, "ended": time.time()})
 
 
+def probe_writable(folder) -> None:
+    """OSError unless a file can be made (and removed) in `folder`, which is made if missing:
+    root ignores modes, a read-only mount does not, so try rather than check."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
+
+
 def check_logdir(logdir: str) -> None:
     """Make sure run records can be written under `logdir` before any run starts."""
     try:
-        Path(logdir).mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=logdir)
-        os.close(fd)
-        os.unlink(probe)
+        probe_writable(logdir)
     except OSError as e:
         raise RecordError(f"cannot write runs under {logdir} ({e.strerror or e}); "
                           "choose another folder with --logdir.") from None

@@ -263,7 +263,7 @@ def dropped_words(statuses, seeds: int) -> str:
     return ", ".join(parts)
 
 
-# --- from a group summary (core.compare.GroupSummary) -------------------------------------
+# --- from a group summary (core.summaries.GroupSummary) -----------------------------------
 
 def margin_words(margin) -> str:
     """An accuracy margin in points: 0.01 -> '1 point'."""

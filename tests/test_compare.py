@@ -8,11 +8,14 @@ import sys
 
 import pytest
 
-from core.compare import (CompareError, compare, compare_paths, experiment_runs, resolve, sentence,
-                          smooth, sort_runs, summarize)
+from core.compare import CompareError, compare, compare_paths, sort_runs
+from core.curves import smooth
+from core.findruns import experiment_runs, resolve
 from core.records import read_metrics, read_run
+from core.summaries import summarize
 from tui.cli import main
 from tui.report import csv_paths, markdown
+from tui.sentences import sentence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -140,8 +143,8 @@ def test_run_still_writing_is_read_up_to_its_last_whole_line(tmp_path):
 def demo_logdir(tmp_path_factory):
     """The quick-demo preset's runs, trained for real on a tiny synthetic set."""
     from core.data import synthetic
+    from core.lifecycle import train
     from core.presets import find
-    from core.trainer import train
 
     logdir = tmp_path_factory.mktemp("runs")
     data = synthetic(n_train=256, n_test=128)
@@ -302,7 +305,7 @@ def test_at_80_columns_the_essential_columns_stay_and_the_rest_are_named(tmp_pat
 
 
 def test_a_flat_runs_wobble_is_not_marked_as_overfitting():
-    from core.compare import overfit_onset
+    from core.curves import overfit_onset
 
     flat = [2.3021, 2.3017, 2.3019, 2.3018]  # up 0.0002 from its minimum: noise on a run that never learned
     assert overfit_onset([1, 2, 3, 4], flat) is None

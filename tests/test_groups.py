@@ -7,12 +7,14 @@ import math
 import pytest
 
 from core import data as data_mod
-from core.compare import compare, compare_paths, experiment_runs, sentence
+from core.compare import compare, compare_paths
 from core.config import make_config
+from core.findruns import experiment_runs
 from core.groups import band
 from core.records import read_metrics, read_run
 from cpu import one_thread
 from tui.cli import main
+from tui.sentences import sentence
 
 
 def write_seed(logdir, experiment, folder, test_acc, group=None, seed=4, status="finished", **settings):

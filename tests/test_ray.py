@@ -19,13 +19,14 @@ import ray
 import torch
 
 from eventorder import in_trainer_order
+from exitcases import EXPERIMENT, check_exit_codes
 from core.config import make_config
 from core.events import EpochDone, RunEnded, RunStarted
 from core.executor import Executor, Job
+from core.lifecycle import train
 from core.ray_executor import INSTALL, LOST, RayExecutor, connect
 from core.records import lock_owner, read_metrics, read_run
 from core.resume import resume_problem
-from core.trainer import train
 from tui.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -301,8 +302,29 @@ def test_the_console_trains_its_queue_as_ray_tasks_and_draws_them(cluster, tmp_p
     drive()
 
 
-def test_console_ray_flags_are_checked_before_the_console_opens(capsys, tmp_path):
-    assert main(["--ray", "local", "--parallel", "2", "--logdir", str(tmp_path)]) == 2
+def test_run_ray_exits_as_the_other_placements_do(cluster, tmp_path, one_thread):
+    """0 all finished, 1 a run failed, 2 a resume target the trainer refused: as in this process
+    and in worker processes (tests/test_exitcodes.py)."""
+    from tui.rayrun import run_ray
+
+    check_exit_codes(lambda jobs, logdir, **kw: run_ray(jobs, logdir=str(logdir), experiment=EXPERIMENT,
+                                                        address=None, device="cpu", **kw), tmp_path)
+
+
+def test_run_and_the_console_spell_ray_alike(cluster, tmp_path, capsys, monkeypatch, one_thread):
+    """A bare --ray and `local` both mean Ray on this box, for `run` as for the console."""
+    assert main(["run", "quick-demo", "--run", "baseline", "--ray", "local", "--logdir", str(tmp_path / "runs"),
+                 *TINY]) == 0
+    assert read_run(tmp_path / "runs" / "quick-demo" / "baseline").status == "finished"
+    opened = []
+    monkeypatch.setattr("tui.app.run_console", lambda **kw: opened.append(kw) or 0)  # not the TUI itself
+    assert main(["--ray", "--logdir", str(tmp_path / "console")]) == 0
+    assert isinstance(opened[0]["placer"], RayExecutor), capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spelling", [["--ray"], ["--ray", "local"]], ids=["bare", "local"])
+def test_console_ray_flags_are_checked_before_the_console_opens(capsys, tmp_path, spelling):
+    assert main([*spelling, "--parallel", "2", "--logdir", str(tmp_path)]) == 2
     assert "leave --parallel and --devices out" in capsys.readouterr().err
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

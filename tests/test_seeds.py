@@ -10,10 +10,10 @@ import torch
 from core import data as data_mod
 from core.config import ConfigError, make_config
 from core.events import EpochDone
+from core.lifecycle import train
 from core.presets import PresetError, find, load_file
 from core.records import list_runs, read_metrics, read_run
 from core.seeds import Job, Seeds, expand, parse_seeds
-from core.trainer import train
 from cpu import one_thread
 from tui.cli import main
 
@@ -205,7 +205,8 @@ def test_compare_shows_n_mean_sd_ci_p_and_verdict_at_80_columns(three_seeds, cap
 
 
 def test_one_seed_resumes_on_its_own_and_rejoins_its_group(tmp_path, counted_loads, capsys):
-    from core.compare import compare_paths, experiment_runs
+    from core.compare import compare_paths
+    from core.findruns import experiment_runs
 
     config = find("quick-demo").run("baseline").replace(epochs=2, device="cpu", train_fraction=1.0)
     with one_thread():

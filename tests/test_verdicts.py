@@ -9,13 +9,15 @@ import random
 import numpy as np
 import pytest
 
-from core.compare import as_group_row, compare_paths, experiment_runs, sentence
+from core.compare import as_group_row, compare_paths
 from core.config import make_config
+from core.findruns import experiment_runs
 from core.presets import PresetError, load_file
 from core.seeds import more_seeds
 from core.verdicts import (TTest, adjust, contrasts, detectable, equivalence_p, power, seeds_needed,
                            seeds_to_add, t_test)
 from tui.cli import main
+from tui.sentences import sentence
 
 # R's `sleep` data set (Student 1908): extra sleep of 10 patients under two drugs
 DRUG1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]

@@ -24,14 +24,14 @@ from textual.worker import Worker, WorkerState
 
 from core.config import ConfigError, RunConfig
 from core.data import SharedData
+from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
 from core.executor import Job as PlacedJob
 from core.executor import ProcessExecutor, default_devices
-from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.lifecycle import train
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
 from core.seeds import Job as SeedJob
-from core.trainer import train
 from tui.following import FollowFound, Following
 from tui.jobqueue import Job, JobQueue
 from tui.headless import ended_text

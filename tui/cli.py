@@ -3,7 +3,7 @@
 Exit codes: 0 every run finished; 1 a run failed or diverged; 2 bad usage, which includes a resume
 target that cannot be used as it is (not a run folder, damaged, being written by another run, an
 unreadable checkpoint, or one that does not back the recorded epochs), with nothing changed;
-128 + N when stopped by signal N. Each refusal is one sentence.
+128 + N when stopped by signal N (tui/exitcodes.py, for every placement). Each refusal is one sentence.
 """
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ class UsageError(Exception):
 
 
 COMMON = ("logdir", "data_dir", "data_url", "data_md5")
+RAY_ADDRESSES = ("no ADDRESS (or local) starts Ray on this box; auto joins the cluster ray start set up here; "
+                 "HOST:PORT or ray://HOST:PORT joins that one")
+
+
+def ray_address(text: str) -> str | None:
+    """--ray's value, read alike by `run` and the console: None to start Ray on this box (a bare
+    --ray, or `local`, the console's old spelling), else the address to join."""
+    text = text.strip()
+    return None if text.lower() in ("", "local") else text
 
 
 def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
@@ -39,7 +48,7 @@ def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cifar-tui", usage="cifar-tui [-h] [--logdir DIR] [--data-dir DIR] [--data-url URL] [--data-md5 MD5] "
-                                "[--parallel N] [--devices DEV,DEV] [--ray ADDRESS] [--on-hangup keep|stop] [COMMAND ...]",
+                                "[--parallel N] [--devices DEV,DEV] [--ray [ADDRESS]] [--on-hangup keep|stop] [COMMAND ...]",
         description="Train small CNNs on CIFAR-10 and watch the curves live. With no COMMAND, cifar-tui opens "
                     "the console (keys: ? inside it); a COMMAND works without it, in the shell.",
         epilog="`cifar-tui COMMAND --help` tells more about one command.")
@@ -50,9 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--devices", dest="console_devices", default=None, metavar="DEV,DEV",
                          help="devices for the console's --parallel, e.g. cuda:0,cuda:1 "
                               "(default: every visible GPU, else the CPU)")
-    console.add_argument("--ray", dest="console_ray", default=None, metavar="ADDRESS",
-                         help="the console trains each run as a Ray task: local starts Ray on this box; "
-                              "auto or HOST:PORT joins that cluster")
+    console.add_argument("--ray", dest="console_ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                         help="the console trains each run as a Ray task: " + RAY_ADDRESSES)
     console.add_argument("--on-hangup", default="keep", choices=("keep", "stop"),
                          help="when the console's terminal hangs up while it trains: keep (default) trains its "
                               "queue to the end and exits 0; stop stops the runs cleanly (exit 129)")
@@ -72,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="repeat every run over N seeds from its seed upward, or over the seeds listed "
                           "(default: the preset's seeds, else one); each seed is its own run folder, RUN-sSEED")
     run.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                     help="train each run as a Ray task: no ADDRESS starts Ray on this box; auto or HOST:PORT joins that cluster")
+                     help="train each run as a Ray task: " + RAY_ADDRESSES)
     run.add_argument("--runs-per-gpu", default=None, metavar="K", help="with --ray, K runs share one GPU (each asks for 1/K of it)")
     _common(run, argparse.SUPPRESS)
     compare = sub.add_parser("compare", help="compare the runs of an experiment (or any runs) against the baseline",
@@ -211,12 +219,12 @@ def _placement(parallel: str | None, devices: str | None) -> dict:
             "devices": devices}
 
 
-def _console_ray(address: str, args):
-    """The console's --ray ADDRESS: the cluster joined (or Ray started here for `local`) and its
+def _console_ray(address: str | None, args):
+    """The console's --ray: the cluster at `address` joined (None: Ray started here) and its
     view of the log dir checked before the console opens; one sentence (exit 2) if not."""
     from core.ray_executor import RayExecutor, connect
 
-    cluster = connect(None if address.strip().lower() == "local" else address.strip())
+    cluster = connect(address)
     executor = RayExecutor(args.logdir or default_logdir(), args.data_url, args.data_md5, cluster=cluster)
     try:
         executor.check([])
@@ -244,7 +252,7 @@ def _run_on_ray(args, logdir: str) -> int:
         raise UsageError("--runs-per-gpu shares GPUs, but --devices cpu trains on CPUs; leave one of them out.")
     from tui.rayrun import run_ray
 
-    placing = {"address": args.ray or None, "device": device, "runs_per_gpu": per_gpu,
+    placing = {"address": ray_address(args.ray), "device": device, "runs_per_gpu": per_gpu,
                "data_url": args.data_url, "data_md5": args.data_md5}
     if args.resume:
         config, experiment, name = _resumed(args)
@@ -341,7 +349,7 @@ def cmd_console(args) -> int:
         if placing:
             raise UsageError("--parallel places runs on this box; with --ray the cluster places them, "
                              "so leave --parallel and --devices out.")
-        placing = {"placer": _console_ray(args.console_ray, args)}
+        placing = {"placer": _console_ray(ray_address(args.console_ray), args)}
     return run_console(logdir=args.logdir or default_logdir(), data_dir=args.data_dir,
                        data_url=args.data_url, data_md5=args.data_md5, on_hangup=args.on_hangup, **placing)
 

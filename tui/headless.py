@@ -21,8 +21,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from core.data import SharedData
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.lifecycle import train
 from core.seeds import Job
-from core.trainer import train
+from tui.exitcodes import exit_code
 
 STOP_SIGNALS = [s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s]
 
@@ -123,7 +124,7 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
     console = console or Console(highlight=False)
     data = SharedData(data_url, data_md5)
     stop = threading.Event()
-    failed = refused = False
+    ended = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
     with stop_on_signals(stop) as caught, Progress(*columns, console=console, transient=True) as progress:
@@ -131,10 +132,8 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
         try:
             for job in jobs:
                 name, config, group = Job(*job)
-                ended = train(config, printer, stop, logdir=logdir, experiment=experiment, run=name,
-                              group=group, data=data, resume_dir=resume_dir)
-                failed |= ended.status in ("failed", "diverged")
-                refused |= ended.cause == "refused"  # a resume target it could not use: bad usage
+                ended.append(train(config, printer, stop, logdir=logdir, experiment=experiment, run=name,
+                                   group=group, data=data, resume_dir=resume_dir))
                 if caught:
                     break
         except KeyboardInterrupt:  # a second signal outside a run
@@ -142,5 +141,4 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
     if caught:
         for s in STOP_SIGNALS:  # records are complete: a further signal must not kill the exit
             signal.signal(s, signal.SIG_IGN)
-        return 128 + caught[0]
-    return 2 if refused else 1 if failed else 0
+    return exit_code(ended, caught)

@@ -17,6 +17,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from core.executor import Job, ProcessExecutor, default_devices
 from core.seeds import Job as SeedJob
+from tui.exitcodes import exit_code
 from tui.headless import STOP_SIGNALS, _Printer, silence_terminal
 
 
@@ -74,8 +75,7 @@ def run_placed(executor, queue: list[Job], console: Console) -> int:
     if caught:
         for s in STOP_SIGNALS:  # records are complete: a further signal must not kill the exit
             signal.signal(s, signal.SIG_IGN)
-        return 128 + caught[0]
-    return 1 if any(e.status in ("failed", "diverged") for e in ended.values()) else 0
+    return exit_code(ended.values(), caught)
 
 
 def format_concurrent(results, config) -> str:

@@ -15,10 +15,12 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from core.compare import VERDICT_METRIC, Comparison, GroupSummary, as_group_row, as_row, sentence
+from core.compare import Comparison, as_group_row, as_row
 from core.records import CONFIG, METRICS, atomic_write, read_run, record_file_problem
+from core.summaries import VERDICT_METRIC, GroupSummary
 from core.verdicts import MAX_SEEDS, MIN_SEEDS, margin_words
 from tui.labels import fit as fit_labels
+from tui.sentences import sentence
 
 BASE_COLUMNS = ("run", "experiment", "group", "seed", "epoch")
 VERDICT_WIDTH = 18  # room the verdict keeps at narrow widths: "no detectable" / "difference (n = 3)"
@@ -320,8 +322,8 @@ def compare_command(targets: list[str], logdir, sort: str, csv_file=None, md_fil
     preset of the one experiment compared may name it."""
     from rich.console import Console
 
-    from core.compare import (SORT_HELP, SORT_KEYS, CompareError, compare_paths, experiments, preset_margin,
-                              resolve)
+    from core.compare import SORT_HELP, SORT_KEYS, CompareError, compare_paths
+    from core.findruns import experiments, preset_margin, resolve
 
     if sort not in SORT_KEYS:
         raise CompareError(f"cannot sort by {sort!r}; sort by one of: {SORT_HELP}.")

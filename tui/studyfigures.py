@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.compare import LABELS, group_curve
+from core.curves import group_curve
+from tui.sentences import LABELS
 from core.records import atomic_write
 
 METRIC_AXES = {"train_loss": "loss", "test_loss": "loss", "train_acc": "accuracy", "test_acc": "accuracy"}
@@ -37,7 +38,7 @@ class Line:
 
 
 def group_lines(groups, metric: str, colours: dict) -> list[Line]:
-    """The curves of `groups` (core.compare.GroupSummary) for `metric`: the mean over the seeds
+    """The curves of `groups` (core.summaries.GroupSummary) for `metric`: the mean over the seeds
     the statistics use (a group without any: its seeds as they are), with their min–max."""
     out = []
     for g in groups:

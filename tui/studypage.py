@@ -5,10 +5,10 @@ from __future__ import annotations
 import html
 import time
 
-from core.compare import LABELS
 from core.records import METRICS
 from tui import notebook
 from tui.report import ESSENTIAL, columns, markdown, sentences
+from tui.sentences import LABELS
 from tui.studyreport import (SORT, SYNTHETIC_NOTE, differences, environment, experiments, explanation,
                              notebook_rows, synthetic)
 

@@ -10,16 +10,15 @@ one, and every file goes through a temp file and a rename, so a link is replaced
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.compare import CompareError, Comparison, compare_paths, preset_margin, resolve
+from core.compare import CompareError, Comparison, compare_paths
+from core.findruns import preset_margin, resolve
 from core.config import make_config
-from core.records import CONFIG, METRICS, atomic_write, read_meta, safe_name
+from core.records import CONFIG, METRICS, atomic_write, probe_writable, read_meta, safe_name
 from core.verdicts import recipe_difference
 from tui import notebook
 from tui.confdiff import change, changes, describe
@@ -76,10 +75,7 @@ def check_out(out: Path) -> None:
                 raise CompareError(f"{folder} {where}; write the report elsewhere with --out DIR.")
     for folder in (out, out / "figures"):
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
-            os.close(fd)
-            os.unlink(probe)
+            probe_writable(folder)
         except OSError as e:
             raise CompareError(f"cannot write the report in {folder} ({e.strerror or e}); "
                                "choose another folder with --out DIR.") from None
@@ -106,7 +102,7 @@ def experiments(comparison: Comparison) -> list[str]:
 
 
 def draw_figures(comparison: Comparison, out: Path, colours: dict) -> dict:
-    from core.compare import LABELS
+    from tui.sentences import LABELS
     from tui.studyfigures import draw, group_lines
 
     figures = {}

@@ -20,7 +20,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from core.compare import SORT_KEYS, VERDICT_METRIC, Comparison, compare, preset_margin, sort_runs
+from core.compare import SORT_KEYS, Comparison, compare, sort_runs
+from core.findruns import preset_margin
+from core.summaries import VERDICT_METRIC
 from core.config import ConfigError
 from core.groups import group_runs
 from core.records import read_run

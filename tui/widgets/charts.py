@@ -9,7 +9,7 @@ The focused chart has a cursor (←/→ by epoch): a vertical line, and the key 
 into a readout of each run's value at that epoch. The train-loss chart also draws the
 epoch in progress (RunView.live) as a dotted segment from the last finished epoch to
 the running loss; the epoch's own value replaces it. The test-loss chart marks each
-run's overfitting onset (core.compare: the epoch of its lowest test loss) where test
+run's overfitting onset (core.curves: the epoch of its lowest test loss) where test
 loss has risen since.
 
 A group of seeds (tui.groupview) is one curve, its mean, with its min–max spread as a
@@ -31,7 +31,7 @@ from textual.message import Message
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from core.compare import overfit_onset, smooth
+from core.curves import overfit_onset, smooth
 from tui.groupview import curves
 from tui.labels import fit
 from tui.runview import PALETTE, RunView

@@ -1,0 +1,45 @@
+"""One exit-code table for `cifar-tui run` whichever way its runs are placed: the table itself,
+then the same cases in this process and in worker processes (Ray's: tests/test_ray.py)."""
+import pytest
+import torch
+
+from core.events import RunEnded
+from exitcases import EXPERIMENT, check_exit_codes
+from tui.exitcodes import exit_code
+from tui.headless import run_queue
+from tui.parallel import run_parallel
+
+
+def ended(status, cause=""):
+    return RunEnded("r", status, cause=cause)
+
+
+@pytest.mark.parametrize("ends, signals, code", [
+    ([ended("finished"), ended("finished")], [], 0),
+    ([], [], 0),
+    ([ended("finished"), ended("diverged")], [], 1),
+    ([ended("failed", "data"), ended("finished")], [], 1),
+    ([ended("failed", "refused"), ended("failed", "oom")], [], 2),   # bad usage outranks a failed run
+    ([ended("stopped"), ended("failed", "refused")], [15, 2], 143),  # the first signal outranks all
+    ([ended("stopped")], [1], 129),
+])
+def test_the_table(ends, signals, code):
+    assert exit_code(ends, signals) == code
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_runs_one_after_another(tmp_path, one_thread):
+    check_exit_codes(lambda jobs, logdir, **kw: run_queue(jobs, logdir=str(logdir), experiment=EXPERIMENT, **kw),
+                     tmp_path)
+
+
+def test_runs_in_worker_processes(tmp_path, one_thread):
+    check_exit_codes(lambda jobs, logdir, **kw: run_parallel(jobs, logdir=str(logdir), experiment=EXPERIMENT,
+                                                             parallel=1, devices=["cpu"], **kw), tmp_path)
