@@ -3,7 +3,7 @@
 Runs share a group when they share the experiment, the group name their job or record
 gives (a run's own name before seeds existed) and their settings: RunView.group_key, core.groups'
 key as `compare` groups them. A group of several seeds is drawn as its mean curve with the
-min–max spread (core.compare.group_curve); with `seeds` on, or for a one-seed group, every
+min–max spread (core.curves.group_curve); with `seeds` on, or for a one-seed group, every
 run is drawn on its own, exactly as before groups existed.
 
 Plain Python (no Textual), so the tests can check it directly.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.compare import DEFAULT_WEIGHT, group_curve
+from core.curves import DEFAULT_WEIGHT, group_curve
 from tui.labels import group_labels
 from tui.runview import RunView
 

@@ -9,7 +9,7 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.compare import smooth  # noqa: F401  (the charts' smoothing: TensorBoard's, one implementation)
+from core.curves import smooth  # noqa: F401  (the charts' smoothing: TensorBoard's, one implementation)
 from core.groups import key_of
 from core.records import RunInfo, free_folder, safe_name
 from tui.confdiff import changes, describe
