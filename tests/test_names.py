@@ -3,6 +3,8 @@ folders promised when queued, one naming rule for s / a / the synthetic-data off
 twice joining its group, the key's "+N more", and compare's run column at any width."""
 import json
 
+import pytest
+
 from rich.console import Console
 
 from core.config import make_config
@@ -60,8 +62,10 @@ def test_a_with_an_unedited_form_keeps_the_presets_names():
         "baseline", "augmentation+normalization"]
 
 
-def demo_view(views, name, seed, group="baseline", status="finished", losses=(2.0, 1.5)):
-    config = find("quick-demo").run("baseline").replace(seed=seed).to_dict()
+def demo_view(views, name, seed, group="baseline", status="finished", losses=(2.0, 1.5), precision="auto"):
+    """A run of quick-demo's baseline on screen; `precision`: as its record says (a started run's
+    view holds the resolved one, never auto)."""
+    config = find("quick-demo").run("baseline").replace(seed=seed, precision=precision).to_dict()
     rows = [{"epoch": e, "train_loss": v, "test_loss": v, "train_acc": 0.5, "test_acc": 0.5}
             for e, v in enumerate(losses, 1)]
     view = views.add(name, "quick-demo", config=config, group=group, status=status, metrics=rows, epochs=2,
@@ -69,16 +73,22 @@ def demo_view(views, name, seed, group="baseline", status="finished", losses=(2.
     return view
 
 
-def test_a_seed_trained_before_joins_its_group_and_is_not_queued_again():
+@pytest.mark.parametrize("native_bf16, recorded", [(False, "fp32"), (True, "bf16")])
+def test_a_seed_trained_before_joins_its_group_and_is_not_queued_again(monkeypatch, native_bf16, recorded):
+    monkeypatch.setattr("core.precision.cpu_has_fast_bf16", lambda: native_bf16)  # this CPU, either way
+    other = {"fp32": "bf16", "bf16": "fp32"}[recorded]
     views = Views()
-    demo_view(views, "baseline", 4, losses=(2.0, 1.0))  # quick-demo once, seed 4
+    demo_view(views, "baseline-fp", 4, precision=other)  # seed 4 in the other precision: not this group
     jobs = [job for job, _ in plan([Recipe("baseline", find("quick-demo").run("baseline"),
                                            find("quick-demo").run("baseline"))], Seeds(count=3))]
+    assert [trained(job, "quick-demo", views) is not None for job in jobs] == [False, False, False]
+    views = Views()
+    demo_view(views, "baseline", 4, losses=(2.0, 1.0), precision=recorded)  # quick-demo once, seed 4
     assert [trained(job, "quick-demo", views) is not None for job in jobs] == [True, False, False]
     assert trained(Job("baseline", jobs[0].config, "baseline"), "quick-demo", views) is None  # `s` again: asked for
     # trained again anyway (a console that did not know it): the group counts seed 4 once
     for seed, loss in ((4, 3.0), (5, 2.0), (6, 3.0)):
-        demo_view(views, f"baseline-s{seed}", seed, losses=(2.0, loss))
+        demo_view(views, f"baseline-s{seed}", seed, losses=(2.0, loss), precision=recorded)
     drawn = curves(list(views), "train_loss")
     assert [c.label for c in drawn] == ["baseline (n=3)"]  # no separate baseline-s4 curve
     assert drawn[0].y == [2.0, (3.0 + 2.0 + 3.0) / 3]  # the later seed-4 run counts, as compare counts it
