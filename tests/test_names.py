@@ -8,7 +8,8 @@ from rich.console import Console
 from core.config import make_config
 from core.presets import find
 from core.records import free_folder, new_run_dir
-from core.seeds import Job, Seeds
+from core.job import Job
+from core.seeds import Seeds
 from tui.groupview import curves
 from tui.recipes import Recipe, again, plan, trained
 from tui.report import compare_command
@@ -75,7 +76,7 @@ def test_a_seed_trained_before_joins_its_group_and_is_not_queued_again():
     jobs = [job for job, _ in plan([Recipe("baseline", find("quick-demo").run("baseline"),
                                            find("quick-demo").run("baseline"))], Seeds(count=3))]
     assert [trained(job, "quick-demo", views) is not None for job in jobs] == [True, False, False]
-    assert trained(Job("baseline", jobs[0].config, "baseline"), "quick-demo", views) is None  # `s` again: asked for
+    assert trained(Job(name="baseline", config=jobs[0].config, group="baseline"), "quick-demo", views) is None  # `s` again: asked for
     # trained again anyway (a console that did not know it): the group counts seed 4 once
     for seed, loss in ((4, 3.0), (5, 2.0), (6, 3.0)):
         demo_view(views, f"baseline-s{seed}", seed, losses=(2.0, loss))
