@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import make_config  # noqa: E402
+from core.lifecycle import train  # noqa: E402
 from core.records import read_metrics  # noqa: E402
-from core.trainer import train  # noqa: E402
 from tui.app import CifarApp  # noqa: E402
 
 

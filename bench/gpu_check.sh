@@ -17,14 +17,14 @@ $PY - <<'PY' || echo "!! a host sync (or an error) in the loops: see the message
 import threading, torch
 from core.config import make_config
 from core.data import synthetic
-from core.trainer import _evaluate, _prepare, _train_epoch
+from core.trainer import evaluate, prepare, train_epoch
 for extra in ({}, {"augment": True, "normalize": True}, {"regularizer": "l2"}):
     config = make_config({"dataset": "synthetic", "device": "cuda", **extra})
-    run = _prepare(config, synthetic(2048, 2000), torch.device("cuda"))
-    _train_epoch(run, 1, lambda e: None, threading.Event(), "x")  # warm-up (cudnn.benchmark, lazy init)
+    run = prepare(config, synthetic(2048, 2000), torch.device("cuda"))
+    train_epoch(run, 1, lambda e: None, threading.Event(), "x")  # warm-up (cudnn.benchmark, lazy init)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
-    sums = {**_train_epoch(run, 2, lambda e: None, threading.Event(), "x"), **_evaluate(run)}
+    sums = {**train_epoch(run, 2, lambda e: None, threading.Event(), "x"), **evaluate(run)}
     torch.cuda.set_sync_debug_mode("default")
     print("no sync:", extra or "baseline", {k: round(v.item() / n, 4) for k, (v, n) in sums.items()})
 PY

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import torch
 
-from . import data as data_mod
+from . import data as data_mod, trainer as loop
 from .config import RunConfig
 from .precision import resolve_precision
-from .trainer import EVAL_BATCH, _evaluate, _eval_logits, _prepare, _step, _to_input, _train_epoch, resolve_device
+from .trainer import EVAL_BATCH, resolve_device
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,8 @@ def measure_each(configs: list[RunConfig], dataset: data_mod.Dataset, *, repeats
     passes = {}
     for i, config in enumerate(configs):
         # two runs with the same build: the floor's fresh model and optimizer do not share state
-        for name, fn in {**_pipeline_passes(_prepare(config, dataset, device)),
-                         **_floor_passes(_prepare(config, dataset, device))}.items():
+        for name, fn in {**_pipeline_passes(loop.prepare(config, dataset, device)),
+                         **_floor_passes(loop.prepare(config, dataset, device))}.items():
             passes[i, name] = fn
     best = dict.fromkeys(passes, float("inf"))
     for r in range(repeats + 1):
@@ -139,12 +139,10 @@ def _pipeline_passes(run) -> dict:
     stop = threading.Event()
 
     def train():
-        sums = _train_epoch(run, 1, lambda event: None, stop, "bench")
-        torch.stack([s.float() for s, _ in sums.values()]).tolist()
+        loop.means(loop.train_epoch(run, 1, lambda event: None, stop, "bench"))
 
     def evaluate():
-        sums = _evaluate(run)
-        torch.stack([s.float() for s, _ in sums.values()]).tolist()
+        loop.means(loop.evaluate(run))
 
     return {"train": train, "eval": evaluate}
 
@@ -153,21 +151,21 @@ def _floor_passes(run) -> dict:
     """The same number of steps and eval forwards on one input already on the device."""
     bs = run.config.batch_size
     n, m = len(run.train_y), len(run.test_y)
-    x, y = _to_input(run, run.train_x[:bs]), run.train_y[:bs]
-    x_eval = _to_input(run, run.test_x[:EVAL_BATCH])
+    x, y = loop.to_input(run, run.train_x[:bs]), run.train_y[:bs]
+    x_eval = loop.to_input(run, run.test_x[:EVAL_BATCH])
     full, last = divmod(n, bs)
 
     def train():
         run.model.train()
         for _ in range(full):
-            _step(run, x, y)
+            loop.step(run, x, y)
         if last:
-            _step(run, x[:last], y[:last])
+            loop.step(run, x[:last], y[:last])
 
     @torch.inference_mode()
     def evaluate():
         run.model.eval()
         for i in range(0, m, EVAL_BATCH):
-            _eval_logits(run, x_eval[:min(EVAL_BATCH, m - i)])
+            loop.eval_logits(run, x_eval[:min(EVAL_BATCH, m - i)])
 
     return {"floor_train": train, "floor_eval": evaluate}

@@ -114,18 +114,18 @@ def _bench_worker(config, train_images, test_images, repeats, threads, barrier, 
     import torch
 
     from .bench import _sync, bench_data
-    from .trainer import _prepare, _train_epoch, _out_of_memory, resolve_device
+    from .outcomes import out_of_memory
+    from .trainer import means, prepare, resolve_device, train_epoch
 
     try:
         torch.set_num_threads(threads)
         device = resolve_device(config.device)
         dataset, _ = bench_data(config, train_images, test_images)
-        run = _prepare(config, dataset, device)
+        run = prepare(config, dataset, device)
         stop = threading.Event()
 
         def epoch():
-            sums = _train_epoch(run, 1, lambda event: None, stop, "bench")
-            torch.stack([s.float() for s, _ in sums.values()]).tolist()  # the trainer's one sync
+            means(train_epoch(run, 1, lambda event: None, stop, "bench"))  # ending in the trainer's one sync
 
         epoch()  # warm-up: allocator, cudnn autotune, compile
         _sync(device)
@@ -138,4 +138,4 @@ def _bench_worker(config, train_images, test_images, repeats, threads, barrier, 
     except threading.BrokenBarrierError:
         return
     except Exception as e:  # reported, not raised: the next k still gets measured
-        results.put("out of memory" if _out_of_memory(e) else f"{type(e).__name__}: {e}")
+        results.put("out of memory" if out_of_memory(e) else f"{type(e).__name__}: {e}")

@@ -49,7 +49,7 @@ class Executor:
     def run(self, jobs, on_event, stop: threading.Event | None = None,
             hurry: threading.Event | None = None) -> dict[str, RunEnded]:
         """Train `jobs` in turn; returns {job.key: RunEnded} for the jobs that were started."""
-        from .trainer import train
+        from .lifecycle import train
 
         stop = stop or threading.Event()
         ended = {}
@@ -335,7 +335,7 @@ def _worker_main(config: RunConfig, kwargs: dict, threads: int, conn) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINAL_SIGNALS)
     import torch
 
-    from .trainer import train
+    from .lifecycle import train
 
     torch.set_num_threads(threads)
 

@@ -460,7 +460,7 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
     lost attempt named; the stop file makes the trainer stop within a batch."""
     import torch
 
-    from .trainer import train
+    from .lifecycle import train
 
     torch.set_num_threads(threads)  # equal threads: the same numbers as a local run
     marker, stop_file = Path(control, f"{key}.json"), Path(control, "stop")

@@ -26,7 +26,7 @@ def park(marker: str) -> None:
 
 
 def stop_in_epoch(epoch: int, batch: int, marker: str) -> None:
-    train_epoch, step = trainer._train_epoch, trainer._step
+    train_epoch, step = trainer.train_epoch, trainer.step
 
     def counted_epoch(r, n, *args, **kw):
         if n == epoch:
@@ -37,10 +37,10 @@ def stop_in_epoch(epoch: int, batch: int, marker: str) -> None:
                     park(marker)
                 return step(*a)
 
-            trainer._step = counted_step
+            trainer.step = counted_step
         return train_epoch(r, n, *args, **kw)
 
-    trainer._train_epoch = counted_epoch
+    trainer.train_epoch = counted_epoch
 
 
 def stop_at_checkpoint(epoch: int, half: bool, marker: str) -> None:

@@ -7,8 +7,8 @@ import pytest
 from apphelp import (FAST, FakeClock, craft_run, drawn_lines, feed, fill, log_text, make_app, open_past, ready,
                      start_long_run, statuses, sync, tiny_synthetic, type_into, wait_for)
 from core.config import make_config
+from core.lifecycle import train
 from core.records import read_metrics, read_run
-from core.trainer import train
 from textual.widgets import Select
 from tui.formcheck import check
 from tui.runview import smooth

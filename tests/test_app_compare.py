@@ -11,8 +11,8 @@ from apphelp import FAST, fill, log_text, make_app, open_past, ready, start_long
 from core import trainer
 from core.config import make_config
 from core.events import EpochDone
+from core.lifecycle import train
 from core.records import read_metrics, read_run, write_json, write_status
-from core.trainer import train
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import PastRunsScreen
 from tui.screens.help import HelpScreen

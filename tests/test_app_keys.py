@@ -19,9 +19,9 @@ from apphelp import FAST, fill, log_text, make_app, open_past, ready, sync, tiny
 from core.config import make_config
 from core.events import EpochDone
 from core.follow import live_runs
+from core.lifecycle import train
 from core.records import STATUS, _name_writer, read_metrics, read_run, take_lock, write_json, write_status
 from core.resume import resume_problem
-from core.trainer import train
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import PastRunsScreen
 from tui.screens.main import MainScreen

@@ -78,12 +78,12 @@ def test_fill_is_zero_where_the_shift_uncovers():
 def test_trainer_input_equals_totensor_then_normalize(normalize):
     from core.config import make_config
     from core.data import synthetic
-    from core.trainer import _prepare, _to_input
+    from core.trainer import prepare, to_input
 
     config = make_config({"dataset": "synthetic", "device": "cpu", "normalize": normalize})
-    run = _prepare(config, synthetic(8, 8), torch.device("cpu"))
+    run = prepare(config, synthetic(8, 8), torch.device("cpu"))
     images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
-    ours = _to_input(run, images)
+    ours = to_input(run, images)
     for i in range(len(images)):
         ref = T.ToTensor()(Image.fromarray(images[i].permute(1, 2, 0).numpy()))
         if normalize:

@@ -10,8 +10,8 @@ import pytest
 
 from core.config import FIELDS
 from core.data import synthetic
+from core.lifecycle import train
 from core.records import read_run
-from core.trainer import train
 from fakecifar import write_archive, write_batches
 from tui.cli import main
 

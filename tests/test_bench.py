@@ -7,7 +7,7 @@ import torch
 from core import bench
 from core.config import make_config
 from core.data import synthetic
-from core.trainer import _prepare
+from core.trainer import prepare
 from tui.cli import main
 
 ROW = re.compile(r"^((?:train|eval) (?:fp32|bf16))\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$")
@@ -49,7 +49,7 @@ def test_measure_keeps_the_fastest_timed_pass_and_skips_the_warm_up(scripted):
 
 
 def test_the_floor_steps_the_same_model_build_as_the_trainer():
-    run = _prepare(small(), synthetic(130, 70), torch.device("cpu"))
+    run = prepare(small(), synthetic(130, 70), torch.device("cpu"))
     passes = bench._floor_passes(run)
     before = [p.detach().clone() for p in run.model.parameters()]
     passes["floor_train"]()

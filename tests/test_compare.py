@@ -143,8 +143,8 @@ def test_run_still_writing_is_read_up_to_its_last_whole_line(tmp_path):
 def demo_logdir(tmp_path_factory):
     """The quick-demo preset's runs, trained for real on a tiny synthetic set."""
     from core.data import synthetic
+    from core.lifecycle import train
     from core.presets import find
-    from core.trainer import train
 
     logdir = tmp_path_factory.mktemp("runs")
     data = synthetic(n_train=256, n_test=128)

@@ -12,14 +12,15 @@ import pytest
 import torch
 from rich.console import Console
 
+import core.lifecycle as lifecycle
 import core.records as records
 import core.trainer as trainer
 from core.config import make_config
 from core.data import synthetic
 from core.events import BatchProgress, EpochDone, RunEnded
+from core.lifecycle import train
 from core.records import read_metrics, read_run
 from core.resume import resumable_runs, resume_config
-from core.trainer import train
 from tui.headless import run_queue, stop_on_signals
 
 SMALL = synthetic(300, 100)
@@ -97,8 +98,8 @@ def test_out_of_memory_fails_the_run_frees_it_and_the_queue_goes_on(tmp_path, mo
                 freed_at_end.append(models[0]() is None)
 
     monkeypatch.setattr(trainer, "build_model", build_model)
-    original_end = trainer._end
-    monkeypatch.setattr(trainer, "_end", lambda emit, *a, **kw: original_end(lambda e: (Watch()(e), emit(e)), *a, **kw))
+    original_end = lifecycle._end
+    monkeypatch.setattr(lifecycle, "_end", lambda emit, *a, **kw: original_end(lambda e: (Watch()(e), emit(e)), *a, **kw))
     files = {"dataset": "cifar10", "data_dir": cifar_dir}  # 200 training images
     code, out = queue(tmp_path, [("big", cfg(epochs=2, **files)), ("next", cfg(epochs=1, **files))])
     assert code == 1

@@ -24,7 +24,7 @@ TRAIN_AND_RECORD_EVENTS = """
 import pickle, sys
 from core.config import make_config
 from core.data import synthetic
-from core.trainer import train
+from core.lifecycle import train
 events = []
 config = make_config({"dataset": "synthetic", "epochs": 3, "batch_size": 100, "device": "cpu", "train_fraction": 1.0})
 train(config, events.append, logdir=sys.argv[1], experiment="exp", run="r", dataset=synthetic(600, 200))

@@ -10,8 +10,8 @@ import pytest
 from core.config import make_config
 from core.data import synthetic
 from core.events import EpochDone
+from core.lifecycle import train
 from core.records import METRICS, TAGS, read_metrics
-from core.trainer import train
 
 SMALL = synthetic(300, 100)
 

@@ -143,13 +143,13 @@ def test_bad_concurrent_is_one_sentence_and_exit_2(capsys, value):
 def best_epoch_rate(config, train_images: int, test_images: int, tries: int = 3) -> float:
     """Images/s of the trainer's epoch here, best of a few (a warm-up first): a ceiling for a worker."""
     from core.bench import bench_data
-    from core.trainer import _prepare, _train_epoch
+    from core.trainer import prepare, train_epoch
 
-    run = _prepare(config, bench_data(config, train_images, test_images)[0], torch.device("cpu"))
+    run = prepare(config, bench_data(config, train_images, test_images)[0], torch.device("cpu"))
     rates = []
     for i in range(tries + 1):
         started = time.monotonic()
-        sums = _train_epoch(run, 1, lambda event: None, threading.Event(), "bench")
+        sums = train_epoch(run, 1, lambda event: None, threading.Event(), "bench")
         torch.stack([s.float() for s, _ in sums.values()]).tolist()
         rates.append(train_images / (time.monotonic() - started))
     return max(rates[1:])

@@ -13,9 +13,9 @@ import core.precision as precision
 from core.config import ConfigError, RunConfig, make_config
 from core.data import synthetic
 from core.events import EpochDone, RunStarted
+from core.lifecycle import train
 from core.records import read_metrics
 from core.resume import resume_config
-from core.trainer import train
 from tui.cli import main
 
 SMALL = synthetic(300, 100)

@@ -24,10 +24,10 @@ from core.config import make_config
 from core.events import EpochDone, RunEnded, RunStarted
 from core.executor import Executor
 from core.job import Job
+from core.lifecycle import train
 from core.ray_executor import INSTALL, LOST, RayExecutor, connect
 from core.records import lock_owner, read_metrics, read_run
 from core.resume import resume_problem
-from core.trainer import train
 from tui.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -17,10 +17,10 @@ from core.config import make_config
 from core.data import synthetic
 from core.events import RunEnded
 from core.follow import Follower, FollowError, live_runs
+from core.lifecycle import train
 from core.recordio import RECORD_FILES
 from core.records import _name_writer, read_run, take_lock, write_status
 from core.resume import resumable_runs
-from core.trainer import train
 from tui.cli import main
 from tui.screens.dialogs import PastRunsScreen
 

@@ -10,11 +10,11 @@ import torch
 from core import data as data_mod
 from core.config import ConfigError, make_config
 from core.events import EpochDone
+from core.lifecycle import train
 from core.presets import PresetError, find, load_file
 from core.records import list_runs, read_metrics, read_run
 from core.job import Job
 from core.seeds import Seeds, expand, parse_seeds
-from core.trainer import train
 from cpu import one_thread
 from tui.cli import main
 

@@ -7,8 +7,8 @@ import torch
 from core.config import make_config
 from core.data import synthetic
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.lifecycle import train
 from core.records import TAGS, read_metrics, read_run
-from core.trainer import train
 
 SMALL = synthetic(600, 200)
 

@@ -24,13 +24,13 @@ from textual.worker import Worker, WorkerState
 
 from core.config import ConfigError, RunConfig
 from core.data import SharedData
-from core.executor import ProcessExecutor, default_devices
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.executor import ProcessExecutor, default_devices
 from core.job import Job
+from core.lifecycle import train
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
-from core.trainer import train
 from tui.following import Following
 from tui.jobqueue import JobQueue
 from tui.headless import ended_text

@@ -22,7 +22,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 from core.data import SharedData
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
 from core.job import queue_of
-from core.trainer import train
+from core.lifecycle import train
 from tui.exitcodes import exit_code
 
 STOP_SIGNALS = [s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s]
