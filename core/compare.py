@@ -16,7 +16,6 @@ from pathlib import Path
 
 from . import verdicts
 from .curves import DEFAULT_WEIGHT, LOWER_IS_BETTER
-from .curves import group_curve, smooth  # noqa: F401  (tui.runview and tui.groupview still import them here)
 from .groups import Group, group_runs
 from .records import METRICS, RunInfo, read_run
 from .summaries import VERDICT_METRIC, GroupSummary, RunSummary, summarize_group

@@ -43,8 +43,13 @@ def settings_key(config: dict) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in given.items() if k not in IGNORED))
 
 
+def key_of(experiment: str, group: str, config: dict) -> tuple:
+    """What runs of one group share: experiment, group name and settings (seeds aside)."""
+    return experiment, group, settings_key(config)
+
+
 def group_key(info: RunInfo) -> tuple:
-    return info.experiment, group_name(info), settings_key(info.config)
+    return key_of(info.experiment, group_name(info), info.config)
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,20 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from apphelp import craft_run, fill, log_text, make_app, ready, sync, wait_for
-from core.follow import live_runs
+from core.follow import Follower, live_runs
 from core.records import STATUS, _name_writer, read_metrics, read_run, take_lock
 from core.resume import resume_problem
 from tui.screens.dialogs import PastRunsScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.charts import MetricChart
+import tui.following
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
@@ -275,3 +277,36 @@ def test_bad_console_placement_is_one_sentence_and_exit_2(tmp_path, capsys, args
     assert main(["--logdir", str(tmp_path), *args]) == 2  # refused before the console opens
     err = capsys.readouterr().err
     assert err.startswith(f"cifar-tui: {expected}") and err.count("\n") == 1, err
+
+
+@sync
+async def test_following_reads_folders_off_the_ui_thread_and_stops_on_quit(tmp_path, monkeypatch):
+    """A slow (NFS) log dir must not freeze the screen: every poll of a followed folder and every
+    look for its writer's next run happens in the worker thread, which ends when the app quits."""
+    logdir = tmp_path / "runs"
+    path = craft_run(logdir, "exp", "busy", [1.0, 0.9])
+    (path / STATUS).unlink()
+    lock = take_lock(path)  # this test writes it: its next run is looked for
+    _name_writer(lock)
+    polls, scans = [], []
+
+    def recorded(into, read):
+        def call(*args):
+            into.append(threading.current_thread())
+            return read(*args)
+        return call
+
+    monkeypatch.setattr(Follower, "poll", recorded(polls, Follower.poll))
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = await attach(pilot, app)  # the start-up offer looked on the UI thread, once
+            monkeypatch.setattr(tui.following, "live_runs", recorded(scans, live_runs))
+            await wait_for(pilot, lambda: len(view.metrics) == 2 and scans)
+            assert [e["train_loss"] for e in view.metrics] == [1.0, 0.9]
+            assert app.table.get_row(view.key)[2] == "2/2"
+        assert app.following.ended.wait(60), "the following thread outlived the app"
+    finally:
+        lock.close()
+    assert polls and scans
+    assert threading.main_thread() not in polls + scans

@@ -4,7 +4,6 @@ import pytest
 
 from apphelp import FAST, fill, make_app, ready, sync, tiny_synthetic, wait_for
 from core.records import read_run
-from tui.groupview import group_key
 from tui.runview import Views
 
 
@@ -27,4 +26,4 @@ async def test_a_run_started_with_precision_auto_is_grouped_by_its_recorded_prec
         assert recorded.config["precision"] in ("fp32", "bf16")
         from_disk = Views(str(tmp_path / "other")).add_past(recorded)
         assert view.config["precision"] == recorded.config["precision"]
-        assert group_key(view)[2] == group_key(from_disk)[2]
+        assert view.group_key[2] == from_disk.group_key[2]

@@ -31,7 +31,7 @@ from core.lifecycle import train
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
-from tui.following import Following
+from tui.following import FollowFound, Following
 from tui.jobqueue import JobQueue
 from tui.headless import ended_text
 from tui.messages import TrainerEvent
@@ -164,6 +164,7 @@ class CifarApp(App):
         """However the app ends, a training thread still running stops within a batch (the
         process waits for it), so its records end 'stopped' rather than 'running'."""
         self.queue.halt()
+        self.following.close()
 
     def _startup(self) -> None:
         """Once the main screen is composed."""
@@ -527,6 +528,8 @@ class CifarApp(App):
         if view is None:
             return
         event = message.event
+        if isinstance(event, RunEnded):
+            self.following.forget(view)
         if isinstance(event, BatchProgress):  # drawn by the timer: every redraw costs the trainer GIL time
             self._progress.pop(view.key, None)  # to the end: the line shows the run that moved last
             self._progress[view.key] = (view, event)
@@ -559,6 +562,9 @@ class CifarApp(App):
             self._ended(view, event)
         self.table.show(view)
 
+    def on_follow_found(self, message: FollowFound) -> None:
+        self.following.found(message)
+
     def _tick(self, view: RunView) -> None:
         """The running run's time column: its time when it started here, plus the time since."""
         if view.key in self._timing:
@@ -586,6 +592,9 @@ class CifarApp(App):
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "following" and event.state == WorkerState.ERROR:  # a bug: say so, keep the app up
+            error = event.worker.error
+            self.log_line(f"[red]internal error while following runs:[/] {type(error).__name__}: {escape(str(error))}")
         if event.worker.group != "training" or event.state not in (
                 WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return

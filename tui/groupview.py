@@ -1,10 +1,10 @@
 """The charts' groups: the runs on screen that repeat one configuration over seeds.
 
 Runs share a group when they share the experiment, the group name their job or record
-gives (a run's own name before seeds existed) and their settings (core.groups'
-settings_key), as `compare` groups them. A group of several seeds is drawn as its mean
-curve with the min–max spread (core.compare.group_curve); with `seeds` on, or for a
-one-seed group, every run is drawn on its own, exactly as before groups existed.
+gives (a run's own name before seeds existed) and their settings: RunView.group_key, core.groups'
+key as `compare` groups them. A group of several seeds is drawn as its mean curve with the
+min–max spread (core.curves.group_curve); with `seeds` on, or for a one-seed group, every
+run is drawn on its own, exactly as before groups existed.
 
 Plain Python (no Textual), so the tests can check it directly.
 """
@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.compare import DEFAULT_WEIGHT, group_curve
-from core.groups import settings_key
+from core.curves import DEFAULT_WEIGHT, group_curve
 from tui.labels import group_labels
 from tui.runview import RunView
 
@@ -31,16 +30,12 @@ class Curve:
     high: list | None = None
 
 
-def group_key(view: RunView) -> tuple:
-    return view.experiment, view.group or view.name, settings_key(view.config)
-
-
 def groups(views: list[RunView]) -> list[list[RunView]]:
     """`views` gathered into groups, in the order each group's first run comes (a seed run
     twice is in its group twice; `counted` says which of the two the group's curve uses)."""
     index: dict[tuple, list[RunView]] = {}
     for view in views:
-        index.setdefault(group_key(view), []).append(view)
+        index.setdefault(view.group_key, []).append(view)
     return list(index.values())
 
 

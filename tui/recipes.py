@@ -47,11 +47,24 @@ def again(job: Job, recipe: Recipe, **settings) -> tuple[Job, Recipe]:
 def trained(job: Job, experiment: str, views) -> object | None:
     """The finished run on screen that already is this seed of this group (same experiment,
     group name, settings and seed), if any: a seed of a group is trained once."""
-    from tui.groupview import group_key  # the charts' and compare's grouping
     from tui.runview import RunView
 
     if job.name == (job.group or job.name):  # a run on its own: starting it again is asked for
         return None
-    probe = RunView("", job.name, experiment, config=job.config.to_dict(), group=job.group or "")
-    return next((v for v in views if v.status == "finished" and group_key(v) == group_key(probe)
+    probe = RunView("", job.name, experiment, config=as_trained(job.config).to_dict(), group=job.group or "")
+    return next((v for v in views if v.status == "finished" and v.group_key == probe.group_key
                  and v.config.get("seed") == job.config.seed), None)
+
+
+def as_trained(config):
+    """`config` with precision = auto made concrete as the trainer will (a started run's view
+    holds its recorded precision); as it is when the device cannot be had here."""
+    if config.precision != "auto":
+        return config
+    from core.precision import resolve_precision
+    from core.trainer import resolve_device
+
+    try:
+        return resolve_precision(config, resolve_device(config.device))
+    except Exception:  # noqa: BLE001 - an unusable device: the trainer will say so, not this probe
+        return config

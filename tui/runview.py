@@ -9,7 +9,8 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.compare import smooth  # noqa: F401  (the charts' smoothing: TensorBoard's, one implementation)
+from core.curves import smooth  # noqa: F401  (the charts' smoothing: TensorBoard's, one implementation)
+from core.groups import key_of
 from core.records import RunInfo, free_folder, safe_name
 from tui.confdiff import changes, describe
 
@@ -50,6 +51,11 @@ class RunView:
         its run folder's name, unique on screen (see Views.relabel)."""
         return (self.prefix + (self.folder or self.name) + (PAST_MARK if self.past else "")
                 + (LIVE_MARK if self.followed else ""))
+
+    @property
+    def group_key(self) -> tuple:
+        """Its group, as core.groups keys a record (the run's own name when it has no group name)."""
+        return key_of(self.experiment, self.group or self.name, self.config)
 
     @property
     def last(self) -> dict:
@@ -124,10 +130,8 @@ class Views:
         """The run's colour, given now if it has none: the palette in order, so the first
         runs that draw get the most distinct colours, whatever failed or was skipped. The seeds
         of a group (tui.groupview) share the colour its first seed got."""
-        from tui.groupview import group_key  # groupview builds on RunView
-
         if view.colour is None:
-            mates = [v for v in self if v is not view and v.colour is not None and group_key(v) == group_key(view)]
+            mates = [v for v in self if v is not view and v.colour is not None and v.group_key == view.group_key]
             if mates and all(v.config.get("seed") != view.config.get("seed") for v in mates):
                 view.colour = mates[0].colour
                 return view.colour
