@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.config import make_config, parse_assignment  # noqa: E402
-from core.executor import Job  # noqa: E402
+from core.job import Job  # noqa: E402
 from core.presets import find  # noqa: E402
 from core.ray_executor import RayExecutor, connect  # noqa: E402
 from core.records import list_runs, read_metrics  # noqa: E402
@@ -49,7 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     overrides = dict(parse_assignment(kv) for kv in args.set)
     preset = find(args.preset, make_config({}))
-    jobs = [Job(str(i), name, config.replace(**overrides), preset.name) for i, (name, config) in enumerate(preset.runs)]
+    jobs = [Job(key=str(i), name=name, config=config.replace(**overrides), experiment=preset.name)
+            for i, (name, config) in enumerate(preset.runs)]
     sets = [a for kv in args.set for a in ("--set", kv)]
     with tempfile.TemporaryDirectory() as serial, tempfile.TemporaryDirectory() as serial1, \
             tempfile.TemporaryDirectory() as on_ray:

@@ -32,21 +32,11 @@ from . import data as data_mod
 from .config import ConfigError, RunConfig
 from .events import RunEnded, RunStarted
 from .follow import FollowError, Follower
+from .job import Job
 from .lifeline import die_with_parent
 from .records import STATUS, lock_owner, read_metrics, safe_name, write_status
 
 POLL_S = 0.1  # how often running workers' folders are read when nothing else happens
-
-
-@dataclass(frozen=True)
-class Job:
-    key: str                  # the caller's handle for the run (e.g. the console's row)
-    name: str
-    config: RunConfig
-    experiment: str
-    resume_dir: str | None = None
-    group: str | None = None  # the run it repeats over seeds (core.seeds.Job.group)
-    folder: str | None = None  # the run folder promised to it (core.records.free_folder); None: the first free
 
 
 @dataclass

@@ -33,8 +33,9 @@ from pathlib import Path
 
 from .config import ConfigError, RunConfig
 from .events import RunEnded, RunStarted
-from .executor import Executor, Job, ProcessExecutor
+from .executor import Executor, ProcessExecutor
 from .follow import FollowError, Follower
+from .job import Job
 from .records import (CONFIG, STATUS, check_logdir, is_locked, read_metrics, take_lock, write_json,
                       write_status)
 

@@ -8,18 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
-
-from .config import ConfigError, RunConfig
+from .config import ConfigError
+from .job import Job
 
 MAX_SEED = 2**63 - 1
-
-
-class Job(NamedTuple):
-    """One run to train: its run name (the folder's), its config and the group it belongs to."""
-    name: str
-    config: RunConfig
-    group: str | None = None  # None: the run's name
 
 
 @dataclass(frozen=True)
@@ -97,8 +89,8 @@ def expand(runs, seeds: Seeds = ONE) -> list[Job]:
         for name, config, run_seeds in per_run:
             if k < len(run_seeds):
                 seed = run_seeds[k]
-                jobs.append(Job(name if len(run_seeds) == 1 else run_name(name, seed),
-                                config.replace(seed=seed), name))
+                jobs.append(Job(name=name if len(run_seeds) == 1 else run_name(name, seed),
+                                config=config.replace(seed=seed), group=name))
     return jobs
 
 
@@ -108,4 +100,4 @@ def more_seeds(name: str, config: dict, seeds) -> list[Job]:
     from .config import FIELDS, make_config
 
     settings = make_config({k: v for k, v in config.items() if k in FIELDS})
-    return [Job(run_name(name, s), settings.replace(seed=s), name) for s in seeds]
+    return [Job(name=run_name(name, s), config=settings.replace(seed=s), group=name) for s in seeds]

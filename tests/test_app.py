@@ -285,10 +285,11 @@ def test_console_sentences_name_its_keys_and_say_each_word_once():
 def test_the_queue_hands_jobs_to_one_thread_at_a_time():
     import threading
 
-    from tui.jobqueue import Job, JobQueue
+    from core.job import Job
+    from tui.jobqueue import JobQueue
 
     config = make_config({"dataset": "synthetic"})
-    job = lambda k: Job(k, k, "x", config)  # noqa: E731
+    job = lambda k: Job(key=k, name=k, experiment="x", config=config)  # noqa: E731
     queue = JobQueue()
     assert queue.put([job("a")]) is True     # no thread takes jobs: start one
     assert queue.put([job("b"), job("c")]) is False  # the thread will take these too
@@ -311,7 +312,7 @@ def test_the_queue_hands_jobs_to_one_thread_at_a_time():
     queue.put([job("e")])
     queue.take()
     queue.halt()
-    assert queue.current.stop.is_set() and queue.pending() == []
+    assert queue.stop.is_set() and queue.training() == (queue.current, queue.stop) and queue.pending() == []
 
 
 def test_eta_from_measured_epoch_times():
@@ -442,7 +443,7 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
     """Core's events handed in by hand with a clock the test moves: what the table, the
     progress line, the charts' input and the log then show."""
     from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
-    from tui.jobqueue import Job
+    from core.job import Job
     from tui.runview import PALETTE
 
     clock = FakeClock()
@@ -453,7 +454,7 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
         never = app.views.add("never", "demo", config=config.to_dict(), epochs=3)
         feed(app, never, RunEnded("never", "failed", "could not write", 0, "", "record"))
         view = app.views.add("baseline", "demo", config=config.to_dict(), epochs=3)
-        app.queue.put([Job("later", "later", "demo", config.replace(epochs=2))])  # one run waits
+        app.queue.put([Job(key="later", name="later", experiment="demo", config=config.replace(epochs=2))])  # one run waits
         app._relabel()
         run_dir = str(tmp_path / "runs" / "demo" / "baseline-2")
         progress = app.get_screen_main().query_one("#progress")

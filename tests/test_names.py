@@ -10,7 +10,8 @@ from rich.console import Console
 from core.config import make_config
 from core.presets import find
 from core.records import free_folder, new_run_dir
-from core.seeds import Job, Seeds
+from core.job import Job
+from core.seeds import Seeds
 from tui.groupview import curves
 from tui.recipes import Recipe, again, plan, trained
 from tui.report import compare_command
@@ -85,7 +86,7 @@ def test_a_seed_trained_before_joins_its_group_and_is_not_queued_again(monkeypat
     views = Views()
     demo_view(views, "baseline", 4, losses=(2.0, 1.0), precision=recorded)  # quick-demo once, seed 4
     assert [trained(job, "quick-demo", views) is not None for job in jobs] == [True, False, False]
-    assert trained(Job("baseline", jobs[0].config, "baseline"), "quick-demo", views) is None  # `s` again: asked for
+    assert trained(Job(name="baseline", config=jobs[0].config, group="baseline"), "quick-demo", views) is None  # `s` again: asked for
     # trained again anyway (a console that did not know it): the group counts seed 4 once
     for seed, loss in ((4, 3.0), (5, 2.0), (6, 3.0)):
         demo_view(views, f"baseline-s{seed}", seed, losses=(2.0, loss), precision=recorded)

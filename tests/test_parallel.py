@@ -14,7 +14,8 @@ from eventorder import in_trainer_order
 from core.bench_concurrent import measure_concurrent
 from core.config import make_config
 from core.events import EpochDone, RunStarted
-from core.executor import Executor, Job, ProcessExecutor
+from core.executor import Executor, ProcessExecutor
+from core.job import Job
 from core.follow import stop_writer
 from core.records import lock_owner, read_metrics, read_run
 from core.resume import resume_problem
@@ -64,8 +65,9 @@ def test_parallel_2_leaves_the_same_records_as_the_runs_one_after_the_other(tmp_
 def test_a_worker_killed_fails_only_its_run_and_the_queue_goes_on(tmp_path):
     config = make_config({"dataset": "synthetic", "epochs": 2, "batch_size": 100, "device": "cpu",
                           "train_fraction": 0.05})
-    jobs = [Job("victim", "victim", config.replace(epochs=3), "exp"), Job("a", "a", config, "exp"),
-            Job("b", "b", config.replace(seed=5), "exp")]
+    jobs = [Job(key="victim", name="victim", config=config.replace(epochs=3), experiment="exp"),
+            Job(key="a", name="a", config=config, experiment="exp"),
+            Job(key="b", name="b", config=config.replace(seed=5), experiment="exp")]
     events = {job.key: [] for job in jobs}
 
     def on_event(key, event):
@@ -85,7 +87,7 @@ def test_a_worker_killed_fails_only_its_run_and_the_queue_goes_on(tmp_path):
     # the killed run resumes in a worker too, from its last finished epoch
     again = {}
     resumed = ProcessExecutor(str(tmp_path), parallel=1, devices=["cpu"], threads=1).run(
-        [Job("v", "victim", config.replace(epochs=3), "exp", resume_dir=victim.run_dir)],
+        [Job(key="v", name="victim", config=config.replace(epochs=3), experiment="exp", resume_dir=victim.run_dir)],
         lambda key, event: again.setdefault(type(event), []).append(event))
     assert resumed["v"].status == "finished"
     # the kill lands when epoch 1's row is on disk, maybe before its checkpoint: then epoch 1 is redone
@@ -191,7 +193,8 @@ def test_stopping_a_followed_workers_run_stops_only_that_run(tmp_path):
             started[key] = event
 
     started = {}
-    jobs = [Job("x", "x", tiny(epochs=50), "exp"), Job("a", "a", tiny(), "exp")]
+    jobs = [Job(key="x", name="x", config=tiny(epochs=50), experiment="exp"),
+            Job(key="a", name="a", config=tiny(), experiment="exp")]
     ended = ProcessExecutor(str(tmp_path), parallel=2, devices=["cpu"], threads=1).run(jobs, on_event)
     assert said[0].startswith("asked pid ") and said[0].endswith(" to stop x after its current batch.")
     x = read_run(ended["x"].run_dir)
@@ -209,7 +212,8 @@ def test_the_thread_executor_trains_in_turn_and_a_stop_ends_the_queue(tmp_path):
         if isinstance(event, EpochDone):
             stop.set()
 
-    ended = Executor(str(tmp_path)).run([Job("1", "one", tiny(), "exp"), Job("2", "two", tiny(), "exp")],
+    ended = Executor(str(tmp_path)).run([Job(key="1", name="one", config=tiny(), experiment="exp"),
+                                        Job(key="2", name="two", config=tiny(), experiment="exp")],
                                         on_event, stop)
     assert list(ended) == ["1"] and ended["1"].status == "stopped" and ended["1"].epochs_done == 1
     assert {key for key, _ in events} == {"1"} and events[-1] == ("1", "RunEnded")

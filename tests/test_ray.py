@@ -22,7 +22,8 @@ from eventorder import in_trainer_order
 from exitcases import EXPERIMENT, check_exit_codes
 from core.config import make_config
 from core.events import EpochDone, RunEnded, RunStarted
-from core.executor import Executor, Job
+from core.executor import Executor
+from core.job import Job
 from core.lifecycle import train
 from core.ray_executor import INSTALL, LOST, RayExecutor, connect
 from core.records import lock_owner, read_metrics, read_run
@@ -96,7 +97,7 @@ def test_a_lost_worker_is_retried_from_its_checkpoint_then_failed_when_retries_r
             os.kill(pid, signal.SIGKILL)
 
     executor = RayExecutor(str(tmp_path / "ray"), cluster=cluster, max_retries=1)
-    lost = executor.run([Job("v", "victim", config, "exp")], on_event)["v"]
+    lost = executor.run([Job(key="v", name="victim", config=config, experiment="exp")], on_event)["v"]
     assert len(kills) == 2 and kills[0][1] != kills[1][1]  # the second kill hit the retry's worker
     assert (lost.status, lost.cause) == ("failed", LOST) and f"--resume {lost.run_dir}" in lost.message
     info = read_run(lost.run_dir)
@@ -108,10 +109,10 @@ def test_a_lost_worker_is_retried_from_its_checkpoint_then_failed_when_retries_r
 
     again = []
     resumed = RayExecutor(str(tmp_path / "ray"), cluster=cluster).run(
-        [Job("v", "victim", config, "exp", resume_dir=lost.run_dir)], lambda key, event: again.append(event))["v"]
+        [Job(key="v", name="victim", config=config, experiment="exp", resume_dir=lost.run_dir)], lambda key, event: again.append(event))["v"]
     assert resumed.status == "finished" and again[0].first_epoch == len(rows) + 1
     assert [e.epoch for e in events + again if isinstance(e, EpochDone)] == [1, 2, 3, 4]
-    Executor(str(tmp_path / "serial")).run([Job("r", "victim", config, "exp")], lambda key, event: None)
+    Executor(str(tmp_path / "serial")).run([Job(key="r", name="victim", config=config, experiment="exp")], lambda key, event: None)
     reference = tmp_path / "serial" / "exp" / "victim"
     assert curves(lost.run_dir) == curves(reference) and same_weights(lost.run_dir, reference)
 
@@ -127,7 +128,8 @@ def test_stop_from_the_driver_stops_every_run_cleanly_and_resumably(cluster, tmp
             if len(epochs) == 2:
                 stop.set()
 
-    jobs = [Job("a", "a", tiny(epochs=50), "exp"), Job("b", "b", tiny(epochs=50, seed=5), "exp")]
+    jobs = [Job(key="a", name="a", config=tiny(epochs=50), experiment="exp"),
+            Job(key="b", name="b", config=tiny(epochs=50, seed=5), experiment="exp")]
     ended = RayExecutor(str(tmp_path), cluster=cluster).run(jobs, on_event, stop)
     for key in ("a", "b"):
         info = read_run(ended[key].run_dir)
@@ -385,7 +387,7 @@ def test_a_run_stopped_while_it_loads_its_data_leaves_no_folder(tmp_path, monkey
 
     monkeypatch.setattr(data_mod.SharedData, "load", load_then_stop)
     monkeypatch.setattr("core.ray_executor.STOP_POLL_S", 600.0)  # the watcher's poll lags as far as it likes
-    kwargs = {**Executor(str(tmp_path / "logs")).train_kwargs(Job("0", "a-s6", tiny(), "exp")),
+    kwargs = {**Executor(str(tmp_path / "logs")).train_kwargs(Job(key="0", name="a-s6", config=tiny(), experiment="exp")),
               "logdir": str(tmp_path / "logs")}
     ended = _train_task(tiny(), kwargs, 1, str(control), "0")
     assert (ended.status, ended.message) == ("stopped", "stopped before the run began; nothing was recorded.")
@@ -407,6 +409,6 @@ def test_a_killed_drivers_control_folder_is_removed_by_the_next_driver(cluster, 
     finally:
         driver.kill()
         driver.wait()
-    ended = RayExecutor(str(tmp_path), cluster=cluster).run([Job("a", "a", tiny(), "exp")], lambda key, event: None)
+    ended = RayExecutor(str(tmp_path), cluster=cluster).run([Job(key="a", name="a", config=tiny(), experiment="exp")], lambda key, event: None)
     assert ended["a"].status == "finished"
     assert not (tmp_path / ".ray").exists()  # the dead driver's folder went, and this driver's own

@@ -13,7 +13,8 @@ from core.events import EpochDone
 from core.lifecycle import train
 from core.presets import PresetError, find, load_file
 from core.records import list_runs, read_metrics, read_run
-from core.seeds import Job, Seeds, expand, parse_seeds
+from core.job import Job
+from core.seeds import Seeds, expand, parse_seeds
 from cpu import one_thread
 from tui.cli import main
 
@@ -47,7 +48,7 @@ def test_expand_names_each_seed_and_goes_seed_by_seed():
         ("a-s4", 4, "a"), ("b-s10", 10, "b"), ("a-s5", 5, "a"), ("b-s11", 11, "b")]
     assert jobs[1].config == b.replace(seed=10) and jobs[3].config.lr == 0.01
     # one seed (the default): the run keeps its plain name, as before seeds existed
-    assert expand([("a", a)]) == [Job("a", a, "a")]
+    assert expand([("a", a)]) == [Job(name="a", config=a, group="a")]
 
 
 @pytest.mark.parametrize("text, expected", [

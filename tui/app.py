@@ -25,15 +25,14 @@ from textual.worker import Worker, WorkerState
 from core.config import ConfigError, RunConfig
 from core.data import SharedData
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
-from core.executor import Job as PlacedJob
 from core.executor import ProcessExecutor, default_devices
+from core.job import Job
 from core.lifecycle import train
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
-from core.seeds import Job as SeedJob
 from tui.following import FollowFound, Following
-from tui.jobqueue import Job, JobQueue
+from tui.jobqueue import JobQueue
 from tui.headless import ended_text
 from tui.messages import TrainerEvent
 from tui.recipes import Recipe, again, plan, trained
@@ -144,7 +143,7 @@ class CifarApp(App):
         self._active = False
         self._charts_dirty = False
         self._progress: dict = {}  # the latest batch progress per run key: (view, event), not yet drawn
-        self._data_failure: tuple[str, list[Job]] | None = None  # (message, jobs to rerun)
+        self._data_failure: tuple[str, list[tuple[Job, Recipe | None]]] | None = None  # (message, jobs to rerun)
         self.signalled: int | None = None  # the quit signal received, if any
         self._hung_up = False
         self._keep_training = False  # hung up while training: train the queue to its end, then exit 0
@@ -260,17 +259,18 @@ class CifarApp(App):
     def _experiment(self) -> str:
         return self.side.preset.name if self.side.preset else "custom"
 
-    def _launch(self, experiment: str, jobs: list[tuple[SeedJob, Recipe]]) -> None:
+    def _launch(self, experiment: str, jobs: list[tuple[Job, Recipe]]) -> None:
         """Queue `jobs`, each in a row named by the folder it will get; a seed its group has
         finished on screen already is not trained again (the log says so)."""
         queued, done = [], []
-        for (name, config, group), recipe in jobs:
-            if (twin := trained(SeedJob(name, config, group), experiment, self.views)) is not None:
-                done.append(f"{twin.label} (seed {config.seed})")
+        for job, recipe in jobs:
+            if (twin := trained(job, experiment, self.views)) is not None:
+                done.append(f"{twin.label} (seed {job.config.seed})")
                 continue
-            view = self.views.add(name, experiment, config=config.to_dict(), epochs=config.epochs,
-                                  group=group or "", recipe=recipe)
-            queued.append(Job(view.key, name, experiment, config, group=group, folder=view.folder, recipe=recipe))
+            view = self.views.add(job.name, experiment, config=job.config.to_dict(), epochs=job.config.epochs,
+                                  group=job.group or "", recipe=recipe)
+            queued.append(Job(key=view.key, name=job.name, experiment=experiment, config=job.config, group=job.group,
+                              folder=view.folder))
         if done:
             self.log_line(f"Trained already, not queued again: {escape(', '.join(done))}.")
         self._relabel()
@@ -301,7 +301,7 @@ class CifarApp(App):
                 return
             while (job := self.queue.take()) is not None:
                 ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
-                              job.stop, logdir=self.logdir, experiment=job.experiment, run=job.name,
+                              self.queue.stop, logdir=self.logdir, experiment=job.experiment, run=job.name,
                               data_url=self.data_url, data_md5=self.data_md5, resume_dir=job.resume_dir,
                               group=job.group, data=data, folder=job.folder)
                 if is_data_missing(job.config, ended):
@@ -326,10 +326,8 @@ class CifarApp(App):
             configs = [job.config for job in jobs]
             executor = executor or ProcessExecutor(self.logdir, self.data_url, self.data_md5, parallel=self.parallel,
                                                    devices=self.devices or default_devices(configs))
-            placed = [PlacedJob(job.key, job.name, job.config, job.experiment, job.resume_dir, job.group, job.folder)
-                      for job in jobs]
-            ended = executor.run(placed, lambda key, event: self.post_message(TrainerEvent(key, event)),
-                                 jobs[0].stop)
+            ended = executor.run(jobs, lambda key, event: self.post_message(TrainerEvent(key, event)),
+                                 self.queue.stop)
             if any(is_data_missing(job.config, ended[job.key]) for job in jobs if job.key in ended):
                 self.queue.clear()
 
@@ -338,14 +336,14 @@ class CifarApp(App):
         if self.following.follows(key):  # another process trains it: ask that one
             self.log_line(escape(capitalised(self.following.stop(key))))
             return
-        job = self.queue.current
+        job, stop = self.queue.training()
         if not self.running or job is None:
             self.log_line("Nothing is running here; to stop a run followed live, select its row (t, ↑↓), then x."
                           if self.following.followers else "Nothing is running.")
             return
         label = escape(self.views.get(job.key).label)
-        stopping = job.stop.is_set()
-        job.stop.set()
+        stopping = stop.is_set()
+        stop.set()
         if self._stop_pressed:  # the second x: nothing more is to run
             dropped = self._clear_queue()
             what = (f"cleared the queue ({dropped} run{'s' * (dropped != 1)} not started)" if dropped
@@ -477,7 +475,7 @@ class CifarApp(App):
         view.past = False  # training here now
         self._relabel()
         self.log_line(f"Resuming [b]{escape(view.label)}[/] ({len(view.metrics)} epoch(s) on record).")
-        self._enqueue([Job(view.key, name, experiment, config, resume_dir=view.run_dir)])
+        self._enqueue([Job(key=view.key, name=name, experiment=experiment, config=config, resume_dir=view.run_dir)])
 
     # ---- compare ------------------------------------------------------------
     # the main screen's actions that make no sense over the compare screen (off its footer too)
@@ -519,7 +517,7 @@ class CifarApp(App):
             text = f"[red]No report:[/] cannot write it ({escape(e.strerror or str(e))}); free some space or make reports/ writable."
         self.call_from_thread(self.log_line, text)
 
-    def _queue_seeds(self, experiment: str, jobs: list[SeedJob]) -> None:
+    def _queue_seeds(self, experiment: str, jobs: list[Job]) -> None:
         """The compare screen's `n`: more seeds of a group, through the queue `s` and `a` use."""
         if not self._refuse(False):
             self._launch(experiment, [(job, Recipe(job.group or job.name, job.config, job.config)) for job in jobs])
@@ -587,7 +585,8 @@ class CifarApp(App):
         self.log_line(f"[b]{escape(view.label)}[/]: [{style}]{escape(ended_text(event.status, view.message))}[/]")
         config = RunConfig(**view.config) if view.config else None
         if config is not None and is_data_missing(config, event):
-            rerun = [Job(v.key, v.name, v.experiment, RunConfig(**v.config), group=v.group or None, recipe=v.recipe)
+            rerun = [(Job(key=v.key, name=v.name, experiment=v.experiment, config=RunConfig(**v.config),
+                          group=v.group or None), v.recipe)
                      for v in self.views if v.key == view.key or v.status == "queued"]
             self._data_failure = (event.message, rerun)
 
@@ -627,16 +626,16 @@ class CifarApp(App):
     def _in_queue(self, key: str) -> bool:
         return any(job.key == key for job in self.queue.pending())
 
-    def _offer_synthetic(self, message: str, jobs: list[Job]) -> None:
+    def _offer_synthetic(self, message: str, jobs: list[tuple[Job, Recipe | None]]) -> None:
         def answer(use_synthetic: bool | None) -> None:
             if not use_synthetic:
                 self.log_line("Put CIFAR-10 into the data folder, or set dataset to synthetic in the form.")
                 return
             self.side.form.widget("dataset").value = "synthetic"
             self.log_line("Running again on the synthetic data set.")
-            for experiment in dict.fromkeys(j.experiment for j in jobs):  # named as `s` would name them
-                self._launch(experiment, [again(SeedJob(j.name, j.config, j.group), j.recipe or Recipe(
-                    j.group or j.name, j.config, j.config), dataset="synthetic") for j in jobs if j.experiment == experiment])
+            for experiment in dict.fromkeys(j.experiment for j, _ in jobs):  # named as `s` would name them
+                self._launch(experiment, [again(j, recipe or Recipe(j.group or j.name, j.config, j.config),
+                                                dataset="synthetic") for j, recipe in jobs if j.experiment == experiment])
 
         self.push_screen(DataMissingScreen(message), answer)
 

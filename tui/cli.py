@@ -133,7 +133,7 @@ def _overrides(args) -> dict:
 
 
 def _jobs(args) -> tuple[str, list]:
-    """The experiment name and the jobs (core.seeds.Job: every run × every seed) a `run` command
+    """The experiment name and the jobs (core.job.Job: every run × every seed) a `run` command
     asks for; names as the run folders will have them, so what is printed is what is on disk."""
     from core.presets import find
     from core.seeds import ONE, expand, parse_seeds

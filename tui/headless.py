@@ -21,8 +21,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from core.data import SharedData
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.job import queue_of
 from core.lifecycle import train
-from core.seeds import Job
 from tui.exitcodes import exit_code
 
 STOP_SIGNALS = [s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s]
@@ -119,7 +119,7 @@ def stop_on_signals(stop: threading.Event):
 
 def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=None,
               resume_dir=None, console: Console | None = None) -> int:
-    """Run jobs (core.seeds.Job, or (run name, RunConfig) pairs) in turn; returns the process exit
+    """Run jobs (core.job.Job, or (run name, RunConfig) pairs) in turn; returns the process exit
     code (see cli's docstring). The runs share one loaded copy of the data set (core.data.SharedData)."""
     console = console or Console(highlight=False)
     data = SharedData(data_url, data_md5)
@@ -130,10 +130,9 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
     with stop_on_signals(stop) as caught, Progress(*columns, console=console, transient=True) as progress:
         printer = _Printer(console, progress)
         try:
-            for job in jobs:
-                name, config, group = Job(*job)
-                ended.append(train(config, printer, stop, logdir=logdir, experiment=experiment, run=name,
-                                   group=group, data=data, resume_dir=resume_dir))
+            for job in queue_of(jobs, experiment, resume_dir):
+                ended.append(train(job.config, printer, stop, logdir=logdir, experiment=job.experiment, run=job.name,
+                                   group=job.group, data=data, resume_dir=job.resume_dir))
                 if caught:
                     break
         except KeyboardInterrupt:  # a second signal outside a run

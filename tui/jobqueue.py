@@ -1,4 +1,4 @@
-"""The runs waiting to train: the app appends, one training thread takes them in order.
+"""The runs waiting to train (core.job.Job): the app appends, one training thread takes them in order.
 
 Thread-safe. `put` says when no thread is taking jobs, so the caller starts one; the
 thread ends once `take` finds the queue empty (or after `abandon`), and the next `put`
@@ -8,22 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass, field
 
-from core.config import RunConfig
-
-
-@dataclass
-class Job:
-    key: str          # the RunView's key
-    name: str
-    experiment: str
-    config: RunConfig
-    resume_dir: str | None = None  # carry on this run folder rather than start a new one
-    group: str | None = None       # the run it repeats over seeds (None: its own name)
-    folder: str | None = None      # the run folder its row promised (RunView.folder)
-    recipe: object = None          # the tui.recipes.Recipe it was started from (None: a resume)
-    stop: threading.Event = field(default_factory=threading.Event, compare=False)
+from core.job import Job  # its key is the RunView's key
 
 
 class JobQueue:
@@ -33,6 +19,7 @@ class JobQueue:
         self._jobs: deque[Job] = deque()
         self._taking = False       # a training thread is taking jobs
         self.current: Job | None = None  # the job that thread trains now
+        self.stop = threading.Event()    # stops `current` (and the jobs taken with it) within a batch
 
     def put(self, jobs: list[Job]) -> bool:
         """Append `jobs`; True when no thread takes jobs: the caller must start one."""
@@ -46,19 +33,26 @@ class JobQueue:
         with self._lock:
             self.current = self._jobs.popleft() if self._jobs else None
             self._taking = self.current is not None
+            if self.current is not None:
+                self.stop = threading.Event()
             return self.current
 
     def take_all(self) -> list[Job]:
         """Every queued job at once, sharing one stop flag (for workers that train them side by
         side; the first becomes `current`, so stopping it stops them all); [] ends the thread."""
         with self._lock:
-            jobs, stop = list(self._jobs), threading.Event()
+            jobs = list(self._jobs)
             self._jobs.clear()
-            for job in jobs:
-                job.stop = stop
+            if jobs:
+                self.stop = threading.Event()
             self.current = jobs[0] if jobs else None
             self._taking = bool(jobs)
             return jobs
+
+    def training(self) -> tuple[Job | None, threading.Event]:
+        """`current` and its stop flag, read together (the training thread may take the next)."""
+        with self._lock:
+            return self.current, self.stop
 
     def pending(self) -> list[Job]:
         with self._lock:
@@ -82,4 +76,4 @@ class JobQueue:
         with self._lock:
             self.clear()
             if self.current is not None:
-                self.current.stop.set()
+                self.stop.set()

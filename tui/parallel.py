@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from core.executor import Job, ProcessExecutor, default_devices
-from core.seeds import Job as SeedJob
+from core.executor import ProcessExecutor, default_devices
+from core.job import Job, queue_of
 from tui.exitcodes import exit_code
 from tui.headless import STOP_SIGNALS, _Printer, silence_terminal
 
@@ -47,18 +47,12 @@ def stop_and_hurry_on_signals(stop: threading.Event, hurry: threading.Event):
 
 def run_parallel(jobs, *, logdir: str, experiment: str, parallel: int, devices: list[str] | None = None,
                  data_url=None, data_md5=None, resume_dir=None, console: Console | None = None) -> int:
-    """Run jobs (core.seeds.Job, or (run name, RunConfig) pairs) `parallel` at a time on `devices`
+    """Run jobs (core.job.Job, or (run name, RunConfig) pairs) `parallel` at a time on `devices`
     (default: where the runs' device setting points, every visible GPU for auto); returns the exit code."""
     queue = queue_of(jobs, experiment, resume_dir)
     devices = devices or default_devices([job.config for job in queue])
     executor = ProcessExecutor(logdir, data_url, data_md5, parallel=parallel, devices=devices)
     return run_placed(executor, queue, console or Console(highlight=False))
-
-
-def queue_of(jobs, experiment: str, resume_dir=None) -> list[Job]:
-    """The executor's jobs for `run`'s (core.seeds.Job, or (run name, RunConfig) pairs)."""
-    return [Job(str(i), job.name, job.config, experiment, resume_dir, job.group)
-            for i, job in enumerate(SeedJob(*job) for job in jobs)]
 
 
 def run_placed(executor, queue: list[Job], console: Console) -> int:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from core.job import queue_of
 from core.ray_executor import RayExecutor, connect
-from tui.parallel import queue_of, run_placed
+from tui.parallel import run_placed
 
 
 def run_ray(jobs, *, logdir: str, experiment: str, address: str | None, device: str | None = None,
             runs_per_gpu: int | None = None, data_url=None, data_md5=None, resume_dir=None,
             console: Console | None = None) -> int:
-    """Run jobs (core.seeds.Job, or (run name, RunConfig) pairs) on the Ray cluster at `address`
+    """Run jobs (core.job.Job, or (run name, RunConfig) pairs) on the Ray cluster at `address`
     (None: a local instance); returns the exit code."""
     queue = queue_of(jobs, experiment, resume_dir)
     cluster = connect(address)

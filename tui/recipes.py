@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from core.config import RunConfig
-from core.seeds import ONE, Job, Seeds, expand, run_name as seed_name
+from core.job import Job
+from core.seeds import ONE, Seeds, expand, run_name as seed_name
 from tui.confdiff import changes, run_name
 
 
@@ -40,7 +41,7 @@ def again(job: Job, recipe: Recipe, **settings) -> tuple[Job, Recipe]:
     new = recipe.replace(**settings)
     seeded = job.name != (job.group or job.name)
     name = seed_name(new.name, job.config.seed) if seeded else new.name
-    return Job(name, job.config.replace(**settings), new.name), new
+    return Job(name=name, config=job.config.replace(**settings), group=new.name), new
 
 
 def trained(job: Job, experiment: str, views) -> object | None:
