@@ -114,10 +114,10 @@ def test_quick_demo_over_three_seeds_draws_each_group_with_its_spread(snap_compa
 
     async def three_seeds(pilot):
         await wait_for(pilot, lambda: ready(app))
-        for name, config, group in expand(find("quick-demo").runs, Seeds(count=3)):
-            view = app.views.add(name, "quick-demo", status="finished", epochs=5, config=config.to_dict(),
-                                 group=group, run_dir=f"runs/quick-demo/{name}",
-                                 metrics=seed_curve(shifts[group], wobbles[config.seed]))
+        for job in expand(find("quick-demo").runs, Seeds(count=3)):
+            view = app.views.add(job.name, "quick-demo", status="finished", epochs=5, config=job.config.to_dict(),
+                                 group=job.group, run_dir=f"runs/quick-demo/{job.name}",
+                                 metrics=seed_curve(shifts[job.group], wobbles[job.config.seed]))
             app.table.show(view)
         app._mark_charts()
         await wait_for(pilot, lambda: len(app.charts.query_one("#chart-train_loss").series) == 2 and drawn_all(app))
