@@ -12,7 +12,8 @@ from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import DataMissingScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
-from tui.widgets.charts import ChartKey, MetricChart
+from tui.widgets.chartkey import ChartKey
+from tui.widgets.charts import MetricChart
 
 
 @pytest.fixture(autouse=True)

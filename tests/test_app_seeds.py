@@ -12,7 +12,8 @@ from core.config import make_config
 from core.seeds import parse_seeds
 from cpu import one_thread
 from test_charts import Drawn
-from tui.widgets.charts import ChartKey, MetricChart
+from tui.widgets.chartkey import ChartKey
+from tui.widgets.charts import MetricChart
 from core.records import read_run, write_json, write_status
 from tui.report import COLUMNS
 from tui.screens.compare import CompareScreen

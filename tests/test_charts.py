@@ -15,7 +15,9 @@ from rich.console import Console
 
 from apphelp import craft_run, make_app, open_past, ready, sync, wait_for
 from tui.widgets.axes import decimals, drawn_row, x_ticks, y_axis
-from tui.widgets.charts import CHARTS, CURSOR_COLOUR, LIVE_MARKER, ChartGrid, ChartKey, MetricChart
+from tui.widgets.chartgrid import ChartGrid
+from tui.widgets.chartkey import ChartKey
+from tui.widgets.charts import CHARTS, CURSOR_COLOUR, LIVE_MARKER, MetricChart
 
 BRAILLE = re.compile("[\u2801-\u28ff]")
 LABEL = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*$")

@@ -41,7 +41,8 @@ from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
 from tui.screens.help import HelpScreen, key_rows
 from tui.screens.main import MainScreen
-from tui.widgets.charts import ChartGrid, MetricChart
+from tui.widgets.chartgrid import ChartGrid
+from tui.widgets.charts import MetricChart
 from tui.widgets.progress import EpochProgress, epoch_seconds, run_left
 from tui.widgets.runs_table import RunsTable
 from tui.widgets.side_panel import SidePanel
