@@ -69,7 +69,7 @@ def drawn_all(app) -> bool:
     waits to be drawn, and the runs table has measured its changed cells (a DataTable widens
     its columns when it is next idle): what a test reads off the screen now stays as it is."""
     table = app.table
-    return (not app._charts_dirty and not app._progress
+    return (not app.model.charts_dirty and not app.model.progress
             and not table._updated_cells and not table._require_update_dimensions)
 
 
@@ -118,7 +118,7 @@ def open_past(app, paths) -> list:
     from core.records import read_run
 
     views = [app.views.add_past(read_run(path)) for path in paths]
-    app._relabel()
+    app.model.relabel()
     return views
 
 

@@ -188,8 +188,8 @@ async def test_quit_signal_stops_the_run_cleanly(tmp_path, signum, on_hangup):
     app = make_app(tmp_path, on_hangup=on_hangup)  # SIGTERM stops whatever a hang-up would do
     async with app.run_test(size=(80, 24)) as pilot:
         await start_long_run(pilot, app)
-        app._on_signal(signum, None)
-        app._on_signal(signum, None)  # a second one changes nothing
+        app.signals.handle(signum, None)
+        app.signals.handle(signum, None)  # a second one changes nothing
         await wait_for(pilot, lambda: app.return_code is not None)
     (view,) = app.views
     assert app.signalled == signum and read_run(view.run_dir).status == "stopped"

@@ -95,7 +95,7 @@ async def test_the_key_says_plus_n_more_at_80x24_and_the_table_lists_every_curve
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: ready(app))
         open_past(app, nine_runs(tmp_path / "runs"))
-        app._mark_charts()
+        app.model.mark_charts()
         key = app.get_screen_main().query_one(ChartKey)
         await wait_for(pilot, lambda: "more" in str(key.render()))
         lines = str(key.render()).splitlines()
@@ -138,7 +138,7 @@ async def test_a_run_started_twice_on_one_seed_has_its_compare_row_or_says_why_n
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: ready(app))
         open_past(app, [first, second, other])
-        app._mark_charts()
+        app.model.mark_charts()
         chart = app.get_screen_main().query_one("#chart-train_loss", MetricChart)
         await wait_for(pilot, lambda: len(chart.series) == 3)  # both starts drawn, each on its own
         await pilot.press("escape", "c")

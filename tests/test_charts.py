@@ -150,7 +150,7 @@ async def with_views(pilot, app, runs=FOUR):
     views = [app.views.add(name, "study", metrics=metrics, status="finished", epochs=8) for name, metrics in runs]
     for view in views:
         app.table.show(view)
-    app._mark_charts()
+    app.model.mark_charts()
     chart = chart_of(app, "train_loss")
     await wait_for(pilot, lambda: len(chart.series) == len(runs))
     return views
@@ -331,7 +331,7 @@ async def test_the_epoch_in_progress_is_drawn_and_replaced_by_the_epochs_value(t
         views = await with_views(pilot, app)
         running = views[3]  # 5 epochs finished
         running.live = (6, 1.1)
-        app._mark_charts()
+        app.model.mark_charts()
         chart = chart_of(app, "train_loss")
         await wait_for(pilot, lambda: chart.live)
         drawn = Drawn(chart)
@@ -347,7 +347,7 @@ async def test_the_epoch_in_progress_is_drawn_and_replaced_by_the_epochs_value(t
         assert "dropout 1.100 so far" in " ".join(str(app.get_screen_main().query_one(ChartKey).render()).split())
         running.metrics.append(dict(epoch=6, train_loss=1.2, test_loss=1.3, train_acc=0.5, test_acc=0.4))
         running.live = None
-        app._mark_charts()
+        app.model.mark_charts()
         await wait_for(pilot, lambda: not chart.live)
         assert not Drawn(chart).cells(running.colour, re.compile(re.escape(LIVE_MARKER)))
 
