@@ -4,23 +4,20 @@ from pathlib import Path
 
 import pytest
 
-from apphelp import (FAST, FakeClock, craft_run, drawn_lines, feed, fill, log_text, make_app, open_past, ready,
-                     start_long_run, statuses, sync, tiny_synthetic, type_into, wait_for)
+from apphelp import (FAST, FakeClock, app_without_cifar, craft_run, drawn_lines, feed, fill, log_text, make_app,
+                     open_past, ready, start_long_run, start_without_cifar, statuses, sync, type_into, wait_for)
 from core.config import make_config
 from core.lifecycle import train
 from core.records import read_metrics, read_run
 from textual.widgets import Select
 from tui.formcheck import check
 from tui.runview import smooth
-from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
+from tui.screens.dialogs import PastRunsScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.charts import MetricChart
 
 
-@pytest.fixture(autouse=True)
-def small_synthetic(monkeypatch):
-    """dataset=synthetic runs train on a small set, so a run takes seconds."""
-    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+pytestmark = pytest.mark.usefixtures("small_synthetic")
 
 
 def test_smoothing_is_tensorboards_debiased_ema():
@@ -141,15 +138,9 @@ async def test_quit_mid_run_stops_the_worker_then_exits(tmp_path):
 
 @sync
 async def test_missing_cifar10_offers_the_synthetic_data_set(tmp_path):
-    # nothing listens on port 9: the download fails at once, offline-style
-    app = make_app(tmp_path, data_dir=str(tmp_path / "empty"), data_url="http://127.0.0.1:9/c.tar.gz")
+    app = app_without_cifar(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: ready(app))
-        app.side.choose("baseline")
-        await pilot.pause()
-        await fill(pilot, app, epochs="1", **FAST)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, DataMissingScreen))
+        await start_without_cifar(pilot, app)
         (failed,) = app.views
         assert failed.message.startswith("could not download CIFAR-10")
         assert failed.label == "baseline+ep1+cpu"  # the preset's run, named after the form's edits

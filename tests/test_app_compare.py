@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from apphelp import FAST, fill, log_text, make_app, open_past, ready, start_long_run, sync, tiny_synthetic, wait_for
+from apphelp import FAST, fill, log_text, make_app, open_past, ready, start_long_run, sync, wait_for
 from core import trainer
 from core.config import make_config
 from core.events import EpochDone
@@ -20,9 +20,7 @@ from tui.widgets.charts import MetricChart
 
 
 
-@pytest.fixture(autouse=True)
-def small_synthetic(monkeypatch):
-    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+pytestmark = pytest.mark.usefixtures("small_synthetic")
 
 
 def craft(logdir, name, test_acc, test_loss, status="finished"):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from apphelp import craft_run, fill, log_text, make_app, ready, sync, wait_for
+from apphelp import ENV, ROOT, craft_run, dead_pid, fill, headless_writer, log_text, make_app, ready, sync, wait_for
 from core.follow import Follower, live_runs
 from core.records import STATUS, _name_writer, read_metrics, read_run, take_lock
 from core.resume import resume_problem
@@ -25,21 +25,12 @@ from tui.screens.help import HelpScreen
 from tui.widgets.charts import MetricChart
 import tui.following
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
 TINY = ("dataset=synthetic", "train_fraction=0.05", "batch_size=100", "device=cpu")
 
 
 def headless_run(logdir, epochs: int) -> tuple[subprocess.Popen, Path]:
     """`cifar-tui run` of one tiny synthetic config in another process; returns once it trains."""
-    sets = [a for s in (*TINY, f"epochs={epochs}") for a in ("--set", s)]
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", *sets, "--logdir", str(logdir)], cwd=ROOT,
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 600
-    while not live_runs(logdir):
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() < deadline, "the headless run did not start"
-        time.sleep(0.05)
+    proc = headless_writer(logdir, *[a for s in (*TINY, f"epochs={epochs}") for a in ("--set", s)])
     return proc, logdir / "custom" / "run"
 
 
@@ -104,12 +95,6 @@ async def test_x_on_a_followed_run_stops_its_writer_cleanly(tmp_path):
     info = read_run(run_dir)
     assert info.status == "stopped" and 1 <= len(info.metrics) < 200
     assert resume_problem(info) is None  # resumable
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
 
 
 @sync

@@ -7,18 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from apphelp import FAST, craft_run, fill, log_text, make_app, open_past, ready, sync, tiny_synthetic, wait_for
+from apphelp import (FAST, app_without_cifar, craft_run, fill, log_text, make_app, open_past, ready,
+                     start_without_cifar, sync, wait_for)
 from tui.screens.compare import CompareScreen
-from tui.screens.dialogs import DataMissingScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.widgets.chartkey import ChartKey
 from tui.widgets.charts import MetricChart
 
 
-@pytest.fixture(autouse=True)
-def small_synthetic(monkeypatch):
-    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+pytestmark = pytest.mark.usefixtures("small_synthetic")
 
 
 @sync
@@ -40,15 +38,9 @@ async def test_queued_rows_name_the_folders_their_runs_get(tmp_path):
 
 @sync
 async def test_the_synthetic_offer_names_the_run_as_the_form_does(tmp_path):
-    # nothing listens on port 9: the download fails at once, offline-style
-    app = make_app(tmp_path, data_dir=str(tmp_path / "empty"), data_url="http://127.0.0.1:9/c.tar.gz")
+    app = app_without_cifar(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: ready(app))
-        app.side.choose("baseline")
-        await pilot.pause()
-        await fill(pilot, app, epochs="1", **FAST)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, DataMissingScreen))
+        await start_without_cifar(pilot, app)
         await pilot.press("y")
         await wait_for(pilot, lambda: len(app.views) == 2 and not app.running)
         failed, rerun = app.views

@@ -129,6 +129,11 @@ class RunsTable(DataTable):
         self._refit()
 
     @property
+    def settled(self) -> bool:
+        """Every changed cell is measured: a DataTable widens its columns when it is next idle."""
+        return not self._updated_cells and not self._require_update_dimensions
+
+    @property
     def selected_key(self) -> str | None:
         if not self.row_count:
             return None
