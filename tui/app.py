@@ -49,7 +49,6 @@ class CifarApp(MainActions, App):
     TITLE = "cifar-tui"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     BINDINGS = keys.BINDINGS
-    ACTIONS = keys.ACTIONS
 
     def __init__(self, logdir: str = "runs", data_dir: str | None = None, data_url: str | None = None,
                  data_md5: str | None = None, clock=time.monotonic, parallel: int | None = None,
