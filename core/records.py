@@ -220,9 +220,11 @@ def read_meta(run_dir) -> tuple[dict | None, str]:
     return read_object(Path(run_dir) / CONFIG, config_problem)
 
 
-def write_status(run_dir, status: str, message: str, epochs_done: int, cause: str = "") -> None:
+def write_status(run_dir, status: str, message: str, epochs_done: int, cause: str = "", advice=None) -> None:
+    """status.json; `advice` (core.advice.Advice) keeps the message's advice as a value too."""
+    extra = {"advice": advice.to_dict()} if advice is not None else {}
     write_json(Path(run_dir) / STATUS, {"status": status, "message": message, "cause": cause,
-                                        "epochs_done": epochs_done, "ended": time.time()})
+                                        "epochs_done": epochs_done, "ended": time.time(), **extra})
 
 
 def probe_writable(folder) -> None:

@@ -286,7 +286,7 @@ def test_the_queue_hands_jobs_to_one_thread_at_a_time():
     import threading
 
     from core.job import Job
-    from tui.jobqueue import JobQueue
+    from core.jobqueue import JobQueue
 
     config = make_config({"dataset": "synthetic"})
     job = lambda k: Job(key=k, name=k, experiment="x", config=config)  # noqa: E731
