@@ -42,7 +42,7 @@ def from_dict(value) -> Advice | None:
         advice = Advice(**value)
     except TypeError:
         return None
-    return advice if advice.kind in COMMAND and all(isinstance(v, str) for v in asdict(advice).values()) else None
+    return advice if all(isinstance(v, str) for v in asdict(advice).values()) and advice.kind in COMMAND else None
 
 
 def resume_advice(body: str, run_dir, fix: str = "", again: bool = False) -> Advice:

@@ -27,11 +27,11 @@ from core.drain import data_missing, drain
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
 from core.executor import Executor, ThreadExecutor
 from core.job import Job
+from core.jobqueue import JobQueue
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
 from tui.following import FollowFound, Following
-from core.jobqueue import JobQueue
 from tui.headless import ended_text
 from tui.messages import TrainerEvent
 from tui.recipes import Recipe, again, plan, trained
@@ -431,13 +431,13 @@ class CifarApp(App):
         self.push_screen(PastRunsScreen(runs, self.logdir, title="Resume which run?", single=True), chosen)
 
     def _resume(self, view: RunView) -> None:
-        problem = resume_problem(read_run(view.run_dir))
+        problem = resume_problem(read_run(view.run_dir), CONSOLE_WORDS)
         try:
             if problem:
                 raise RecordError(problem)
             config, experiment, name = resume_config(view.run_dir)
         except (RecordError, ConfigError) as e:
-            self._refuse(for_console(str(e), view.run_dir))
+            self._refuse(str(e))
             return
         view.status, view.message, view.cause, view.config = "queued", "", "", config.to_dict()
         view.past = False  # training here now
@@ -543,7 +543,7 @@ class CifarApp(App):
         self._tick(view)
         view.status, view.cause = event.status, event.cause
         view.run_dir = event.run_dir or view.run_dir
-        view.message = for_console(event.message, view.run_dir)
+        view.message = for_console(event)
         view.live = None
         self._progress.pop(view.key, None)
         if self._timing.pop(view.key, None) is not None and not self._timing:
@@ -761,15 +761,18 @@ class CifarApp(App):
         self.sub_title = f"{message.preset.name} ({n} run{'s' if n != 1 else ''})"
 
 
-def for_console(message: str, run_dir: str) -> str:
-    """Core's sentences name the shell commands (they are shared with `cifar-tui run`); in the
-    console, name its key instead where it has one."""
-    if run_dir:
-        message = message.replace(f"cifar-tui run --resume {run_dir}", "r on its row")
-    message = message.replace(" (add epochs with --set epochs=N)", "")
-    return message.replace("resume it with --set epochs=N to train it longer",  # no key for that here
-                           f"to train it longer, run cifar-tui run --resume {run_dir or 'RUN_DIR'} "
-                           "--set epochs=N in a shell")
+# core.advice's kinds of advice as the console words them: its key where it has one
+CONSOLE_WORDS = {
+    "resume": "{body}; {fix}resume with r on its row.",
+    "again": "{body}; {fix}resume it again with r on its row.",
+    "done": "{body}.",
+    "longer": "{body}; to train it longer, run cifar-tui run --resume {run_dir} --set epochs=N in a shell.",  # no key
+}
+
+
+def for_console(ended: RunEnded) -> str:
+    """A run's end as the console says it (core's message names the shell commands)."""
+    return ended.advice.say(CONSOLE_WORDS) if ended.advice is not None else ended.message
 
 
 def capitalised(text: str) -> str:
