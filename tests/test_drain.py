@@ -137,3 +137,18 @@ def test_make_executor_builds_what_the_placement_says():
     assert isinstance(here, ThreadExecutor) and here.here
     with make_executor(parse(parallel="2", devices="cpu"), "runs") as placed:
         assert not placed.here and (placed.parallel, placed.devices) == (2, ["cpu"])
+
+
+def test_run_says_which_runs_it_did_not_start_for_want_of_cifar10(tmp_path):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from tui.headless import run_queue
+
+    nodata = CIFAR.replace(data_dir=str(tmp_path / "nodata"))
+    out = StringIO()
+    code = run_queue([("first", nodata), ("second", nodata)], logdir=str(tmp_path / "runs"), experiment="exp",
+                     data_url=(tmp_path / "missing.tar.gz").as_uri(), console=Console(file=out, width=200))
+    assert code == 1 and "first: failed" in out.getvalue()
+    assert "Not run, for want of CIFAR-10: second." in out.getvalue() and "second: failed" not in out.getvalue()

@@ -147,9 +147,12 @@ def run_queue(jobs, *, logdir: str, experiment: str, placement: Placement = Plac
             printers[key](event)
 
         try:
-            drain(queue, executor, on_event)
+            dropped = drain(queue, executor, on_event).dropped
         except KeyboardInterrupt:  # a second signal outside a run
-            pass
+            dropped = []
+        if dropped:  # they would fail as the run before them did
+            console.print(f"Not run, for want of CIFAR-10: {escape(', '.join(j.name for j in dropped))}.",
+                          soft_wrap=True)
     if caught:
         for s in STOP_SIGNALS:  # records are complete: a further signal must not kill the exit
             signal.signal(s, signal.SIG_IGN)
