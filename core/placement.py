@@ -54,7 +54,7 @@ def parse(parallel: str | None = None, devices: str | None = None, ray: str | No
 
 
 def _ray(parallel, devices, ray, runs_per_gpu) -> Placement:
-    from .ray_executor import import_ray
+    from .ray_cluster import import_ray
 
     import_ray()  # without Ray, every Ray option says how to install it
     if ray is None:
@@ -98,7 +98,8 @@ def make_executor(placement: Placement, logdir: str, data_url: str | None = None
         return ProcessExecutor(logdir, data_url, data_md5, parallel=placement.parallel,
                                devices=list(placement.devices) or None)
     if placement.kind == RAY:
-        from .ray_executor import RayExecutor, connect
+        from .ray_cluster import connect
+        from .ray_executor import RayExecutor
 
         executor = RayExecutor(logdir, data_url, data_md5, cluster=connect(placement.address),
                                device=placement.device, runs_per_gpu=placement.runs_per_gpu)
