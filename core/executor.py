@@ -74,20 +74,21 @@ class ThreadExecutor(Executor):
     here = True
 
     def __post_init__(self) -> None:
-        self._data = None  # core.data.SharedData, during a session
+        # the session's data set, per thread: a console's next drain may start while the last one's ends
+        self._local = threading.local()
 
     @contextmanager
     def session(self):
         from .data import SharedData
 
-        outer = self._data is None
+        outer = getattr(self._local, "data", None) is None
         if outer:
-            self._data = SharedData(self.data_url, self.data_md5)
+            self._local.data = SharedData(self.data_url, self.data_md5)
         try:
             yield self
         finally:
             if outer:  # the data set (and its device copy) goes with the session
-                self._data = None
+                self._local.data = None
 
     def run(self, jobs, on_event, stop=None, hurry=None) -> dict[str, RunEnded]:
         stop = stop or threading.Event()
@@ -97,5 +98,5 @@ class ThreadExecutor(Executor):
                 if stop.is_set():
                     break
                 ended[job.key] = self.train(job.config, lambda event, key=job.key: on_event(key, event), stop,
-                                            data=self._data, **self.train_kwargs(job))
+                                            data=self._local.data, **self.train_kwargs(job))
         return ended

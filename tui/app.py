@@ -1,6 +1,6 @@
 """The Textual console: bindings, actions and the trainer worker.
 
-One training thread takes runs from a queue (tui.jobqueue) that the app appends to
+One training thread takes runs from a queue (core.jobqueue) that the app appends to
 while it trains; a new thread starts when the queue had run dry. It hands core's
 events to the app with `post_message` and never touches a widget; the app updates
 the table as events arrive and redraws the charts and the progress line from a
