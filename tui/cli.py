@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
-from core.presets import PresetError
 from core.placement import RAY, parse, whole
+from core.presets import PresetError
 from core.records import RecordError, check_logdir, default_logdir, safe_name
 
 
