@@ -5,8 +5,9 @@ and turned into its executor (core.executor) in one place.
     with make_executor(placement, logdir, jobs=jobs) as executor:
         ...                                                     # core.drain.drain(queue, executor, ...)
 
-A new placement is a new `kind`: its fields here, its options' rule in `parse` and its
-executor built in `make_executor` (its module imported there, lazily) — nothing else changes.
+A new placement is a new `kind`: its options in OPTIONS (the command line of `run` and the
+console is built from them), its fields here, its options' rule in `parse` and its executor
+built in `make_executor` (its module imported there, lazily) — nothing else changes.
 """
 from __future__ import annotations
 
@@ -30,6 +31,45 @@ class Placement:
     @property
     def here(self) -> bool:
         return self.kind == HERE
+
+
+RAY_ADDRESSES = ("no ADDRESS (or local) starts Ray on this box; auto joins the cluster ray start set up here; "
+                 "HOST:PORT or ray://HOST:PORT joins that one")
+# The options that choose a placement, as `run` (and, with a console help, the console) takes them:
+# (flag, argparse keywords, usage, help for run, help for the console or None: run only)
+OPTIONS = (
+    ("--parallel", {"metavar": "N"}, "[--parallel N]",
+     "train N runs at once, each in its own process (default: one at a time, here)",
+     "the console trains a queue's runs N at once, each in its own process"),
+    ("--devices", {"metavar": "DEV,DEV"}, "[--devices DEV,DEV]",
+     "devices for --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)",
+     "devices for the console's --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)"),
+    ("--ray", {"nargs": "?", "const": "", "metavar": "ADDRESS"}, "[--ray [ADDRESS]]",
+     "train each run as a Ray task: " + RAY_ADDRESSES, "the console trains each run as a Ray task: " + RAY_ADDRESSES),
+    ("--runs-per-gpu", {"metavar": "K"}, "[--runs-per-gpu K]",
+     "with --ray, K runs share one GPU (each asks for 1/K of it)", None),
+)
+CONSOLE = "console_"  # the console's options' dest prefix: `run` has its own
+
+
+def add_options(group, console: bool = False) -> None:
+    """The placement options on an argparse parser (or group): `run`'s, or the console's."""
+    for flag, keywords, _, run_help, console_help in OPTIONS:
+        if console and console_help is None:  # run only
+            continue
+        dest = (CONSOLE if console else "") + flag.removeprefix("--").replace("-", "_")
+        group.add_argument(flag, dest=dest, default=None, help=console_help if console else run_help, **keywords)
+
+
+def console_usage() -> str:
+    return " ".join(usage for _, _, usage, _, console_help in OPTIONS if console_help is not None)
+
+
+def from_args(args, console: bool = False) -> Placement:
+    """The placement that parsed options (add_options) ask for, as `parse` reads them."""
+    prefix = CONSOLE if console else ""
+    names = [flag.removeprefix("--").replace("-", "_") for flag, *_ in OPTIONS]
+    return parse(**{name: getattr(args, prefix + name, None) for name in names})
 
 
 def ray_address(text: str) -> str | None:
