@@ -106,7 +106,9 @@ def test_a_followed_run_has_no_queue_behind_it(tmp_path):
 
 
 def test_states_time_column_and_end_sentences_follow_the_events(tmp_path):
-    model, screen, clock = model_of(tmp_path, word=lambda message, run_dir: message.replace(run_dir, "its row"))
+    from core.advice import resume_advice
+
+    model, screen, clock = model_of(tmp_path)
     (view,) = start(model, "baseline")
     model.queue.take()
     run_dir = str(tmp_path / "runs" / "demo" / "baseline")
@@ -121,9 +123,11 @@ def test_states_time_column_and_end_sentences_follow_the_events(tmp_path):
     assert view.elapsed == 15.0 and screen.rows[-1] == view.key
 
     clock.now += 5
-    model.apply(view.key, RunEnded("baseline", "stopped", f"stopped; resume {run_dir}.", 1, run_dir))
-    assert (view.status, view.message, view.elapsed) == ("stopped", "stopped; resume its row.", 20.0)
-    assert screen.lines[-1] == "[b]baseline[/]: [yellow]stopped; resume its row.[/]"
+    advice = resume_advice("stopped after 1 finished epoch(s)", run_dir)  # as the trainer ends a stopped run
+    model.apply(view.key, RunEnded("baseline", "stopped", advice.say(), 1, run_dir, advice=advice))
+    said = "stopped after 1 finished epoch(s); resume with r on its row."  # the console's key, not the shell's
+    assert (view.status, view.message, view.elapsed) == ("stopped", said, 20.0)
+    assert screen.lines[-1] == f"[b]baseline[/]: [yellow]{said}[/]"
     assert screen.idles == 1 and not model.timing
     clock.now += 100  # resumed later: the time goes on from 0:20, not from the 11 s on record
     model.apply(view.key, RunStarted("baseline", "demo", run_dir, 3, 40, "cpu", first_epoch=2))
@@ -189,7 +193,7 @@ def test_q_while_training_stops_the_queue_and_waits_and_refuses_starts(tmp_path)
 
 
 def test_missing_cifar_offers_its_runs_and_the_queued_ones_again_on_synthetic_data(tmp_path):
-    model, screen, _ = model_of(tmp_path, data_missing=lambda config, ended: ended.cause == "data")
+    model, screen, _ = model_of(tmp_path)
     failed, queued = start(model, "baseline", "l2", dataset="cifar10")
     model.queue.take()
     model.apply(failed.key, RunEnded("baseline", "failed", "CIFAR-10 is missing.", 0, "", "data"))
@@ -229,7 +233,7 @@ def test_r_queues_a_failed_record_and_refuses_what_cannot_carry_on_in_the_consol
     from apphelp import craft_run
     from core.records import read_run
 
-    model, screen, _ = model_of(tmp_path, word=lambda message, run_dir: message.replace(run_dir, "RUN"))
+    model, screen, _ = model_of(tmp_path)
     logdir = tmp_path / "runs"
     failed = model.views.add_past(read_run(craft_run(logdir, "demo", "broke", [], status="failed", epochs=2)))
     finished = model.views.add_past(read_run(craft_run(logdir, "demo", "done", [2.0, 1.5])))
@@ -242,9 +246,10 @@ def test_r_queues_a_failed_record_and_refuses_what_cannot_carry_on_in_the_consol
     assert model.resume(finished) is False
     assert model.resume(kept) is False
     assert screen.refusals == [
-        "RUN already finished its 2 epochs; resume it with --set epochs=N to train it longer.",
-        "RUN records epochs up to 2 in metrics.jsonl but its checkpoint.pt is missing, so resuming would lose "
-        "recorded epochs; put the run's own checkpoint.pt back, or start a new run."]
+        f"{finished.run_dir} already finished its 2 epochs; to train it longer, run cifar-tui run --resume "
+        f"{finished.run_dir} --set epochs=N in a shell.",
+        f"{kept.run_dir} records epochs up to 2 in metrics.jsonl but its checkpoint.pt is missing, so resuming "
+        "would lose recorded epochs; put the run's own checkpoint.pt back, or start a new run."]
     assert model.resume(failed) is False  # a thread takes jobs already (the queued run's): no second one
     assert (failed.status, failed.past, failed.label) == ("queued", False, "broke")
     job = model.queue.pending()[-1]

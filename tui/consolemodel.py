@@ -18,12 +18,14 @@ import time
 from rich.markup import escape
 
 from core.config import ConfigError, RunConfig
+from core.drain import data_missing
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
 from core.job import Job
+from core.jobqueue import JobQueue
 from core.records import RecordError, read_run
 from core.resume import resume_config, resume_problem
+from tui.consolewords import CONSOLE_WORDS, for_console
 from tui.headless import ended_text
-from tui.jobqueue import JobQueue
 from tui.recipes import Recipe, again, trained
 from tui.runview import RunView, Views
 from tui.eta import epoch_seconds, run_left
@@ -36,14 +38,11 @@ def plural(n: int, word: str = "run") -> str:
 
 
 class ConsoleModel:
-    def __init__(self, logdir: str | None, out, clock=time.monotonic, follows=lambda key: False,
-                 word=lambda message, run_dir: message, data_missing=lambda config, ended: False) -> None:
+    def __init__(self, logdir: str | None, out, clock=time.monotonic, follows=lambda key: False) -> None:
         self.views = Views(logdir)
         self.queue = JobQueue()
         self.out, self.clock = out, clock
         self.follows = follows            # key -> another process trains that run (this console follows it)
-        self.word = word                  # (core's sentence, run dir) -> the console's wording of it
-        self.data_missing = data_missing  # (config, RunEnded) -> it failed because CIFAR-10 is not on disk
         self.smoothing = self.log_y = False
         self.seeds_shown = False          # `e`: each seed of a group drawn on its own
         self.trained = threading.Event()  # the training thread has returned (set while none runs)
@@ -163,13 +162,13 @@ class ConsoleModel:
 
     def resume(self, view: RunView) -> bool:
         """Queue the run to carry on from its record (or say why not); True: a thread must start."""
-        problem = resume_problem(read_run(view.run_dir))
+        problem = resume_problem(read_run(view.run_dir), CONSOLE_WORDS)
         try:
             if problem:
                 raise RecordError(problem)
             config, experiment, name = resume_config(view.run_dir)
         except (RecordError, ConfigError) as e:
-            self.refuse(self.word(str(e), view.run_dir))
+            self.refuse(str(e))
             return False
         view.status, view.message, view.cause, view.config = "queued", "", "", config.to_dict()
         view.past = False  # training here now
@@ -229,7 +228,7 @@ class ConsoleModel:
         self.tick(view)
         view.status, view.cause = event.status, event.cause
         view.run_dir = event.run_dir or view.run_dir
-        view.message = self.word(event.message, view.run_dir)
+        view.message = for_console(event)
         view.live = None
         self.progress.pop(view.key, None)
         if self.timing.pop(view.key, None) is not None and not self.timing:
@@ -238,7 +237,7 @@ class ConsoleModel:
         style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
         self.out.log_line(f"[b]{escape(view.label)}[/]: [{style}]{escape(ended_text(event.status, view.message))}[/]")
         config = RunConfig(**view.config) if view.config else None
-        if config is not None and self.data_missing(config, event):
+        if config is not None and data_missing(config, event):
             rerun = [(Job(key=v.key, name=v.name, experiment=v.experiment, config=RunConfig(**v.config),
                           group=v.group or None), v.recipe)
                      for v in self.views if v.key == view.key or v.status == "queued"]
