@@ -48,7 +48,8 @@ def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cifar-tui", usage="cifar-tui [-h] [--logdir DIR] [--data-dir DIR] [--data-url URL] [--data-md5 MD5] "
-                                "[--parallel N] [--devices DEV,DEV] [--ray [ADDRESS]] [--on-hangup keep|stop] [COMMAND ...]",
+                                "[--parallel N] [--devices DEV,DEV] [--ray [ADDRESS]] [--cpus-per-run N] [--max-retries N] "
+                                "[--ray-ship-code] [--on-hangup keep|stop] [COMMAND ...]",
         description="Train small CNNs on CIFAR-10 and watch the curves live. With no COMMAND, cifar-tui opens "
                     "the console (keys: ? inside it); a COMMAND works without it, in the shell.",
         epilog="`cifar-tui COMMAND --help` tells more about one command.")
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default: every visible GPU, else the CPU)")
     console.add_argument("--ray", dest="console_ray", nargs="?", const="", default=None, metavar="ADDRESS",
                          help="the console trains each run as a Ray task: " + RAY_ADDRESSES)
+    _ray_options(console, "console_")
     console.add_argument("--on-hangup", default="keep", choices=("keep", "stop"),
                          help="when the console's terminal hangs up while it trains: keep (default) trains its "
                               "queue to the end and exits 0; stop stops the runs cleanly (exit 129)")
@@ -82,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                      help="train each run as a Ray task: " + RAY_ADDRESSES)
     run.add_argument("--runs-per-gpu", default=None, metavar="K", help="with --ray, K runs share one GPU (each asks for 1/K of it)")
+    _ray_options(run)
+    run.add_argument("--verbose", action="store_true", help="with --ray, also print Ray's own log lines "
+                                                              "(always kept in LOGDIR/.ray/driver.log)")
     _common(run, argparse.SUPPRESS)
     compare = sub.add_parser("compare", help="compare the runs of an experiment (or any runs) against the baseline",
                              description="Compare runs: last, smoothed and best values, gap, overfitting onset, "
@@ -180,6 +185,7 @@ def cmd_run(args) -> int:
     logdir = args.logdir or default_logdir()
     if args.ray is not None or args.runs_per_gpu is not None:
         return _run_on_ray(args, logdir)
+    ray_task_options(args.cpus_per_run, args.max_retries, args.ray_ship_code, None, args.verbose)  # refuses them
     placing = _placement(args.parallel, args.devices)
     runner = run_parallel if placing else run_queue  # worker processes, or this one
     if args.resume:
@@ -219,19 +225,53 @@ def _placement(parallel: str | None, devices: str | None) -> dict:
             "devices": devices}
 
 
+def _ray_options(p, prefix: str = "") -> None:
+    """The Ray task options `run` and the console share (the console's under its own dests)."""
+    p.add_argument("--cpus-per-run", dest=prefix + "cpus_per_run", default=None, metavar="N",
+                   help="with --ray, CPUs each run asks Ray for, and its torch threads (default: 1)")
+    p.add_argument("--max-retries", dest=prefix + "max_retries", default=None, metavar="N",
+                   help="with --ray, how often a run whose worker or node was lost starts again, "
+                        "from its last checkpoint (default: 2)")
+    p.add_argument("--ray-ship-code", dest=prefix + "ray_ship_code", action="store_true",
+                   help="with --ray, send this machine's cifar-tui code to the nodes (Ray's runtime "
+                        "environment) instead of using the one installed there")
+
+
+def ray_task_options(cpus: str | None, retries: str | None, ship_code: bool, ray: str | None,
+                     verbose: bool = False) -> dict:
+    """The Ray executor's options, checked (one sentence each); {} without --ray (where none of
+    them, nor --verbose, may be given)."""
+    given = [name for name, value in (("--cpus-per-run", cpus), ("--max-retries", retries),
+                                      ("--ray-ship-code", ship_code), ("--verbose", verbose)) if value]
+    if ray is None:
+        if given:
+            raise UsageError(f"{given[0]} is about Ray tasks; add --ray (or leave {given[0]} out).")
+        return {}
+    options = {"ship_code": ship_code}
+    if cpus is not None:
+        options["cpus_per_run"] = _whole(cpus, "--cpus-per-run", "--cpus-per-run 2")
+    if retries is not None:
+        options["max_retries"] = _whole(retries, "--max-retries", "--max-retries 3", least=0)
+    return options
+
+
 def _console_ray(address: str | None, args):
     """The console's --ray: the cluster at `address` joined (None: Ray started here) and its
     view of the log dir checked before the console opens; one sentence (exit 2) if not."""
     from core.ray_cluster import connect
     from core.ray_executor import RayExecutor
+    from core.ray_logs import RayLog
 
-    cluster = connect(address)
-    executor = RayExecutor(args.logdir or default_logdir(), args.data_url, args.data_md5, cluster=cluster)
+    options = ray_task_options(args.console_cpus_per_run, args.console_max_retries, args.console_ray_ship_code, "")
+    logdir = args.logdir or default_logdir()
+    cluster = connect(address, ship_code=options.pop("ship_code"), log=RayLog(logdir))  # Ray's lines: not over the console
+    executor = RayExecutor(logdir, args.data_url, args.data_md5, cluster=cluster, **options)
     try:
         executor.check([])
     except BaseException:
         cluster.close()
         raise
+    cluster.log.keep()
     return executor
 
 
@@ -254,7 +294,9 @@ def _run_on_ray(args, logdir: str) -> int:
     from tui.rayrun import run_ray
 
     placing = {"address": ray_address(args.ray), "device": device, "runs_per_gpu": per_gpu,
-               "data_url": args.data_url, "data_md5": args.data_md5}
+               "data_url": args.data_url, "data_md5": args.data_md5,
+               "verbose": args.verbose,
+               **ray_task_options(args.cpus_per_run, args.max_retries, args.ray_ship_code, args.ray)}
     if args.resume:
         config, experiment, name = _resumed(args)
         return run_ray([(name, config)], logdir=logdir, experiment=experiment, resume_dir=args.resume, **placing)
@@ -262,12 +304,12 @@ def _run_on_ray(args, logdir: str) -> int:
     return run_ray(jobs, logdir=logdir, experiment=experiment, **placing)
 
 
-def _whole(text: str, option: str, example: str) -> int:
+def _whole(text: str, option: str, example: str, least: int = 1) -> int:
     if not re.fullmatch(r"-?[0-9]+", text.strip()):  # int() would also read "+3", "٣" or "1_0"
-        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use 1 or more, e.g. {example}.")
+        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use {least} or more, e.g. {example}.")
     value = int(text)
-    if value < 1:
-        raise UsageError(f"{option}: {value} is too few; use 1 or more, e.g. {example}.")
+    if value < least:
+        raise UsageError(f"{option}: {value} is too few; use {least} or more, e.g. {example}.")
     return value
 
 
@@ -346,6 +388,8 @@ def cmd_console(args) -> int:
     from tui.app import run_console
 
     placing = _placement(args.console_parallel, args.console_devices)
+    ray_task_options(args.console_cpus_per_run, args.console_max_retries, args.console_ray_ship_code,
+                     args.console_ray)  # without --ray, refuses them
     if args.console_ray is not None:
         if placing:
             raise UsageError("--parallel places runs on this box; with --ray the cluster places them, "

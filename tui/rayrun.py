@@ -12,20 +12,24 @@ from rich.console import Console
 
 from core.job import queue_of
 from core.ray_cluster import connect
+from core.ray_logs import RayLog
 from core.ray_executor import RayExecutor
 from tui.parallel import run_placed
 
 
 def run_ray(jobs, *, logdir: str, experiment: str, address: str | None, device: str | None = None,
             runs_per_gpu: int | None = None, data_url=None, data_md5=None, resume_dir=None,
-            console: Console | None = None) -> int:
+            console: Console | None = None, verbose: bool = False, ship_code: bool = False, **options) -> int:
     """Run jobs (core.job.Job, or (run name, RunConfig) pairs) on the Ray cluster at `address`
-    (None: a local instance); returns the exit code."""
+    (None: a local instance); returns the exit code. `options`: RayExecutor's cpus_per_run and
+    max_retries."""
     queue = queue_of(jobs, experiment, resume_dir)
-    cluster = connect(address)
+    cluster = connect(address, ship_code=ship_code, log=RayLog(logdir, verbose))
     try:
-        executor = RayExecutor(logdir, data_url, data_md5, cluster=cluster, device=device, runs_per_gpu=runs_per_gpu)
+        executor = RayExecutor(logdir, data_url, data_md5, cluster=cluster, device=device, runs_per_gpu=runs_per_gpu,
+                               **options)
         executor.check(queue, resume_dir)
+        cluster.log.keep()  # from here on, Ray's lines go to the log dir
         return run_placed(executor, queue, console or Console(highlight=False))
     finally:
         cluster.close()
