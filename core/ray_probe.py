@@ -17,8 +17,12 @@ from .records import CONFIG
 PROBE_TIMEOUT_S = 120.0   # every node must run the storage probe within this
 
 
+class NotShared(ClusterError):
+    """A node cannot write the log dir, or see the run folder to resume, as this machine does."""
+
+
 def probe_storage(ray, nodes: list[dict], logdir: str, resume_dir: str | None) -> None:
-    """ClusterError naming the first node that cannot write `logdir` or see `resume_dir`."""
+    """NotShared naming the first node that cannot write `logdir` or see `resume_dir`."""
     logdir, token = os.path.abspath(logdir), uuid.uuid4().hex
     resume = resume_dir and os.path.abspath(resume_dir)
     names = [f".ray-probe-{token}-{i}" for i in range(len(nodes))]
@@ -29,11 +33,11 @@ def probe_storage(ray, nodes: list[dict], logdir: str, resume_dir: str | None) -
         _on_each(ray, nodes, _unprobe, [(logdir, name) for name in names], wait=False)
     for node, (wrote, sees_resume), read in zip(nodes, answers, seen):
         if not (wrote and read):
-            raise ClusterError(f"the Ray node {name_of(node)} cannot write the log dir {logdir} as this machine "
-                               "sees it; give --logdir a folder that every node shares (NFS or the like).")
+            raise NotShared(f"the Ray node {name_of(node)} cannot write the log dir {logdir} as this machine "
+                            "sees it; give --logdir a folder that every node shares (NFS or the like).")
         if resume and not sees_resume:
-            raise ClusterError(f"the Ray node {name_of(node)} cannot see the run folder {resume}; move it to a "
-                               "folder every node shares, or resume it without --ray.")
+            raise NotShared(f"the Ray node {name_of(node)} cannot see the run folder {resume}; move it to a "
+                            "folder every node shares, or resume it without --ray.")
 
 
 def _on_each(ray, nodes, function, args: list, wait: bool = True) -> list:
@@ -41,8 +45,8 @@ def _on_each(ray, nodes, function, args: list, wait: bool = True) -> list:
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     remote = ray.remote(function)
-    refs = [remote.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(*a)
-            for n, a in zip(nodes, args)]
+    refs = [remote.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+            .remote(*a) for n, a in zip(nodes, args)]
     if not wait:
         ray.wait(refs, num_returns=len(refs), timeout=PROBE_TIMEOUT_S)
         return []
