@@ -29,18 +29,18 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from .advice import resume_advice
 from .config import RunConfig
 from .events import RunEnded, RunNote, RunStarted
 from .executor import Executor
-from .follow import FollowError, Follower
 from .job import Job
+from .placed import Placed
 from .ray_cluster import Cluster, ClusterError
 from .ray_data import dataset_of, put_data
 from .ray_nodes import check_nodes, cpu_nodes, task_failure
 from .ray_probe import PROBE_TIMEOUT_S, probe_storage
 from .ray_retries import alive_nodes, first_line, read_attempt, record_attempt, retry_line
-from .records import (STATUS, check_logdir, is_locked, read_metrics, take_lock, write_json,
-                      write_status)
+from .records import check_logdir, is_locked, take_lock, write_json
 
 POLL_S = 0.1              # how often the driver reads the running runs' folders
 STOP_POLL_S = 0.2         # how often a task looks for the stop file
@@ -90,6 +90,10 @@ class RayExecutor(Executor):
                     break
             raise
 
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.close()
+
     def _probe_storage(self, resume_dir) -> None:
         ray = self.cluster.ray
         nodes = cpu_nodes(ray)
@@ -104,7 +108,7 @@ class RayExecutor(Executor):
         stop, hurry = stop or threading.Event(), hurry or threading.Event()
         ended: dict[str, RunEnded] = {}
         control, held = _control_folder(Path(self.logdir, CONTROL).absolute())
-        queue, data = put_data(ray, list(jobs), on_event, ended, self.data_url, self.data_md5)
+        queue, data = put_data(ray, list(jobs), on_event, ended, self.data_url, self.data_md5)  # once, here
         running = [self._submit(job, control, data.get(job.key)) for job in queue]
         stopping = hurrying = False
         try:
@@ -148,14 +152,14 @@ class RayExecutor(Executor):
                   "resume_dir": job.resume_dir and os.path.abspath(job.resume_dir)}
         task = ray.remote(_train_task).options(name=f"cifar-tui {job.name}", max_retries=self.max_retries,
                                                retry_exceptions=False, scheduling_strategy="SPREAD", **resources)
-        return _Task(job, task.remote(config, kwargs, self.cpus_per_run, str(control), job.key, data), control)
+        return _Task(job, ref=task.remote(config, kwargs, self.cpus_per_run, str(control), job.key, data),
+                     control=control)
 
     def _watch(self, task: "_Task", on_event) -> None:
         self._note_attempt(task, on_event, first=False)  # a retry's line before its epochs
-        if task.follower is None:
-            task.follower = _follower(task.marker())
-        if task.follower is not None:
-            task.emit(task.follower.poll(), on_event)
+        if task.follower is None and (started := _read_json(task.marker())) is not None:
+            task.follow(started["run_dir"], started["first_epoch"])
+        task.poll(on_event)
         self._note_attempt(task, on_event, first=True)  # where the run trains, after its RunStarted
 
     def _note_attempt(self, task: "_Task", on_event, first: bool) -> None:
@@ -189,20 +193,16 @@ class RayExecutor(Executor):
             task.emit([returned or self._unrecorded(task.job, lost, stop)], on_event)
             return
         path = task.follower.path
-        if (lost is not None or cancelled) and path.is_dir() and not (path / STATUS).exists():
-            done = len(read_metrics(path))  # the trainer could not write its end: the driver does
+
+        def died(done):  # the trainer could not write its end: the driver does
             if cancelled:  # interrupted outside the trainer's reach, e.g. while it loaded its data
-                write_status(path, "stopped", f"stopped after {done} finished epoch(s); resume with "
-                             f"cifar-tui run --resume {path}.", done)
-            else:
-                write_status(path, "failed", f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}; "
-                             f"{done} finished epoch(s) are recorded; resume with cifar-tui run --resume {path}.",
-                             done, LOST)
-        task.emit(task.follower.poll(), on_event)
-        if task.ended is None:  # its status cannot be read: what the task said, or its loss
-            task.emit([returned or RunEnded(task.job.name, "failed", f"the Ray task ended without a status; "
-                                            f"see {path}.", run_dir=str(path), cause=LOST if lost else "internal")],
-                      on_event)
+                return "stopped", resume_advice(f"stopped after {done} finished epoch(s)", path), ""
+            return "failed", resume_advice(f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}; "
+                                           f"{done} finished epoch(s) are recorded", path), LOST
+
+        task.conclude(on_event, died if lost is not None or cancelled else None,
+                      returned or RunEnded(task.job.name, "failed", f"the Ray task ended without a status; see {path}.",
+                                           run_dir=str(path), cause=LOST if lost else "internal"))
 
     def _unrecorded(self, job: Job, lost, stop: threading.Event) -> RunEnded:
         if lost is None or stop.is_set():
@@ -216,22 +216,13 @@ class RayExecutor(Executor):
 
 
 @dataclass
-class _Task:
-    job: Job
-    ref: object
-    control: Path
-    follower: Follower | None = None
-    ended: RunEnded | None = None
+class _Task(Placed):
+    ref: object = None
+    control: Path | None = None
     attempts: int = 0  # the attempts (core.ray_retries) the driver has seen begin
 
     def marker(self) -> Path:
         return self.control / f"{self.job.key}.json"
-
-    def emit(self, events: list, on_event) -> None:
-        for event in events:
-            if self.ended is None:  # one RunEnded, and nothing after it
-                on_event(self.job.key, event)
-                self.ended = event if isinstance(event, RunEnded) else None
 
 
 def _control_folder(root: Path) -> tuple[Path, object]:
@@ -249,17 +240,6 @@ def _control_folder(root: Path) -> tuple[Path, object]:
     held = take_lock(making)
     making.rename(root / name)
     return root / name, held
-
-
-def _follower(marker: Path) -> Follower | None:
-    """A Follower of the folder the task named (the driver watches the task itself, not the lock)."""
-    started = _read_json(marker)
-    if started is None:
-        return None
-    try:
-        return Follower(started["run_dir"], started["first_epoch"], writer_alive=lambda: True)
-    except FollowError:  # deleted at once: the task fails writing it and says so itself
-        return None
 
 
 def _read_json(path: Path) -> dict | None:

@@ -14,6 +14,7 @@ import sys
 
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
 from core.presets import PresetError
+from core.placement import RAY, parse, whole
 from core.records import RecordError, check_logdir, default_logdir, safe_name
 
 
@@ -24,13 +25,6 @@ class UsageError(Exception):
 COMMON = ("logdir", "data_dir", "data_url", "data_md5")
 RAY_ADDRESSES = ("no ADDRESS (or local) starts Ray on this box; auto joins the cluster ray start set up here; "
                  "HOST:PORT or ray://HOST:PORT joins that one")
-
-
-def ray_address(text: str) -> str | None:
-    """--ray's value, read alike by `run` and the console: None to start Ray on this box (a bare
-    --ray, or `local`, the console's old spelling), else the address to join."""
-    text = text.strip()
-    return None if text.lower() in ("", "local") else text
 
 
 def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
@@ -180,23 +174,18 @@ def cmd_presets(args) -> int:
 
 def cmd_run(args) -> int:
     from tui.headless import run_queue
-    from tui.parallel import run_parallel
 
     logdir = args.logdir or default_logdir()
-    if args.ray is not None or args.runs_per_gpu is not None:
-        return _run_on_ray(args, logdir)
-    ray_task_options(args.cpus_per_run, args.max_retries, args.ray_ship_code, None, args.verbose)  # refuses them
-    placing = _placement(args.parallel, args.devices)
-    runner = run_parallel if placing else run_queue  # worker processes, or this one
+    placement = parse(args.parallel, args.devices, args.ray, args.runs_per_gpu,
+                      args.cpus_per_run, args.max_retries, args.ray_ship_code, args.verbose)
+    options = {"logdir": logdir, "placement": placement, "data_url": args.data_url, "data_md5": args.data_md5}
     if args.resume:
         config, experiment, name = _resumed(args)
-        return runner([(name, config)], logdir=logdir,
-                      experiment=experiment, data_url=args.data_url, data_md5=args.data_md5,
-                      resume_dir=args.resume, **placing)
+        return run_queue([(name, config)], experiment=experiment, resume_dir=args.resume, **options)
     experiment, jobs = _jobs(args)
-    check_logdir(logdir)
-    return runner(jobs, logdir=logdir, experiment=experiment,
-                  data_url=args.data_url, data_md5=args.data_md5, **placing)
+    if placement.kind != RAY:  # Ray checks the log dir as every node sees it, leaving nothing behind
+        check_logdir(logdir)
+    return run_queue(jobs, experiment=experiment, **options)
 
 
 def _resumed(args) -> tuple:
@@ -211,20 +200,6 @@ def _resumed(args) -> tuple:
     return resume_config(args.resume, _overrides(args))
 
 
-def _placement(parallel: str | None, devices: str | None) -> dict:
-    """{parallel, devices} for --parallel/--devices (checked; None: the default), or {} to train
-    in this process."""
-    if parallel is None and devices is None:
-        return {}
-    from core.executor import parse_devices
-
-    devices = parse_devices(devices) if devices is not None else None
-    if parallel is None:
-        return {"parallel": len(devices), "devices": devices}
-    return {"parallel": _whole(parallel, "--parallel", "--parallel 2"),
-            "devices": devices}
-
-
 def _ray_options(p, prefix: str = "") -> None:
     """The Ray task options `run` and the console share (the console's under its own dests)."""
     p.add_argument("--cpus-per-run", dest=prefix + "cpus_per_run", default=None, metavar="N",
@@ -235,82 +210,6 @@ def _ray_options(p, prefix: str = "") -> None:
     p.add_argument("--ray-ship-code", dest=prefix + "ray_ship_code", action="store_true",
                    help="with --ray, send this machine's cifar-tui code to the nodes (Ray's runtime "
                         "environment) instead of using the one installed there")
-
-
-def ray_task_options(cpus: str | None, retries: str | None, ship_code: bool, ray: str | None,
-                     verbose: bool = False) -> dict:
-    """The Ray executor's options, checked (one sentence each); {} without --ray (where none of
-    them, nor --verbose, may be given)."""
-    given = [name for name, value in (("--cpus-per-run", cpus), ("--max-retries", retries),
-                                      ("--ray-ship-code", ship_code), ("--verbose", verbose)) if value]
-    if ray is None:
-        if given:
-            raise UsageError(f"{given[0]} is about Ray tasks; add --ray (or leave {given[0]} out).")
-        return {}
-    options = {"ship_code": ship_code}
-    if cpus is not None:
-        options["cpus_per_run"] = _whole(cpus, "--cpus-per-run", "--cpus-per-run 2")
-    if retries is not None:
-        options["max_retries"] = _whole(retries, "--max-retries", "--max-retries 3", least=0)
-    return options
-
-
-def _console_ray(address: str | None, args):
-    """The console's --ray: the cluster at `address` joined (None: Ray started here) and its
-    view of the log dir checked before the console opens; one sentence (exit 2) if not."""
-    from core.ray_cluster import connect
-    from core.ray_executor import RayExecutor
-    from core.ray_logs import RayLog
-
-    options = ray_task_options(args.console_cpus_per_run, args.console_max_retries, args.console_ray_ship_code, "")
-    logdir = args.logdir or default_logdir()
-    cluster = connect(address, ship_code=options.pop("ship_code"), log=RayLog(logdir))  # Ray's lines: not over the console
-    executor = RayExecutor(logdir, args.data_url, args.data_md5, cluster=cluster, **options)
-    try:
-        executor.check([])
-    except BaseException:
-        cluster.close()
-        raise
-    cluster.log.keep()
-    return executor
-
-
-def _run_on_ray(args, logdir: str) -> int:
-    """`run --ray`: the options checked (each with one sentence), then the runs as Ray tasks."""
-    from core.ray_cluster import import_ray
-
-    import_ray()  # without Ray, every Ray option says how to install it
-    if args.ray is None:
-        raise UsageError("--runs-per-gpu packs runs onto a Ray cluster's GPUs; add --ray "
-                         "(on this box, --parallel N shares the GPUs when N exceeds them).")
-    if args.parallel is not None:
-        raise UsageError("--parallel places runs on this box; with --ray the cluster places them, so leave --parallel out.")
-    per_gpu = _whole(args.runs_per_gpu, "--runs-per-gpu", "--runs-per-gpu 4") if args.runs_per_gpu is not None else None
-    device = args.devices and args.devices.strip().lower()
-    if device not in (None, "cpu", "cuda"):
-        raise UsageError(f"--devices: with --ray use cpu or cuda (Ray picks each run's GPU), not {args.devices!r}.")
-    if device == "cpu" and per_gpu:
-        raise UsageError("--runs-per-gpu shares GPUs, but --devices cpu trains on CPUs; leave one of them out.")
-    from tui.rayrun import run_ray
-
-    placing = {"address": ray_address(args.ray), "device": device, "runs_per_gpu": per_gpu,
-               "data_url": args.data_url, "data_md5": args.data_md5,
-               "verbose": args.verbose,
-               **ray_task_options(args.cpus_per_run, args.max_retries, args.ray_ship_code, args.ray)}
-    if args.resume:
-        config, experiment, name = _resumed(args)
-        return run_ray([(name, config)], logdir=logdir, experiment=experiment, resume_dir=args.resume, **placing)
-    experiment, jobs = _jobs(args)
-    return run_ray(jobs, logdir=logdir, experiment=experiment, **placing)
-
-
-def _whole(text: str, option: str, example: str, least: int = 1) -> int:
-    if not re.fullmatch(r"-?[0-9]+", text.strip()):  # int() would also read "+3", "٣" or "1_0"
-        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use {least} or more, e.g. {example}.")
-    value = int(text)
-    if value < least:
-        raise UsageError(f"{option}: {value} is too few; use {least} or more, e.g. {example}.")
-    return value
 
 
 def _points(text, option: str) -> float | None:
@@ -374,9 +273,9 @@ def cmd_bench(args) -> int:
 def _bench_concurrent(args, config, train_images: int, test_images: int) -> int:
     from core import bench
     from core.bench_concurrent import concurrent_problem, measure_concurrent
-    from tui.parallel import print_concurrent
+    from tui.benchprint import print_concurrent
 
-    ks = [_whole(k, "--concurrent", "--concurrent 1,2,4,8")
+    ks = [whole(k, "--concurrent", "--concurrent 1,2,4,8")
           for k in args.concurrent.split(",")]
     if problem := concurrent_problem(ks, bench.resolve_device(config.device)):
         raise UsageError(problem)
@@ -385,18 +284,20 @@ def _bench_concurrent(args, config, train_images: int, test_images: int) -> int:
 
 
 def cmd_console(args) -> int:
+    """The console, its placement parsed as `run` parses it (the console has no --runs-per-gpu),
+    and a Ray cluster joined and checked before the console opens."""
+    from core.placement import make_executor
     from tui.app import run_console
 
-    placing = _placement(args.console_parallel, args.console_devices)
-    ray_task_options(args.console_cpus_per_run, args.console_max_retries, args.console_ray_ship_code,
-                     args.console_ray)  # without --ray, refuses them
-    if args.console_ray is not None:
-        if placing:
-            raise UsageError("--parallel places runs on this box; with --ray the cluster places them, "
-                             "so leave --parallel and --devices out.")
-        placing = {"placer": _console_ray(ray_address(args.console_ray), args)}
-    return run_console(logdir=args.logdir or default_logdir(), data_dir=args.data_dir,
-                       data_url=args.data_url, data_md5=args.data_md5, on_hangup=args.on_hangup, **placing)
+    logdir = args.logdir or default_logdir()
+    placement = parse(args.console_parallel, args.console_devices, args.console_ray, None,
+                      args.console_cpus_per_run, args.console_max_retries, args.console_ray_ship_code)
+    executor = make_executor(placement, logdir, args.data_url, args.data_md5)
+    try:
+        return run_console(logdir=logdir, data_dir=args.data_dir, data_url=args.data_url, data_md5=args.data_md5,
+                           on_hangup=args.on_hangup, executor=executor)
+    finally:
+        executor.close()
 
 
 COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "bench": cmd_bench,
