@@ -7,18 +7,24 @@ error-listener thread prints to stdout by itself. The loggers get our handler (r
 not to set up its own); the listener's printing function is replaced while the log is open.
 Until `keep()` (the checks passed, the runs start) the lines wait in memory: a refused command
 writes nothing under the log dir. The file is made at its first line: a quiet run leaves
-nothing behind either.
+nothing behind either. The raylet's word that a node died is kept too (`dead`): it comes before
+Ray's node table says so.
 """
 from __future__ import annotations
 
 import logging
 import logging.handlers
 import os
+import re
 import sys
 from pathlib import Path
 
 FILE = Path(".ray", "driver.log")  # under the log dir
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# How the raylet says that a node died, at once (Ray's node table says so only once its
+# heartbeats are overdue); such a line names the node by its full id
+DEAD_SAYS = ("node it was running on is dead", "has been marked dead")
+NODE_ID = re.compile(r"\b[0-9a-f]{56}\b")
 
 
 class _LazyFile(logging.FileHandler):
@@ -39,6 +45,7 @@ class RayLog:
         self.held = logging.handlers.MemoryHandler(10_000, logging.CRITICAL + 1, self.file, flushOnClose=False)
         self.forward = _Forward(self.sink)
         self.restore = None
+        self.dead: set[str] = set()  # the ids of the nodes Ray said died
 
     def open(self) -> "RayLog":
         """From now on; ray.init then clears the `ray` logger: attach() after it."""
@@ -81,6 +88,8 @@ class RayLog:
     def _print_lines(self, data: dict, ignore_prefix: bool = False) -> None:
         """In place of Ray's print_to_stdstream: the lines, prefixed as Ray does, into our log."""
         for line in data.get("lines", []):
+            if any(says in line for says in DEAD_SAYS):
+                self.dead.update(NODE_ID.findall(line))
             self.sink.handle(self.sink.makeRecord("ray", logging.WARNING, "", 0, "(%s) %s",
                                                   (data.get("pid", "ray"), line), None))
 

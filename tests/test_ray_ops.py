@@ -118,3 +118,16 @@ def test_a_retry_says_whether_the_node_or_only_its_worker_was_lost():
         "its node 3f2a1b4c (10.0.0.7) was lost; retry 1 of 2 resumes at epoch 3 on node 9e8d7c6b (10.0.0.8)")
     assert retry_line(earlier, now, 3, 4, alive={earlier["node_id"], now["node_id"]}).startswith(
         "its worker on node 3f2a1b4c (10.0.0.7) was lost; retry 2 of 4 resumes at epoch 3")
+
+
+def test_the_raylets_word_that_a_node_died_is_kept(tmp_path):
+    """Ray's node table calls a killed node alive until its heartbeats are overdue; the raylet's
+    message about the failed task says it at once."""
+    dead, other = "2f2f53ec" + "a" * 48, "9e8d7c6b" + "b" * 48
+    log = RayLog(tmp_path).open()
+    ray_says("joining", f"Task _train_task failed. There are 2 retries remaining, so the task will be retried. "
+                        f"Error: Task failed because the node it was running on is dead or unavailable. Node IP: "
+                        f"10.0.0.7, node ID: {dead}. This can happen if the node was preempted")
+    ray_says("joining", f"A worker died or was killed while executing a task. Node ID: {other} Worker PID: 7")
+    log.close()
+    assert log.dead == {dead}
