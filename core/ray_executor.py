@@ -37,7 +37,7 @@ from .job import Job
 from .placed import Placed
 from .ray_cluster import Cluster, ClusterError
 from .ray_data import dataset_of, put_data
-from .ray_nodes import check_nodes, cpu_nodes, task_failure
+from .ray_nodes import check_nodes, cpu_nodes, node_name, task_failure
 from .ray_probe import PROBE_TIMEOUT_S, probe_storage
 from .ray_retries import alive_nodes, first_line, read_attempt, record_attempt, retry_line
 from .records import check_logdir, is_locked, take_lock, write_json
@@ -173,8 +173,12 @@ class RayExecutor(Executor):
         task.attempts += 1
         earlier = read_attempt(task.control, task.job.key, task.attempts - 1) if task.attempts > 1 else None
         line = first_line(now) if earlier is None else \
-            retry_line(earlier, now, task.attempts, self.max_retries, alive_nodes(self.cluster.ray))
+            retry_line(earlier, now, task.attempts, self.max_retries, self._alive())
         task.emit([RunNote(task.job.name, line)], on_event)
+
+    def _alive(self) -> set:
+        """The ids of the live nodes, less those the raylet already said died."""
+        return alive_nodes(self.cluster.ray) - (self.cluster.log.dead if self.cluster.log else set())
 
     def _finish(self, task: "_Task", on_event, stop: threading.Event) -> None:
         """The task is over: its record's end, which the driver writes when the worker was lost."""
@@ -197,12 +201,16 @@ class RayExecutor(Executor):
         def died(done):  # the trainer could not write its end: the driver does
             if cancelled:  # interrupted outside the trainer's reach, e.g. while it loaded its data
                 return "stopped", resume_advice(f"stopped after {done} finished epoch(s)", path), ""
-            return "failed", resume_advice(f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}; "
-                                           f"{done} finished epoch(s) are recorded", path), LOST
+            return "failed", resume_advice(f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}"
+                                           f"{self._last_node(task)}; {done} finished epoch(s) are recorded", path), LOST
 
         task.conclude(on_event, died if lost is not None or cancelled else None,
                       returned or RunEnded(task.job.name, "failed", f"the Ray task ended without a status; see {path}.",
                                            run_dir=str(path), cause=LOST if lost else "internal"))
+
+    def _last_node(self, task: "_Task") -> str:
+        last = read_attempt(task.control, task.job.key, task.attempts) if task.attempts else None
+        return f", last on node {node_name(last['node_id'], last['ip'])}" if last else ""
 
     def _unrecorded(self, job: Job, lost, stop: threading.Event) -> RunEnded:
         if lost is None or stop.is_set():

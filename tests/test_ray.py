@@ -108,6 +108,7 @@ def test_a_lost_worker_is_retried_from_its_checkpoint_then_failed_when_retries_r
     notes = [e.message for e in events if isinstance(e, RunNote)]  # where it trains, and the retry
     assert notes == [f"trains on node {node}", f"its worker on node {node} was lost; retry 1 of 1 resumes at "
                      f"epoch {kills[0][0]} on node {node}"]
+    assert f"on each of its 2 attempts, last on node {node}; " in lost.message
     rows = read_metrics(lost.run_dir)
     assert [r["epoch"] for r in rows] == list(range(1, len(rows) + 1)) and len(rows) >= 2
     assert [r["epoch"] for r in rows if r["time"] < kills[0][2]] == list(range(1, kills[0][0]))  # kept, not redone

@@ -174,7 +174,7 @@ def test_a_lost_node_is_said_in_one_line_and_rays_own_lines_go_to_the_log_file(n
     nodes.cluster.kill(nodes.b)
     out, err = driver.communicate(timeout=DEADLINE_S)
     assert driver.returncode == 0, out + err
-    lost = re.search(r"^(\S+): its (node|worker on node) " + named(nodes.b_id) + r" was lost; retry 1 of 1 "
+    lost = re.search(r"^(\S+): its node " + named(nodes.b_id) + r" was lost; retry 1 of 1 "
                      r"resumes at epoch (\d) on node " + named(nodes.a_id) + "$", out, re.M)
     assert lost, out
     assert re.search(f"^{re.escape(lost.group(1))}: trains on node {named(nodes.b_id)}$", out, re.M), out
