@@ -219,9 +219,12 @@ def _join_with_token(address: str) -> None:
     with it too, where RAY_AUTH_MODE does not say otherwise (the rule `ray start` follows)."""
     if os.environ.get(AUTH_MODE) is not None or _token_loader() is None:
         return
-    from ray._private.authentication.authentication_token_setup import _enable_token_auth
-
-    _enable_token_auth()  # sets RAY_AUTH_MODE=token and makes Ray's cached config see it
+    os.environ[AUTH_MODE] = "token"
+    try:  # Ray's own switch (what `ray start` calls): its cached config must see the new mode too
+        from ray._private.authentication.authentication_token_setup import _enable_token_auth
+    except ImportError:
+        return
+    _enable_token_auth()
 
 
 def _token_refusal(address: str) -> str:

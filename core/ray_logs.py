@@ -56,9 +56,10 @@ class RayLog:
             if handler is not self.file:
                 self.sink.addHandler(handler)
         ray_logger = logging.getLogger("ray")
-        level, propagate, printing = ray_logger.level, ray_logger.propagate, worker.print_to_stdstream
-        handlers = list(ray_logger.handlers)
-        worker.print_to_stdstream = self._print_lines
+        level, propagate, handlers = ray_logger.level, ray_logger.propagate, list(ray_logger.handlers)
+        printing = getattr(worker, "print_to_stdstream", None)  # a Ray that prints otherwise keeps its way
+        if printing is not None:
+            worker.print_to_stdstream = self._print_lines
 
         def restore():
             ray_logger.removeHandler(self.forward)
@@ -66,7 +67,8 @@ class RayLog:
                 ray_logger.addHandler(handler)
             ray_logger.setLevel(level)
             ray_logger.propagate = propagate
-            worker.print_to_stdstream = printing
+            if printing is not None:
+                worker.print_to_stdstream = printing
         self.restore = restore
         return self.attach()
 
