@@ -17,6 +17,11 @@ Driver and tasks talk through the shared log dir only: `<logdir>/.ray/<study>/` 
 records stopped, resumable) and, per job, the run folder its task writes (so that a retry
 resumes that folder and the driver follows it). When the retries run out, the driver writes
 the record's end: failed, cause `worker lost`, resumable by hand.
+
+Beside it: core.ray_cluster joins Ray (token, shipped code, core.ray_logs for Ray's own lines),
+core.ray_nodes checks each node's cifar-tui, core.ray_probe its view of the log dir,
+core.ray_data sends the data set through the object store, core.ray_retries says where each
+attempt of a run trained.
 """
 from __future__ import annotations
 
