@@ -42,7 +42,7 @@ from .job import Job
 from .placed import Placed
 from .ray_cluster import Cluster, ClusterError
 from .ray_data import dataset_of, put_data
-from .ray_nodes import check_nodes, cpu_nodes, node_name, task_failure
+from .ray_nodes import check_nodes, checked, cpu_nodes, node_name, packed, task_failure
 from .ray_probe import PROBE_TIMEOUT_S, probe_storage
 from .ray_retries import alive_nodes, first_line, read_attempt, record_attempt, retry_line
 from .records import check_logdir, is_locked, take_lock, write_json
@@ -155,9 +155,10 @@ class RayExecutor(Executor):
         config, resources = self.task_config(job.config)
         kwargs = {**self.train_kwargs(job), "logdir": os.path.abspath(self.logdir),
                   "resume_dir": job.resume_dir and os.path.abspath(job.resume_dir)}
-        task = ray.remote(_train_task).options(name=f"cifar-tui {job.name}", max_retries=self.max_retries,
-                                               retry_exceptions=False, scheduling_strategy="SPREAD", **resources)
-        return _Task(job, ref=task.remote(config, kwargs, self.cpus_per_run, str(control), job.key, data),
+        task = ray.remote(checked(_train_task)).options(  # checked: for a node that joined after check()
+            name=f"cifar-tui {job.name}", max_retries=self.max_retries, retry_exceptions=False,
+            scheduling_strategy="SPREAD", **resources)
+        return _Task(job, ref=task.remote(packed(config, kwargs, self.cpus_per_run, str(control), job.key), data),
                      control=control)
 
     def _watch(self, task: "_Task", on_event) -> None:

@@ -9,6 +9,8 @@ environment (core.ray_cluster.runtime_env), and the check then confirms that it 
 """
 from __future__ import annotations
 
+import json
+import pickle
 import re
 
 import core
@@ -16,6 +18,7 @@ import core
 from .ray_cluster import ClusterError
 
 SHIP = "--ray-ship-code"
+MISMATCH = "cifar-tui differs on node"  # what a checked task raises: node id, IP, version, code
 CHECK_TIMEOUT_S = 300.0  # a first --ray-ship-code unpacks the package on every node
 
 
@@ -78,15 +81,40 @@ def refusal(found: list[tuple[str, tuple]], mine: tuple[str, str], ship_code: bo
     return None
 
 
+def checked(function):
+    """`function` (a task of ours) as a task that first checks the node it lands on, for a node
+    that joined after check_nodes: Ray sends this wrapper by value, and the arguments that are our
+    objects as bytes (packed), so it runs where cifar-tui is missing or another one; only then
+    does it import `function` there. Such a node fails the task with a sentence task_failure words."""
+    module, name, mine, report = function.__module__, function.__name__, ours(), _report_task()
+
+    def run(payload: bytes, *rest):
+        import importlib
+        import json
+        import pickle
+
+        import ray
+
+        found = report()
+        if found[:2] != mine:
+            where = [ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address()]
+            raise RuntimeError(f"{MISMATCH} {json.dumps(where + list(found[:2]))}")
+        return getattr(importlib.import_module(module), name)(*pickle.loads(payload), *rest)
+    return run
+
+
+def packed(*args) -> bytes:
+    """A checked task's first arguments (our objects: a node unpickles them only once checked)."""
+    return pickle.dumps(args)
+
+
 def task_failure(error, ship_code: bool) -> str:
-    """The sentence for a task whose own code failed (RayTaskError): a node that joined after the
-    check and cannot import cifar-tui (Ray's own message only says the function failed to import)."""
+    """The sentence for a task whose own code failed (RayTaskError): on a node that joined after
+    the check with another cifar-tui, or none (checked), else what the task raised."""
     text = str(error.cause or error)
-    if re.search(r"No module named '(core|tui)[.']", text):
-        where = re.search(r"\bip=([0-9a-fA-F.:]+)", str(error))
-        fix = (f"install cifar-tui {core.__version__} there" if ship_code else
-               f"add {SHIP} to send this machine's code to the nodes, or install cifar-tui {core.__version__} there")
-        return f"the Ray node at {where.group(1) if where else 'an unknown address'} has no cifar-tui; {fix}."
+    if found := re.search(rf"{MISMATCH} (\[.*?\])", text):
+        node_id, ip, version, code = json.loads(found.group(1))
+        return refusal([(node_name(node_id, ip), (version, code, True))], ours(), ship_code)
     return f"the Ray task failed: {' '.join(text.split())[:200]}"
 
 

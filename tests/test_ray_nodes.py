@@ -159,6 +159,34 @@ def test_probe_files_go_also_where_only_a_node_sees_them(nodes, tmp_path):
     assert not [f for f in os.listdir(nodes.hidden) if f.startswith(".ray-probe")]
 
 
+LATE_DRIVER = """
+import sys
+from core.config import make_config
+from core.job import Job
+from core.ray_cluster import connect
+from core.ray_executor import RayExecutor
+config = make_config({"dataset": "synthetic", "epochs": 1, "train_fraction": 0.05, "device": "cpu"})
+executor = RayExecutor(sys.argv[2], cluster=connect(sys.argv[1]))  # no check(): as for nodes that join later
+ended = executor.run([Job(key=k, name=k, config=config, experiment="exp") for k in ("a", "b")], lambda k, e: None)
+for k in ("a", "b"):
+    print(ended[k].status, ended[k].cause, ended[k].message)
+executor.close()
+"""
+
+
+def test_a_node_that_joins_after_the_check_refuses_the_run_it_gets(nodes, tmp_path):
+    """Its task checks the node first (it travels by value, so it runs where cifar-tui is missing)."""
+    proc = subprocess.run([sys.executable, "-c", LATE_DRIVER, f"127.0.0.1:{nodes.cluster.port}", str(tmp_path / "runs")],
+                          cwd=nodes.root / "driver", env=nodes.cluster.env(str(ROOT)), capture_output=True, text=True,
+                          timeout=DEADLINE_S)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0 and len(lines) == 2 and all(line.startswith("failed internal the Ray node cannot run "
+                                                                            "this machine's cifar-tui") for line in lines), proc.stdout + proc.stderr
+    said = "\n".join(lines)
+    assert re.search(named(nodes.a_id) + " has none", said) and re.search(named(nodes.b_id) + r" has 0\.0\.9", said)
+    assert not (tmp_path / "runs" / "exp").exists()  # no run began
+
+
 def test_a_lost_node_is_said_in_one_line_and_rays_own_lines_go_to_the_log_file(nodes, tmp_path):
     """Kill node B while both runs train: its run is retried on node A from its checkpoint, the
     driver says so in one line; Ray's own lines about it land in LOGDIR/.ray/driver.log only."""

@@ -1,11 +1,12 @@
 """The Ray options and the driver's own wording, without a cluster: option checks, where Ray's own
 lines go, and the sentences that refuse nodes (tests/test_ray_nodes.py shows them on real nodes)."""
+import json
 import logging
 
 import pytest
 
 from core.ray_logs import RayLog
-from core.ray_nodes import refusal, task_failure
+from core.ray_nodes import MISMATCH, refusal, task_failure
 from core.ray_retries import retry_line
 from tui.cli import main
 
@@ -101,13 +102,14 @@ class TaskError(Exception):
         self.cause = cause
 
 
-def test_a_task_on_a_node_without_cifar_tui_suggests_shipping_the_code():
-    cause = RuntimeError("The remote function failed to import on the worker ... ModuleNotFoundError: "
-                         "No module named 'core'")
-    error = TaskError(f"ray::_train_task() (pid=3006, ip=10.0.0.9)\n{cause}", cause)
-    assert task_failure(error, ship_code=False) == (
-        "the Ray node at 10.0.0.9 has no cifar-tui; add --ray-ship-code to send this machine's code to the "
-        "nodes, or install cifar-tui 0.1.0 there.")
+def test_a_task_that_landed_on_a_node_without_this_cifar_tui_is_refused_by_name():
+    """What core.ray_nodes.checked raises on such a node, as the driver words it."""
+    node = "3f2a1b4c" + "0" * 48
+    for found, says in ((None, "3f2a1b4c (10.0.0.9) has none"), ("0.0.9", "3f2a1b4c (10.0.0.9) has 0.0.9 (code 77777777)")):
+        cause = RuntimeError(f"{MISMATCH} {json.dumps([node, '10.0.0.9', found, found and '77777777'])}")
+        sentence = task_failure(TaskError(f"ray::run() (pid=3006, ip=10.0.0.9)\n{cause}", cause), ship_code=False)
+        assert sentence.startswith("the Ray node cannot run this machine's cifar-tui 0.1.0 (code ")
+        assert f"): {says}; add --ray-ship-code to send this machine's code to the nodes" in sentence
     assert task_failure(TaskError("x", ValueError("bad  value\n here")), False) == "the Ray task failed: bad value here"
 
 
