@@ -5,8 +5,9 @@ and turned into its executor (core.executor) in one place.
     with make_executor(placement, logdir, jobs=jobs) as executor:
         ...                                                     # core.drain.drain(queue, executor, ...)
 
-A new placement is a new `kind`: its fields here, its options' rule in `parse` and its
-executor built in `make_executor` (its module imported there, lazily) — nothing else changes.
+A new placement is a new `kind`: its options in OPTIONS (the command line of `run` and the
+console is built from them), its fields here, its options' rule in `parse` and its executor
+built in `make_executor` (its module imported there, lazily) — nothing else changes.
 """
 from __future__ import annotations
 
@@ -36,6 +37,56 @@ class Placement:
         return self.kind == HERE
 
 
+RAY_ADDRESSES = ("no ADDRESS (or local) starts Ray on this box; auto joins the cluster ray start set up here; "
+                 "HOST:PORT or ray://HOST:PORT joins that one")
+# The options that choose a placement, as `run` (and, with a console help, the console) takes them:
+# (flag, argparse keywords, usage, help for run, help for the console or None: run only)
+OPTIONS = (
+    ("--parallel", {"metavar": "N"}, "[--parallel N]",
+     "train N runs at once, each in its own process (default: one at a time, here)",
+     "the console trains a queue's runs N at once, each in its own process"),
+    ("--devices", {"metavar": "DEV,DEV"}, "[--devices DEV,DEV]",
+     "devices for --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)",
+     "devices for the console's --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)"),
+    ("--ray", {"nargs": "?", "const": "", "metavar": "ADDRESS"}, "[--ray [ADDRESS]]",
+     "train each run as a Ray task: " + RAY_ADDRESSES, "the console trains each run as a Ray task: " + RAY_ADDRESSES),
+    ("--runs-per-gpu", {"metavar": "K"}, "[--runs-per-gpu K]",
+     "with --ray, K runs share one GPU (each asks for 1/K of it)", None),
+    ("--cpus-per-run", {"metavar": "N"}, "[--cpus-per-run N]",
+     "with --ray, CPUs each run asks Ray for, and its torch threads (default: 1)",
+     "with the console's --ray, CPUs each run asks Ray for, and its torch threads (default: 1)"),
+    ("--max-retries", {"metavar": "N"}, "[--max-retries N]",
+     "with --ray, how often a run whose worker or node was lost starts again, from its last checkpoint (default: 2)",
+     "with the console's --ray, how often a run whose worker or node was lost starts again (default: 2)"),
+    ("--ray-ship-code", {"action": "store_true"}, "[--ray-ship-code]",
+     "with --ray, send this machine's cifar-tui code to the nodes (Ray's runtime environment) instead of "
+     "the one installed there", "with the console's --ray, send this machine's cifar-tui code to the nodes"),
+    ("--verbose", {"action": "store_true"}, "[--verbose]",
+     "with --ray, also print Ray's own log lines (always kept in LOGDIR/.ray/driver.log)", None),
+)
+CONSOLE = "console_"  # the console's options' dest prefix: `run` has its own
+
+
+def add_options(group, console: bool = False) -> None:
+    """The placement options on an argparse parser (or group): `run`'s, or the console's."""
+    for flag, keywords, _, run_help, console_help in OPTIONS:
+        if console and console_help is None:  # run only
+            continue
+        dest = (CONSOLE if console else "") + flag.removeprefix("--").replace("-", "_")
+        group.add_argument(flag, dest=dest, default=None, help=console_help if console else run_help, **keywords)
+
+
+def console_usage() -> str:
+    return " ".join(usage for _, _, usage, _, console_help in OPTIONS if console_help is not None)
+
+
+def from_args(args, console: bool = False) -> Placement:
+    """The placement that parsed options (add_options) ask for, as `parse` reads them."""
+    prefix = CONSOLE if console else ""
+    names = [flag.removeprefix("--").replace("-", "_") for flag, *_ in OPTIONS]
+    return parse(**{name: getattr(args, prefix + name, None) for name in names})
+
+
 def ray_address(text: str) -> str | None:
     """--ray's value: None to start Ray on this box (a bare --ray, or `local`), else the address."""
     text = text.strip()
@@ -44,13 +95,14 @@ def ray_address(text: str) -> str | None:
 
 def parse(parallel: str | None = None, devices: str | None = None, ray: str | None = None,
           runs_per_gpu: str | None = None, cpus_per_run: str | None = None, max_retries: str | None = None,
-          ship_code: bool = False, verbose: bool = False) -> Placement:
+          ray_ship_code: bool | None = False, verbose: bool | None = False) -> Placement:
     """The placement the options ask for (their text as typed; None: not given). ConfigError with
     one sentence when they do not fit together."""
     if ray is not None or runs_per_gpu is not None:
-        return _ray(parallel, devices, ray, runs_per_gpu, _ray_tasks(cpus_per_run, max_retries, ship_code, verbose))
+        return _ray(parallel, devices, ray, runs_per_gpu,
+                    _ray_tasks(cpus_per_run, max_retries, bool(ray_ship_code), bool(verbose)))
     given = [name for name, value in (("--cpus-per-run", cpus_per_run), ("--max-retries", max_retries),
-                                      ("--ray-ship-code", ship_code), ("--verbose", verbose)) if value]
+                                      ("--ray-ship-code", ray_ship_code), ("--verbose", verbose)) if value]
     if given:
         raise ConfigError(f"{given[0]} is about Ray tasks; add --ray (or leave {given[0]} out).")
     if parallel is None and devices is None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
+from core.placement import RAY, add_options, console_usage, from_args, whole
 from core.presets import PresetError
-from core.placement import RAY, parse, whole
 from core.records import RecordError, check_logdir, default_logdir, safe_name
 
 
@@ -23,8 +22,6 @@ class UsageError(Exception):
 
 
 COMMON = ("logdir", "data_dir", "data_url", "data_md5")
-RAY_ADDRESSES = ("no ADDRESS (or local) starts Ray on this box; auto joins the cluster ray start set up here; "
-                 "HOST:PORT or ray://HOST:PORT joins that one")
 
 
 def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
@@ -42,21 +39,13 @@ def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cifar-tui", usage="cifar-tui [-h] [--logdir DIR] [--data-dir DIR] [--data-url URL] [--data-md5 MD5] "
-                                "[--parallel N] [--devices DEV,DEV] [--ray [ADDRESS]] [--cpus-per-run N] [--max-retries N] "
-                                "[--ray-ship-code] [--on-hangup keep|stop] [COMMAND ...]",
+                                f"{console_usage()} [--on-hangup keep|stop] [COMMAND ...]",
         description="Train small CNNs on CIFAR-10 and watch the curves live. With no COMMAND, cifar-tui opens "
                     "the console (keys: ? inside it); a COMMAND works without it, in the shell.",
         epilog="`cifar-tui COMMAND --help` tells more about one command.")
     _common(p)
     console = p.add_argument_group("console options")  # own dests: `run` has its own --parallel/--devices
-    console.add_argument("--parallel", dest="console_parallel", default=None, metavar="N",
-                         help="the console trains a queue's runs N at once, each in its own process")
-    console.add_argument("--devices", dest="console_devices", default=None, metavar="DEV,DEV",
-                         help="devices for the console's --parallel, e.g. cuda:0,cuda:1 "
-                              "(default: every visible GPU, else the CPU)")
-    console.add_argument("--ray", dest="console_ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                         help="the console trains each run as a Ray task: " + RAY_ADDRESSES)
-    _ray_options(console, "console_")
+    add_options(console, console=True)
     console.add_argument("--on-hangup", default="keep", choices=("keep", "stop"),
                          help="when the console's terminal hangs up while it trains: keep (default) trains its "
                               "queue to the end and exits 0; stop stops the runs cleanly (exit 129)")
@@ -70,17 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--experiment", default=None, help="experiment folder name (default: the preset's name, or 'custom')")
     run.add_argument("--name", default=None, help="run name when running one config (default: 'run')")
     run.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
-    run.add_argument("--parallel", default=None, metavar="N", help="train N runs at once, each in its own process (default: one at a time, here)")
-    run.add_argument("--devices", default=None, metavar="DEV,DEV", help="devices for --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)")
     run.add_argument("--seeds", default=None, metavar="N | S,S,...",
                      help="repeat every run over N seeds from its seed upward, or over the seeds listed "
                           "(default: the preset's seeds, else one); each seed is its own run folder, RUN-sSEED")
-    run.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                     help="train each run as a Ray task: " + RAY_ADDRESSES)
-    run.add_argument("--runs-per-gpu", default=None, metavar="K", help="with --ray, K runs share one GPU (each asks for 1/K of it)")
-    _ray_options(run)
-    run.add_argument("--verbose", action="store_true", help="with --ray, also print Ray's own log lines "
-                                                              "(always kept in LOGDIR/.ray/driver.log)")
+    add_options(run)  # where the runs train: --parallel, --devices, --ray, ...
     _common(run, argparse.SUPPRESS)
     compare = sub.add_parser("compare", help="compare the runs of an experiment (or any runs) against the baseline",
                              description="Compare runs: last, smoothed and best values, gap, overfitting onset, "
@@ -176,8 +158,7 @@ def cmd_run(args) -> int:
     from tui.headless import run_queue
 
     logdir = args.logdir or default_logdir()
-    placement = parse(args.parallel, args.devices, args.ray, args.runs_per_gpu,
-                      args.cpus_per_run, args.max_retries, args.ray_ship_code, args.verbose)
+    placement = from_args(args)
     options = {"logdir": logdir, "placement": placement, "data_url": args.data_url, "data_md5": args.data_md5}
     if args.resume:
         config, experiment, name = _resumed(args)
@@ -198,18 +179,6 @@ def _resumed(args) -> tuple:
         raise UsageError("--seeds starts new runs and --resume carries on one run folder; "
                          "use one or the other (resume each seed's folder on its own).")
     return resume_config(args.resume, _overrides(args))
-
-
-def _ray_options(p, prefix: str = "") -> None:
-    """The Ray task options `run` and the console share (the console's under its own dests)."""
-    p.add_argument("--cpus-per-run", dest=prefix + "cpus_per_run", default=None, metavar="N",
-                   help="with --ray, CPUs each run asks Ray for, and its torch threads (default: 1)")
-    p.add_argument("--max-retries", dest=prefix + "max_retries", default=None, metavar="N",
-                   help="with --ray, how often a run whose worker or node was lost starts again, "
-                        "from its last checkpoint (default: 2)")
-    p.add_argument("--ray-ship-code", dest=prefix + "ray_ship_code", action="store_true",
-                   help="with --ray, send this machine's cifar-tui code to the nodes (Ray's runtime "
-                        "environment) instead of using the one installed there")
 
 
 def _points(text, option: str) -> float | None:
@@ -290,8 +259,7 @@ def cmd_console(args) -> int:
     from tui.app import run_console
 
     logdir = args.logdir or default_logdir()
-    placement = parse(args.console_parallel, args.console_devices, args.console_ray, None,
-                      args.console_cpus_per_run, args.console_max_retries, args.console_ray_ship_code)
+    placement = from_args(args, console=True)
     executor = make_executor(placement, logdir, args.data_url, args.data_md5)
     try:
         return run_console(logdir=logdir, data_dir=args.data_dir, data_url=args.data_url, data_md5=args.data_md5,
