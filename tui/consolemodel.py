@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from core.config import ConfigError, RunConfig
 from core.drain import data_missing
-from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.events import BatchProgress, EpochDone, RunEnded, RunNote, RunStarted
 from core.job import Job
 from core.jobqueue import JobQueue
 from core.records import RecordError, read_run
@@ -201,6 +201,8 @@ class ConsoleModel:
                 self.timing[view.key][2] = self.clock()
             self.tick(view)
             self.charts_dirty = True
+        elif isinstance(event, RunNote):  # what the placement says of it, e.g. a Ray retry
+            self.out.log_line(f"[b]{escape(view.label)}[/]: {escape(event.message)}")
         elif isinstance(event, RunEnded):
             self.ended(view, event)
         self.out.show_row(view)
