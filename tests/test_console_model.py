@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from core.config import make_config
-from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.events import BatchProgress, EpochDone, RunEnded, RunNote, RunStarted
 from core.job import Job
 from tui.consolemodel import NOTHING_HERE, ConsoleModel
 from tui.recipes import Recipe
@@ -122,6 +122,8 @@ def test_states_time_column_and_end_sentences_follow_the_events(tmp_path):
     model.tick_all()
     assert view.elapsed == 15.0 and screen.rows[-1] == view.key
 
+    model.apply(view.key, RunNote("baseline", "retried on node n2 (n1 was lost)"))
+    assert screen.lines[-1] == "[b]baseline[/]: retried on node n2 (n1 was lost)" and screen.rows[-1] == view.key
     clock.now += 5
     advice = resume_advice("stopped after 1 finished epoch(s)", run_dir)  # as the trainer ends a stopped run
     model.apply(view.key, RunEnded("baseline", "stopped", advice.say(), 1, run_dir, advice=advice))
