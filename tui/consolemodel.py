@@ -28,7 +28,7 @@ from tui.consolewords import CONSOLE_WORDS, for_console
 from tui.headless import ended_text
 from tui.recipes import Recipe, again, trained
 from tui.runview import RunView, Views
-from tui.eta import epoch_seconds, run_left
+from tui.eta import epoch_seconds, queue_left, run_left
 
 NOTHING_HERE = "Nothing is running here; to stop a run followed live, select its row (t, ↑↓), then x."
 
@@ -311,14 +311,8 @@ class ConsoleModel:
         pending = [] if self.follows(view.key) else self.queue.pending()
         if not pending:
             return left, None
-        here = view.config
-        total = left
-        for job in pending:  # a run with a smaller share of the same data trains faster
-            same = job.config.dataset == here.get("dataset") and here.get("train_fraction")
-            scale = job.config.train_fraction / here["train_fraction"] if same else 1.0
-            done = len(self.views.get(job.key).metrics) if job.resume_dir else 0
-            total += epoch_s * scale * max(job.config.epochs - done, 0)
-        return left, total
+        return left, left + queue_left(epoch_s, view.config, pending,
+                                       lambda job: len(self.views.get(job.key).metrics))
 
     # ---- views --------------------------------------------------------------------
     def drawn(self) -> list[RunView]:
