@@ -31,6 +31,7 @@ from core.lifecycle import train
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
+from tui import studyresume
 from tui.following import FollowFound, Following
 from tui.jobqueue import JobQueue
 from tui.headless import ended_text
@@ -273,6 +274,8 @@ class CifarApp(App):
                               folder=view.folder))
         if done:
             self.log_line(f"Trained already, not queued again: {escape(', '.join(done))}.")
+        if (queued := studyresume.record(self, experiment, queued)) is None:  # into study.json
+            return
         self._relabel()
         self._enqueue(queued)
 
@@ -439,6 +442,8 @@ class CifarApp(App):
         if view is None:
             self._pick_resumable()
             return
+        if studyresume.finish_row(self, view):  # not a run to resume: its study, when there is more to do
+            return
         if view.status in ("queued", "running"):
             self._refuse(f"{view.label} is {view.status}; it cannot be resumed.")
             return
@@ -450,7 +455,8 @@ class CifarApp(App):
     def _pick_resumable(self) -> None:
         runs = resumable_runs(self.logdir)
         if not runs:
-            self.log_line("No run under the log dir can be resumed (none was stopped, killed or failed).")
+            if not studyresume.finish(self, Path(self.logdir, self._experiment())):  # the preset's study
+                self.log_line("No run under the log dir can be resumed (none was stopped, killed or failed).")
             return
 
         def chosen(paths: list | None) -> None:

@@ -15,6 +15,7 @@ import sys
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
 from core.presets import PresetError
 from core.records import RecordError, check_logdir, default_logdir, safe_name
+from tui.studycli import finishing, planned
 
 
 class UsageError(Exception):
@@ -73,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting, e.g. --set lr=0.01 (repeatable)")
     run.add_argument("--experiment", default=None, help="experiment folder name (default: the preset's name, or 'custom')")
     run.add_argument("--name", default=None, help="run name when running one config (default: 'run')")
-    run.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
+    run.add_argument("--resume", action="append", default=[], metavar="RUN_DIR | EXPERIMENT_DIR",
+                     help="continue a stopped, failed or interrupted run from its last finished epoch; for an "
+                          "experiment folder, finish its study: resume every such run and start every planned run "
+                          "that never began (repeatable)")
     run.add_argument("--parallel", default=None, metavar="N", help="train N runs at once, each in its own process (default: one at a time, here)")
     run.add_argument("--devices", default=None, metavar="DEV,DEV", help="devices for --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)")
     run.add_argument("--seeds", default=None, metavar="N | S,S,...",
@@ -104,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--equivalence", default=None, metavar="POINTS",
                          help="test whether each run is equivalent to the reference within ±POINTS of test "
                               "accuracy (two one-sided tests; default: the preset's equivalence, if any)")
+    status = sub.add_parser("status", help="where a study stands: each planned run finished, running (where), stopped, failed or never started",
+                            description="One table per study: every run and seed its experiment planned (study.json), "
+                                        "its state (finished, running and where, queued, stopped, failed, interrupted, "
+                                        "diverged, never started) and epochs, then the totals. No argument: every "
+                                        "experiment under the log dir.")
+    status.add_argument("targets", nargs="*", metavar="EXPERIMENT", help="an experiment name or folder")
+    status.add_argument("--logdir", default=argparse.SUPPRESS, help="where the runs are (default: $CIFAR_TUI_LOGDIR or ./runs)")
     report = sub.add_parser("report", help="write a study's report: figures, verdicts, settings, environment",
                             description="Write one folder for a finished study: report.html (one self-contained "
                                         "file, figures inline), report.md, figures/ (SVG and PNG) and the CSVs "
@@ -183,26 +194,28 @@ def cmd_run(args) -> int:
     placing = _placement(args.parallel, args.devices)
     runner = run_parallel if placing else run_queue  # worker processes, or this one
     if args.resume:
-        config, experiment, name = _resumed(args)
-        return runner([(name, config)], logdir=logdir,
-                      experiment=experiment, data_url=args.data_url, data_md5=args.data_md5,
-                      resume_dir=args.resume, **placing)
+        jobs, home = _resumed(args, logdir)
+        with finishing():
+            return runner(jobs, logdir=home, experiment=None, data_url=args.data_url, data_md5=args.data_md5,
+                          **placing) if jobs else 0
     experiment, jobs = _jobs(args)
     check_logdir(logdir)
-    return runner(jobs, logdir=logdir, experiment=experiment,
-                  data_url=args.data_url, data_md5=args.data_md5, **placing)
+    with planned(logdir, experiment, jobs) as jobs:
+        return runner(jobs, logdir=logdir, experiment=experiment,
+                      data_url=args.data_url, data_md5=args.data_md5, **placing)
 
 
-def _resumed(args) -> tuple:
-    """(config, experiment, run name) of `run --resume RUN_DIR`, its options checked."""
-    from core.resume import resume_config
+def _resumed(args, logdir: str) -> tuple[list, str]:
+    """The jobs of `run --resume TARGET...` (run folders resumed, experiments' studies finished)
+    and the log dir new runs go to, the options checked."""
+    from tui.studycli import resume_queue
 
     if args.preset or args.run:
-        raise UsageError("--resume continues one run folder; give no preset or --run with it.")
+        raise UsageError("--resume continues run folders and finishes studies; give no preset or --run with it.")
     if args.seeds is not None:
-        raise UsageError("--seeds starts new runs and --resume carries on one run folder; "
-                         "use one or the other (resume each seed's folder on its own).")
-    return resume_config(args.resume, _overrides(args))
+        raise UsageError("--seeds starts new runs and --resume carries on what was planned; "
+                         "use one or the other.")
+    return resume_queue(args.resume, logdir, _overrides(args))
 
 
 def _placement(parallel: str | None, devices: str | None) -> dict:
@@ -255,10 +268,12 @@ def _run_on_ray(args, logdir: str) -> int:
     placing = {"address": ray_address(args.ray), "device": device, "runs_per_gpu": per_gpu,
                "data_url": args.data_url, "data_md5": args.data_md5}
     if args.resume:
-        config, experiment, name = _resumed(args)
-        return run_ray([(name, config)], logdir=logdir, experiment=experiment, resume_dir=args.resume, **placing)
+        jobs, home = _resumed(args, logdir)
+        with finishing():
+            return run_ray(jobs, logdir=home, experiment=None, **placing) if jobs else 0
     experiment, jobs = _jobs(args)
-    return run_ray(jobs, logdir=logdir, experiment=experiment, **placing)
+    with planned(logdir, experiment, jobs) as jobs:
+        return run_ray(jobs, logdir=logdir, experiment=experiment, **placing)
 
 
 def _whole(text: str, option: str, example: str) -> int:
@@ -304,6 +319,12 @@ def cmd_report(args) -> int:
         return report_command(args.targets, args.logdir or default_logdir(), args.out)
     except CompareError as e:
         raise UsageError(str(e)) from None
+
+
+def cmd_status(args) -> int:
+    from tui.studycli import status_command
+
+    return status_command(args.targets, args.logdir or default_logdir())
 
 
 def cmd_bench(args) -> int:
@@ -355,6 +376,7 @@ def cmd_console(args) -> int:
 
 
 COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "bench": cmd_bench,
+            "status": cmd_status,
             None: cmd_console}
 
 

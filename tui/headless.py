@@ -132,7 +132,7 @@ def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=Non
         try:
             for job in queue_of(jobs, experiment, resume_dir):
                 ended.append(train(job.config, printer, stop, logdir=logdir, experiment=job.experiment, run=job.name,
-                                   group=job.group, data=data, resume_dir=job.resume_dir))
+                                   group=job.group, data=data, resume_dir=job.resume_dir, folder=job.folder))
                 if caught:
                     break
         except KeyboardInterrupt:  # a second signal outside a run

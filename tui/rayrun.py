@@ -15,7 +15,7 @@ from core.ray_executor import RayExecutor, connect
 from tui.parallel import run_placed
 
 
-def run_ray(jobs, *, logdir: str, experiment: str, address: str | None, device: str | None = None,
+def run_ray(jobs, *, logdir: str, experiment: str | None, address: str | None, device: str | None = None,
             runs_per_gpu: int | None = None, data_url=None, data_md5=None, resume_dir=None,
             console: Console | None = None) -> int:
     """Run jobs (core.job.Job, or (run name, RunConfig) pairs) on the Ray cluster at `address`
@@ -24,7 +24,7 @@ def run_ray(jobs, *, logdir: str, experiment: str, address: str | None, device: 
     cluster = connect(address)
     try:
         executor = RayExecutor(logdir, data_url, data_md5, cluster=cluster, device=device, runs_per_gpu=runs_per_gpu)
-        executor.check(queue, resume_dir)
+        executor.check(queue, resume_dir or next((job.resume_dir for job in queue if job.resume_dir), None))
         return run_placed(executor, queue, console or Console(highlight=False))
     finally:
         cluster.close()
