@@ -142,5 +142,6 @@ def study_problem(study) -> str:
         return problem
     for n, entry in enumerate(study["runs"], 1):
         if problem := _plan_problem(entry):
-            return f"its run {n}: {problem[4:] if problem.startswith('its ') else problem}"
+            return (f"its run {n}'s {problem[4:]}" if problem.startswith("its ") else
+                    f"its run {n} {problem[3:]}" if problem.startswith("it has ") else f"its run {n}: {problem}")
     return ""

@@ -13,8 +13,10 @@ import pytest
 import torch
 
 from core import study
-from core.records import read_metrics, read_run
+from core.records import read_metrics, read_run, safe_name
+from apphelp import log_text, open_past, ready, sync, wait_for
 from fakecifar import write_batches
+from tui.app import CifarApp
 from tui.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -134,3 +136,170 @@ def test_parallel_2_finishes_the_study_bit_for_bit(interrupted, reference, tmp_p
     assert done.returncode == 0, done.stdout + done.stderr
     assert_same_study(logs / "study", reference)
     assert not (tmp_path / "x").exists()  # new runs go where their study is, whatever --logdir says
+
+
+def test_several_resume_targets_add_up(interrupted, reference, tmp_path):
+    """Two --resume: both run folders carry on (a second used to replace the first)."""
+    logs = copy_of(interrupted, tmp_path)
+    done = cli("run", "--resume", str(logs / "study" / STOPS), "--resume", str(logs / "study" / FAILS))
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in (STOPS, FAILS):
+        assert curves(logs / "study" / name) == curves(reference / name)
+    rows, _ = study.rows(logs / "study")
+    assert [r.state for r in rows].count(study.NEVER) == 3  # run folders only: the study is not finished
+
+
+@sync
+async def test_r_on_an_experiment_finishes_its_study_bit_for_bit(interrupted, reference, tmp_path):
+    logs = copy_of(interrupted, tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as every run of the reference
+    try:
+        app = CifarApp(logdir=str(logs))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: ready(app))
+            open_past(app, [logs / "study" / "a-s1"])  # a finished row: nothing of its own to resume
+            await pilot.press("escape", "r")
+            await wait_for(pilot, lambda: len(app.views) == 6)
+            await wait_for(pilot, lambda: not app.running and all(v.status != "queued" for v in app.views), 900)
+            assert "Finishing the study study: resuming 2, starting 3 that never began." in log_text(app)
+            assert sorted(v.label for v in app.views) == sorted(["a-s1 (past)", FAILS, STOPS, "b-s3", "a-s4", "b-s4"])
+            assert all(v.status == "finished" for v in app.views), [(v.label, v.status, v.message) for v in app.views]
+    finally:
+        torch.set_num_threads(threads)
+    assert_same_study(logs / "study", reference)
+
+
+def hold_as_writer(run_dir: Path):
+    """Take a run folder's lock as a training process does (its owner written in .lock)."""
+    import fcntl
+    import socket
+    import time
+
+    (run_dir / "status.json").unlink()
+    lock = open(run_dir / ".lock", "r+")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    lock.truncate(0)
+    lock.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}))
+    lock.flush()
+    return lock
+
+
+def test_status_names_a_running_runs_writer_and_finishing_leaves_that_run_to_it(interrupted, tmp_path, capsys):
+    import socket
+
+    logs = copy_of(interrupted, tmp_path)
+    with hold_as_writer(logs / "study" / STOPS):
+        assert main(["status", "study", "--logdir", str(logs)]) == 0
+        line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(STOPS))
+        assert line.split()[3:] == ["running", "1/3", "pid", str(os.getpid()), "on", socket.gethostname()]
+        plan = study.finish(logs / "study")
+        assert sorted(Path(j.resume_dir).name if j.resume_dir else j.folder for j in plan.jobs) == \
+            sorted([FAILS, "b-s3", "a-s4", "b-s4"])
+        assert plan.notes == [f"left to the process that trains or queues them: {STOPS} "
+                              f"(pid {os.getpid()} on {socket.gethostname()})."]
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def one_sentence(capsys, expected: str) -> None:
+    err = capsys.readouterr().err
+    assert expected in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("damage, expected", [
+    (lambda exp: (exp / "study.json").write_text('{"runs": [{"name": "a-s1"'), "study.json is damaged (it is not valid JSON)"),
+    (lambda exp: (exp / "study.json").write_text(json.dumps({"runs": [{"name": "x", "group": "x", "seed": 1,
+                                                                        "folder": "../../elsewhere", "config": {}}]})),
+     "study.json is damaged (its run 1's 'folder' is \"../../elsewhere\", not a folder name)"),
+    (lambda exp: ((exp / "study.json").unlink(), (exp / "study.json").symlink_to(exp / "a-s1" / "config.json")),
+     "study.json is damaged (it is a symbolic link, not a file of the run)"),
+    (lambda exp: (exp / STOPS / "config.json").write_text('{"config": '), f"{STOPS}/config.json is damaged"),
+])
+def test_a_damaged_study_is_one_sentence_exit_2_and_nothing_changes(interrupted, tmp_path, capsys, damage, expected):
+    logs = copy_of(interrupted, tmp_path)
+    damage(logs / "study")
+    before = snapshot(logs)
+    assert main(["run", "--resume", str(logs / "study")]) == 2
+    one_sentence(capsys, expected)
+    assert snapshot(logs) == before
+
+
+def test_a_damaged_study_refuses_status_and_new_starts(interrupted, tmp_path, capsys):
+    logs = copy_of(interrupted, tmp_path)
+    (logs / "study" / "study.json").write_text("[]")
+    before = snapshot(logs)
+    assert main(["status", "--logdir", str(logs)]) == 2
+    one_sentence(capsys, "study.json is damaged (it holds a JSON list, not an object)")
+    assert main(["run", "quick-demo", "--experiment", "study", "--logdir", str(logs)]) == 2
+    one_sentence(capsys, "study.json is damaged")
+    assert snapshot(logs) == before
+
+
+@pytest.mark.parametrize("target", ["nowhere", "empty", "study/a-s1/metrics.jsonl"])
+def test_a_folder_that_is_neither_is_one_sentence_exit_2(interrupted, tmp_path, capsys, target):
+    logs = copy_of(interrupted, tmp_path)
+    (logs / "empty").mkdir()
+    before = snapshot(logs)
+    assert main(["run", "--resume", str(logs / target), "--logdir", str(logs)]) == 2
+    one_sentence(capsys, f"{logs / target} is not a run folder (no config.json) or an experiment folder")
+    assert main(["status", str(logs / target), "--logdir", str(logs)]) == 2
+    one_sentence(capsys, f"{logs / target} is not an experiment folder")
+    assert snapshot(logs) == before
+
+
+def test_without_a_study_record_the_runs_it_has_are_finished_and_it_says_the_rest_is_unknown(interrupted, tmp_path):
+    logs = copy_of(interrupted, tmp_path)
+    (logs / "study" / "study.json").unlink()
+    plan = study.finish(logs / "study")
+    assert sorted(Path(j.resume_dir).name for j in plan.jobs) == sorted([FAILS, STOPS])
+    assert plan.notes == [f"{logs / 'study'} has no study.json (it was started before studies were recorded), "
+                          "so runs that never started cannot be known; only the runs it has are finished."]
+    assert (plan.finished, plan.total) == (3, 5)
+
+
+PLANNER = """
+import sys
+from core.config import make_config
+from core.job import Job
+from core.study import plan, release
+sys.stdin.readline()  # everyone starts at once
+for i in range({n}):
+    plan(sys.argv[1], "exp", [Job(name=f"{{sys.argv[2]}}-{{i}}", config=make_config({{"seed": i}}), group="g")])
+print("planned", flush=True)
+sys.stdin.readline()  # holds its planner lock until told to end
+if sys.argv[2] != "p0":  # as `run` does; p0 ends as a killed process would, its lock file left behind
+    release()
+"""
+
+
+def test_processes_planning_at_once_lose_none_of_each_others_runs_and_queue_them_until_they_end(tmp_path, capsys):
+    import socket
+
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    procs = [subprocess.Popen([sys.executable, "-c", PLANNER.format(n=25), str(tmp_path / "logs"), f"p{k}"], cwd=ROOT,
+                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for k in range(4)]
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    assert [p.stdout.readline() for p in procs] == ["planned\n"] * 4
+    exp = tmp_path / "logs" / "exp"
+    plan = study.read_plan(exp)
+    assert sorted(p.name for p in plan) == sorted(f"p{k}-{i}" for k in range(4) for i in range(25))
+    assert len({p.folder for p in plan}) == 100
+    rows, _ = study.rows(exp)
+    assert {r.state for r in rows} == {study.QUEUED}
+    assert study.finish(exp).jobs == []  # their planners will start them
+    assert main(["status", str(exp)]) == 0
+    assert f"queued  0/40    pid {procs[0].pid} on" in capsys.readouterr().out
+    for p in procs:
+        p.communicate("end\n", timeout=60)
+    rows, _ = study.rows(exp)
+    assert {r.state for r in rows} == {study.NEVER}
+    assert len(study.finish(exp).jobs) == 100
+    assert [p.name for p in exp.glob(".queue-*")] == [f".queue-{safe_name(socket.gethostname())}-{procs[0].pid}.lock"]
+    study.plan(tmp_path / "logs", "exp", [])  # the next planner clears what a dead one left
+    study.release()
+    assert not list(exp.glob(".queue-*"))
