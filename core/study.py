@@ -85,7 +85,9 @@ def _write_plan(exp_dir: Path, plan: list[Planned]) -> None:
 
 
 class _Mutex:
-    """The experiment's `.study.lock`, held (flock) while a writer reads, merges and writes."""
+    """The experiment's `.study.lock`, held (flock) while a writer reads, merges and writes. A
+    writer that withdraws the last plan removes it (and the then empty folder) while holding it,
+    so a waiter checks that the file it locked is still the one at the path, else takes the new one."""
 
     def __init__(self, exp_dir: Path):
         self.path = exp_dir / MUTEX
@@ -93,13 +95,21 @@ class _Mutex:
     def __enter__(self):
         import fcntl
 
-        try:
-            self.fd = open_record(self.path, os.O_RDWR | os.O_CREAT)
-        except OSError as e:
-            raise StudyError(f"{self.path} cannot be used as the study's lock ({e.strerror or e}); "
-                             "remove that file, or make the folder writable.") from None
-        fcntl.flock(self.fd, fcntl.LOCK_EX)  # writers merge one at a time; each takes milliseconds
-        return self
+        while True:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = open_record(self.path, os.O_RDWR | os.O_CREAT)
+            except OSError as e:
+                raise StudyError(f"{self.path} cannot be used as the study's lock ({e.strerror or e}); "
+                                 "remove that file, or make the folder writable.") from None
+            fcntl.flock(fd, fcntl.LOCK_EX)  # writers merge one at a time; each takes milliseconds
+            try:
+                if os.stat(self.path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                    self.fd = fd
+                    return self
+            except FileNotFoundError:
+                pass
+            os.close(fd)
 
     def __exit__(self, *exc):
         os.close(self.fd)
@@ -175,7 +185,6 @@ def plan(logdir, experiment: str, jobs: list[Job]) -> list[Job]:
     (its own `folder` when that one is). StudyError when study.json is damaged or unwritable."""
     exp_dir = Path(logdir) / safe_name(experiment)
     try:
-        exp_dir.mkdir(parents=True, exist_ok=True)
         with _Mutex(exp_dir):
             entries = read_plan(exp_dir) or []
             me = _mine(exp_dir)
@@ -213,6 +222,25 @@ def claim(exp_dir, folders) -> None:
     with _Mutex(exp_dir):
         entries, me = read_plan(exp_dir) or [], _mine(exp_dir)
         _write_plan(exp_dir, [replace(e, by=me) if e.folder in folders else e for e in entries])
+
+
+def withdraw(logdir, experiment: str, jobs: list[Job]) -> None:
+    """Take back the plan of `jobs` (study.plan's) when none of them began (e.g. the data could
+    not be had): a start that trained nothing leaves nothing behind, not even an empty experiment."""
+    exp_dir = Path(logdir) / safe_name(experiment)
+    mine = {job.folder for job in jobs}
+    if not exp_dir.is_dir() or any((exp_dir / folder).exists() for folder in mine):
+        return
+    with _Mutex(exp_dir):
+        entries = [e for e in read_plan(exp_dir) or [] if not (e.folder in mine and (e.by or {}).get("pid") == os.getpid())]
+        if entries:
+            _write_plan(exp_dir, entries)
+            return
+        (exp_dir / MANIFEST).unlink(missing_ok=True)
+        release(exp_dir)
+        if {p.name for p in exp_dir.iterdir()} == {MUTEX}:
+            (exp_dir / MUTEX).unlink()
+            exp_dir.rmdir()
 
 
 # ---- the state of a study -----------------------------------------------------------------

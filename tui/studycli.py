@@ -18,10 +18,13 @@ NEITHER = ("{target} is not a run folder (no config.json) or an experiment folde
 @contextmanager
 def planned(logdir: str, experiment: str, jobs: list[Job]):
     """`jobs` recorded in the experiment's study.json (each with its promised folder) while they
-    are queued here; on leaving, the runs that never began are `never started` for everyone."""
+    are queued here; on leaving, the runs that never began are `never started` for everyone (or,
+    when none began, the plan is taken back)."""
+    jobs = study.plan(logdir, experiment, jobs)
     try:
-        yield study.plan(logdir, experiment, jobs)
+        yield jobs
     finally:
+        study.withdraw(logdir, experiment, jobs)  # when none of them began
         study.release()
 
 
