@@ -36,6 +36,7 @@ VERSION = 1
 NEVER, QUEUED = "never started", "queued"
 
 _held: dict[str, object] = {}  # experiment folder -> this process's planner lock (open file)
+_added: dict[str, set] = {}    # experiment folder -> folders of the entries this process added
 
 
 class StudyError(RecordError):
@@ -210,6 +211,7 @@ def _place(exp_dir: Path, entries: list[Planned], job: Job, me: dict, now: set) 
     folder = job.folder if job.folder and job.folder not in taken and not (exp_dir / job.folder).exists() \
         else free_folder(exp_dir, job.name, taken)
     entries.append(Planned(job.name, group, job.config.seed, folder, config, me))
+    _added.setdefault(str(exp_dir.resolve()), set()).add(folder)
     now.add(folder)
     return replace(job, folder=folder)
 
@@ -226,13 +228,14 @@ def claim(exp_dir, folders) -> None:
 
 def withdraw(logdir, experiment: str, jobs: list[Job]) -> None:
     """Take back the plan of `jobs` (study.plan's) when none of them began (e.g. the data could
-    not be had): a start that trained nothing leaves nothing behind, not even an empty experiment."""
+    not be had): a start that trained nothing leaves nothing behind, not even an empty experiment.
+    Runs it took over from an earlier plan stay planned."""
     exp_dir = Path(logdir) / safe_name(experiment)
-    mine = {job.folder for job in jobs}
-    if not exp_dir.is_dir() or any((exp_dir / folder).exists() for folder in mine):
+    if not exp_dir.is_dir() or any((exp_dir / job.folder).exists() for job in jobs):
         return
+    added = _added.pop(str(exp_dir.resolve()), set()) & {job.folder for job in jobs}
     with _Mutex(exp_dir):
-        entries = [e for e in read_plan(exp_dir) or [] if not (e.folder in mine and (e.by or {}).get("pid") == os.getpid())]
+        entries = [e for e in read_plan(exp_dir) or [] if e.folder not in added]
         if entries:
             _write_plan(exp_dir, entries)
             return

@@ -303,3 +303,27 @@ def test_processes_planning_at_once_lose_none_of_each_others_runs_and_queue_them
     study.plan(tmp_path / "logs", "exp", [])  # the next planner clears what a dead one left
     study.release()
     assert not list(exp.glob(".queue-*"))
+
+
+def test_a_start_that_trains_nothing_takes_back_only_what_it_added(interrupted, tmp_path, monkeypatch, capsys):
+    """The study started again while its data cannot be had: its three runs that never began are
+    taken over, then given back; the five it added are taken back; the study is as it was."""
+    import core.data
+
+    def no_data(self, config, device):
+        during.append([p.folder for p in study.read_plan(logs / "study")])
+        raise core.data.DataError("the data set is gone; put it back.")
+
+    during = []
+    logs = copy_of(interrupted, tmp_path)
+    before = study.read_plan(logs / "study")
+    (tmp_path / "two.toml").write_text(PRESET)
+    monkeypatch.setattr(core.data.SharedData, "load", no_data)
+    data_dir = before[0].config["data_dir"]
+    assert main(["run", str(tmp_path / "two.toml"), "--experiment", "study", "--logdir", str(logs),
+                 "--data-dir", data_dir]) == 1
+    assert "the data set is gone" in capsys.readouterr().out
+    assert during[0] == ORDER + [f"{name}-2" for name in ORDER[:5]]  # the runs that never began: taken over
+    after = study.read_plan(logs / "study")
+    assert [(p.folder, p.config) for p in after] == [(p.folder, p.config) for p in before]
+    assert {(r.path.name if r.path else r.planned.folder): r.state for r in study.rows(logs / "study")[0]} == STATES

@@ -105,9 +105,16 @@ def status_command(targets: list[str], logdir: str) -> int:
         note = "" if has_plan else f"  (no {study.MANIFEST}: runs that never started are not known)"
         console.print(("\n" if k else "") + f"[bold]{escape(folder.name)}[/]  {escape(str(folder))}{escape(note)}",
                       soft_wrap=True)
-        console.print(status_table(runs))
+        table = status_table(runs)
+        Console(highlight=False, width=max(console.width, _natural_width(table))).print(table)  # names never cut
         console.print(study.totals(runs), soft_wrap=True, markup=False)
     return 0
+
+
+def _natural_width(table) -> int:
+    """The width at which no cell of `table` is cut (one space of padding between columns)."""
+    widths = [max([len(str(c.header)), *(len(getattr(cell, "plain", cell)) for cell in c._cells)]) for c in table.columns]
+    return sum(widths) + 2 * (len(widths) - 1)
 
 
 def status_table(runs: list):
