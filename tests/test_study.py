@@ -348,3 +348,25 @@ def test_ray_gets_the_same_queue_to_finish_the_study(interrupted, tmp_path, monk
     assert given["logdir"] == str(logs) and given["experiment"] is None
     claimed = {p.folder: p.by["pid"] for p in given["plan"]}  # the runs that never began: this process's now
     assert [claimed[f] == os.getpid() for f in ORDER] == [False] * 5 + [True] * 3
+
+
+@sync
+async def test_r_with_nothing_to_resume_starts_the_presets_runs_that_never_began(tmp_path, monkeypatch):
+    """A study planned by a process that ended before its runs began: `r` with no row starts them."""
+    from apphelp import FAST, tiny_synthetic
+    from core.config import make_config
+    from core.job import Job
+
+    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+    config = make_config({"dataset": "synthetic", "epochs": 1, **FAST})
+    study.plan(tmp_path / "runs", "quick-demo", [Job(name="baseline", config=config)])
+    study.release()  # its planner is gone: never started
+    app = CifarApp(logdir=str(tmp_path / "runs"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await pilot.press("escape", "r")
+        await wait_for(pilot, lambda: len(app.views) == 1 and not app.running and app.views.get("r1").status != "queued")
+        assert "Finishing the study quick-demo: resuming 0, starting 1 that never began." in log_text(app)
+        assert app.views.get("r1").status == "finished"
+    assert read_run(tmp_path / "runs" / "quick-demo" / "baseline").status == "finished"
+    assert [r.state for r in study.rows(tmp_path / "runs" / "quick-demo")[0]] == ["finished"]
