@@ -330,6 +330,7 @@ class Finish:
     notes: list[str]
     finished: int
     total: int
+    elsewhere: int = 0  # runs another process trains or has queued
 
 
 def finish(exp_dir, changes: dict | None = None, busy=()) -> Finish:
@@ -363,10 +364,14 @@ def finish(exp_dir, changes: dict | None = None, busy=()) -> Finish:
         notes.append(f"{exp_dir} has no {MANIFEST} (it was started before studies were recorded), so runs "
                      "that never started cannot be known; only the runs it has are finished.")
     if elsewhere:
-        notes.append(f"left to the process that trains or queues them: {', '.join(elsewhere)}.")
+        notes.append(f"left to the process that trains or queues them: {_some(elsewhere)}.")
     if diverged:
-        notes.append(f"diverged, left as they are (start a new run with a lower lr): {', '.join(diverged)}.")
-    return Finish(exp_dir.name, jobs, notes, sum(r.state == "finished" for r in study), len(study))
+        notes.append(f"diverged, left as they are (start a new run with a lower lr): {_some(diverged)}.")
+    return Finish(exp_dir.name, jobs, notes, sum(r.state == "finished" for r in study), len(study), len(elsewhere))
+
+
+def _some(names: list[str], most: int = 6) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _fresh(exp_dir: Path, planned: Planned, changes: dict, changeable, changed_settings) -> Job:

@@ -292,6 +292,10 @@ def test_processes_planning_at_once_lose_none_of_each_others_runs_and_queue_them
     rows, _ = study.rows(exp)
     assert {r.state for r in rows} == {study.QUEUED}
     assert study.finish(exp).jobs == []  # their planners will start them
+    assert main(["run", "--resume", str(exp)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("exp: left to the process that trains or queues them: ") and "ended" not in out
+    assert out.endswith(" and 94 more.\n") and out.count(" (pid ") == 6
     assert main(["status", str(exp)]) == 0
     assert f"queued  0/40    pid {procs[0].pid} on" in capsys.readouterr().out
     for p in procs:

@@ -68,7 +68,7 @@ def resume_queue(targets: list[str], logdir: str, changes: dict, say=print) -> t
         plan = study.finish(folder, changes, busy=seen)
         for note in plan.notes:
             say(f"{plan.experiment}: {note}")
-        if not plan.jobs:
+        if not plan.jobs and not plan.elsewhere:
             say(f"{plan.experiment}: every run of the study has ended ({plan.finished} of {plan.total} "
                 "finished); nothing to do.")
         fresh = [j for j in plan.jobs if j.resume_dir is None]
