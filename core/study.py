@@ -216,14 +216,21 @@ def _place(exp_dir: Path, entries: list[Planned], job: Job, me: dict, now: set) 
     return replace(job, folder=folder)
 
 
-def claim(exp_dir, folders) -> None:
-    """This process is about to start the planned runs promised `folders`: say so in study.json."""
-    exp_dir, folders = Path(exp_dir), set(folders)
-    if not folders:
-        return
+def claim(exp_dir, jobs: list[Job]) -> list[Job]:
+    """This process is about to start the planned runs of `jobs` (study.finish's); returns those
+    it may start, each now planned by it: not the ones another process began or queued since
+    finish looked (checked and claimed at once, under the study's lock)."""
+    exp_dir, wanted = Path(exp_dir), {job.folder for job in jobs if job.resume_dir is None}
+    if not wanted:
+        return jobs
     with _Mutex(exp_dir):
-        entries, me = read_plan(exp_dir) or [], _mine(exp_dir)
-        _write_plan(exp_dir, [replace(e, by=me) if e.folder in folders else e for e in entries])
+        entries, me, mine = read_plan(exp_dir) or [], _mine(exp_dir), set()
+        for k, e in enumerate(entries):
+            if e.folder in wanted and not (exp_dir / e.folder).exists() and not _queued_elsewhere(exp_dir, e):
+                entries[k] = replace(e, by=me)
+                mine.add(e.folder)
+        _write_plan(exp_dir, entries)
+    return [job for job in jobs if job.resume_dir is not None or job.folder in mine]
 
 
 def withdraw(logdir, experiment: str, jobs: list[Job]) -> None:

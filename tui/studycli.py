@@ -71,18 +71,14 @@ def resume_queue(targets: list[str], logdir: str, changes: dict, say=print) -> t
         if not plan.jobs and not plan.elsewhere:
             say(f"{plan.experiment}: every run of the study has ended ({plan.finished} of {plan.total} "
                 "finished); nothing to do.")
-        fresh = [j for j in plan.jobs if j.resume_dir is None]
-        if fresh:
+        if any(j.resume_dir is None for j in plan.jobs):
             homes.add(folder.parent)
         seen.update(Path(j.resume_dir or folder / j.folder).resolve() for j in plan.jobs)
-        jobs += plan.jobs
+        jobs += study.claim(folder, plan.jobs)  # the runs that never began are this process's to start
     if len(homes) > 1:
         raise study.StudyError(f"the studies to finish are in different log dirs ({', '.join(map(str, sorted(homes)))}); "
                                "finish the experiments of one log dir at a time.")
-    home = str(homes.pop()) if homes else logdir
-    for folder in {Path(home) / j.experiment for j in jobs if j.resume_dir is None}:
-        study.claim(folder, [j.folder for j in jobs if j.resume_dir is None and j.experiment == folder.name])
-    return jobs, home
+    return jobs, str(homes.pop()) if homes else logdir
 
 
 def status_command(targets: list[str], logdir: str) -> int:

@@ -58,11 +58,13 @@ def finish(app, exp_dir) -> bool:
         return False
     for note in plan.notes:
         app.log_line(escape(f"{plan.experiment}: {note}"))
-    fresh = [job for job in plan.jobs if job.resume_dir is None]
-    study.claim(exp_dir, [job.folder for job in fresh])
-    jobs = [_resumed(app, job) if job.resume_dir else _planned(app, job) for job in plan.jobs]
+    claimed = study.claim(exp_dir, plan.jobs)  # the runs that never began: this console's to start
+    if not claimed:
+        return False
+    fresh = [job for job in claimed if job.resume_dir is None]
+    jobs = [_resumed(app, job) if job.resume_dir else _planned(app, job) for job in claimed]
     app._relabel()
-    app.log_line(f"Finishing the study [b]{escape(plan.experiment)}[/]: resuming {len(plan.jobs) - len(fresh)}, "
+    app.log_line(f"Finishing the study [b]{escape(plan.experiment)}[/]: resuming {len(jobs) - len(fresh)}, "
                  f"starting {len(fresh)} that never began.")
     app._enqueue(jobs)
     return True
