@@ -349,20 +349,21 @@ def test_a_start_that_trains_nothing_takes_back_only_what_it_added(interrupted, 
 def test_ray_gets_the_same_queue_to_finish_the_study(interrupted, tmp_path, monkeypatch):
     """`--ray` takes the queue `run` would train here: the resumes and the runs that never began,
     each in the folder promised to it (Ray itself is exercised in test_ray.py)."""
-    import tui.rayrun
+    import tui.headless
+    from core.placement import RAY
 
     logs = copy_of(interrupted, tmp_path)
     given = {}
 
-    def run_ray(jobs, **kwargs):
+    def run_queue(jobs, **kwargs):
         given.update(kwargs, jobs=jobs, plan=study.read_plan(logs / "study"))
         return 0
 
-    monkeypatch.setattr(tui.rayrun, "run_ray", run_ray)
+    monkeypatch.setattr(tui.headless, "run_queue", run_queue)
     assert main(["run", "--resume", str(logs / "study"), "--ray", "--logdir", str(tmp_path / "x")]) == 0
     assert [(j.resume_dir and Path(j.resume_dir).name, j.folder) for j in given["jobs"]] == \
         [(FAILS, None), (STOPS, None), (None, "b-s3"), (None, "a-s4"), (None, "b-s4")]
-    assert given["logdir"] == str(logs) and given["experiment"] is None
+    assert given["logdir"] == str(logs) and given["experiment"] is None and given["placement"].kind == RAY
     claimed = {p.folder: p.by["pid"] for p in given["plan"]}  # the runs that never began: this process's now
     assert [claimed[f] == os.getpid() for f in ORDER] == [False] * 5 + [True] * 3
 
