@@ -250,7 +250,8 @@ def test_a_folder_that_is_neither_is_one_sentence_exit_2(interrupted, tmp_path, 
     assert snapshot(logs) == before
 
 
-def test_without_a_study_record_the_runs_it_has_are_finished_and_it_says_the_rest_is_unknown(interrupted, tmp_path):
+def test_without_a_study_record_the_runs_it_has_are_finished_and_it_says_the_rest_is_unknown(interrupted, tmp_path,
+                                                                                            capsys):
     logs = copy_of(interrupted, tmp_path)
     (logs / "study" / "study.json").unlink()
     plan = study.finish(logs / "study")
@@ -258,6 +259,9 @@ def test_without_a_study_record_the_runs_it_has_are_finished_and_it_says_the_res
     assert plan.notes == [f"{logs / 'study'} has no study.json (it was started before studies were recorded), "
                           "so runs that never started cannot be known; only the runs it has are finished."]
     assert (plan.finished, plan.total) == (3, 5)
+    assert main(["status", str(logs / "study")]) == 0
+    out = capsys.readouterr().out
+    assert "(no study.json: runs that never started are not known)" in out and "5 runs: 3 finished, 1 failed, 1 stopped" in out
 
 
 PLANNER = """
