@@ -37,6 +37,7 @@ NEVER, QUEUED = "never started", "queued"
 
 _held: dict[str, object] = {}  # experiment folder -> this process's planner lock (open file)
 _added: dict[str, set] = {}    # experiment folder -> folders of the entries this process added
+_made: dict[str, list] = {}    # experiment folder -> the folders planning it made (it and its missing parents)
 
 
 class StudyError(RecordError):
@@ -185,6 +186,7 @@ def plan(logdir, experiment: str, jobs: list[Job]) -> list[Job]:
     again fills its gaps; any other gets a new entry and a folder free on disk and in the plan
     (its own `folder` when that one is). StudyError when study.json is damaged or unwritable."""
     exp_dir = Path(logdir) / safe_name(experiment)
+    _made.setdefault(str(exp_dir.resolve()), [p for p in (exp_dir, *exp_dir.parents) if not p.exists()])
     try:
         with _Mutex(exp_dir):
             entries = read_plan(exp_dir) or []
@@ -250,7 +252,11 @@ def withdraw(logdir, experiment: str, jobs: list[Job]) -> None:
         release(exp_dir)
         if {p.name for p in exp_dir.iterdir()} == {MUTEX}:
             (exp_dir / MUTEX).unlink()
-            exp_dir.rmdir()
+            for folder in _made.pop(str(exp_dir.resolve()), [exp_dir]):  # the log dir too, if planning made it
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty: someone else's too
+                    break
 
 
 # ---- the state of a study -----------------------------------------------------------------
