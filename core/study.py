@@ -27,6 +27,7 @@ from .config import FIELDS, ConfigError, make_config
 from .job import Job
 from .recordio import CONFIG, open_record, read_text
 from .records import (RecordError, RunInfo, atomic_write, free_folder, lock_owner, read_run, safe_name)
+from .resume import CHANGEABLE, changed_settings, resume_config
 from .schema import study_problem
 
 MANIFEST = "study.json"
@@ -326,7 +327,7 @@ def _row(exp_dir: Path, planned: Planned | None, info: RunInfo | None) -> Row:
 
 
 def totals(study: list[Row]) -> str:
-    """`7 planned: 2 finished, 1 stopped, 1 failed, 3 never started`."""
+    """`8 runs: 3 finished, 1 failed, 1 stopped, 3 never started` (in the order the states come)."""
     counts: dict[str, int] = {}
     for r in study:
         counts[r.state] = counts.get(r.state, 0) + 1
@@ -353,8 +354,6 @@ def finish(exp_dir, changes: dict | None = None, busy=()) -> Finish:
     runs that train or are queued in another process are left to it; `busy`: run folders (on
     disk, or promised) that the caller trains or queues already. StudyError (nothing started) when
     a run cannot be resumed as it is: the study could not be finished."""
-    from .resume import CHANGEABLE, changed_settings, resume_config
-
     exp_dir = Path(exp_dir)
     study, has_plan = rows(exp_dir)
     jobs, notes, elsewhere, diverged = [], [], [], []
@@ -372,7 +371,7 @@ def finish(exp_dir, changes: dict | None = None, busy=()) -> Finish:
             config, experiment, name = resume_config(r.path, changes)
             jobs.append(Job(name=name, config=config, group=r.group, experiment=experiment, resume_dir=str(r.path)))
         elif r.state == NEVER:
-            jobs.append(_fresh(exp_dir, r.planned, changes or {}, CHANGEABLE, changed_settings))
+            jobs.append(_fresh(exp_dir, r.planned, changes or {}))
     if not has_plan:
         notes.append(f"{exp_dir} has no {MANIFEST} (it was started before studies were recorded), so runs "
                      "that never started cannot be known; only the runs it has are finished.")
@@ -387,8 +386,8 @@ def _some(names: list[str], most: int = 6) -> str:
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def _fresh(exp_dir: Path, planned: Planned, changes: dict, changeable, changed_settings) -> Job:
-    """The job that starts a planned run as it was planned (only `changeable` settings changed)."""
+def _fresh(exp_dir: Path, planned: Planned, changes: dict) -> Job:
+    """The job that starts a planned run as it was planned (only resume.CHANGEABLE settings changed)."""
     try:
         stored = make_config(planned.config)
         config = stored.replace(**changes)
@@ -397,7 +396,7 @@ def _fresh(exp_dir: Path, planned: Planned, changes: dict, changeable, changed_s
                          f"use ({e}); change it with --set, or start that run anew.") from None
     if refused := changed_settings(stored, config):
         raise ConfigError(f"{refused[0]}: cannot change when finishing a study (its runs would differ from "
-                          f"the plan); change only {', '.join(changeable)}.")
+                          f"the plan); change only {', '.join(CHANGEABLE)}.")
     return Job(name=planned.name, config=config, group=planned.group, experiment=exp_dir.name,
                folder=planned.folder)
 

@@ -227,6 +227,16 @@ def test_a_damaged_study_is_one_sentence_exit_2_and_nothing_changes(interrupted,
     assert snapshot(logs) == before
 
 
+def test_finishing_may_change_only_what_a_resume_may(interrupted, tmp_path, capsys):
+    logs = copy_of(interrupted, tmp_path)
+    before = snapshot(logs)
+    assert main(["run", "--resume", str(logs / "study"), "--set", "lr=0.5"]) == 2
+    one_sentence(capsys, "lr: cannot change when resuming")
+    assert snapshot(logs) == before
+    plan = study.finish(logs / "study", {"epochs": 5})  # more epochs: for the runs resumed and those started
+    assert [j.config.epochs for j in plan.jobs] == [5] * 5
+
+
 def test_a_damaged_study_refuses_status_and_new_starts(interrupted, tmp_path, capsys):
     logs = copy_of(interrupted, tmp_path)
     (logs / "study" / "study.json").write_text("[]")
