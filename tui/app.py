@@ -26,7 +26,7 @@ from core.events import RunEnded
 from core.executor import Executor, ThreadExecutor
 from core.job import Job
 from core.presets import load_all
-from tui import keys
+from tui import keys, studyresume
 from tui.consolemodel import ConsoleModel
 from tui.following import FollowFound, Following
 from tui.mainactions import MainActions
@@ -58,7 +58,8 @@ class CifarApp(MainActions, App):
         self.executor = executor or ThreadExecutor(logdir, data_url, data_md5)
         self.signals = Signals(self, on_hangup)
         self.following = Following(self)
-        self.model = ConsoleModel(logdir, self, clock, follows=self.following.follows)
+        self.model = ConsoleModel(logdir, self, clock, follows=self.following.follows,
+                                  plan=lambda experiment, jobs: studyresume.record(self, experiment, jobs))
         self.views, self.queue = self.model.views, self.model.queue  # the same objects, for short
         base = RunConfig(data_dir=data_dir) if data_dir else None
         self.presets, self.preset_errors = load_all(base)
@@ -141,6 +142,11 @@ class CifarApp(MainActions, App):
     def launch(self, experiment: str, jobs: list[tuple[Job, Recipe]]) -> None:
         """Queue `jobs` (rows at once); a training thread starts if none takes them."""
         if self.model.launch(experiment, jobs):
+            self.start_training()
+
+    def enqueue(self, jobs: list[Job]) -> None:
+        """Queue `jobs` whose rows are on screen; a training thread starts if none takes them."""
+        if self.model.enqueue(jobs):
             self.start_training()
 
     def start_training(self) -> None:

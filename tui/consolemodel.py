@@ -38,11 +38,13 @@ def plural(n: int, word: str = "run") -> str:
 
 
 class ConsoleModel:
-    def __init__(self, logdir: str | None, out, clock=time.monotonic, follows=lambda key: False) -> None:
+    def __init__(self, logdir: str | None, out, clock=time.monotonic, follows=lambda key: False,
+                 plan=lambda experiment, jobs: jobs) -> None:
         self.views = Views(logdir)
         self.queue = JobQueue()
         self.out, self.clock = out, clock
         self.follows = follows            # key -> another process trains that run (this console follows it)
+        self.plan = plan                  # (experiment, jobs) -> jobs as planned in its study record; None: refused
         self.smoothing = self.log_y = False
         self.seeds_shown = False          # `e`: each seed of a group drawn on its own
         self.trained = threading.Event()  # the training thread has returned (set while none runs)
@@ -82,6 +84,8 @@ class ConsoleModel:
                               folder=view.folder))
         if done:
             self.out.log_line(f"Trained already, not queued again: {escape(', '.join(done))}.")
+        if (queued := self.plan(experiment, queued)) is None:  # the study record refused them (said why)
+            return False
         self.relabel()
         return self.enqueue(queued)
 

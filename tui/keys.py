@@ -44,8 +44,9 @@ ACTIONS = (
      "see where test loss starts rising"),
     ("report", "Write report", "the report of the runs on screen: report.html with the figures, verdicts, "
      "settings and environment, report.md, figures/ and CSVs, in reports/EXPERIMENT"),
-    ("resume", "Resume run", "carry on the table's stopped/interrupted/failed run, queued if one trains "
-     "(no run there: choose one under the log dir)"),
+    ("resume", "Resume run", "carry on the table's stopped/interrupted/failed run, queued if one trains; "
+     "on another row, finish its experiment's study (resume the rest, start the runs that never began); "
+     "no run there: choose one under the log dir"),
     ("preset(1)", "Next preset", "choose the next preset"),
     ("preset(-1)", "Previous preset", "choose the previous preset"),
     ("toggle_smoothing", "Toggle smoothing", "smooth the curves (TensorBoard's EMA, weight 0.6)"),

@@ -15,6 +15,7 @@ from textual.app import SystemCommand
 from core.config import ConfigError
 from core.records import list_runs, read_run
 from core.resume import resumable_runs
+from tui import studyresume
 from tui.headless import ended_text
 from tui.keys import ACTIONS, MAIN_ONLY, help_rows
 from tui.recipes import Recipe, plan
@@ -123,13 +124,16 @@ class MainActions:
         view = self.views.get(key) if key else None
         if view is None:
             self._pick_resumable()
+        elif studyresume.finish_row(self, view):  # not a run to resume: its study, when there is more to do
+            return
         elif not self.model.refuse(self.model.unresumable(view)):
             self._resume(view)
 
     def _pick_resumable(self) -> None:
         runs = resumable_runs(self.logdir)
         if not runs:
-            self.log_line("No run under the log dir can be resumed (none was stopped, killed or failed).")
+            if not studyresume.finish(self, Path(self.logdir, self._experiment())):  # the preset's study
+                self.log_line("No run under the log dir can be resumed (none was stopped, killed or failed).")
             return
 
         def chosen(paths: list | None) -> None:
