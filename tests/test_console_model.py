@@ -257,3 +257,15 @@ def test_r_queues_a_failed_record_and_refuses_what_cannot_carry_on_in_the_consol
     job = model.queue.pending()[-1]
     assert (job.key, job.resume_dir, job.name, job.config.epochs) == (failed.key, failed.run_dir, "broke", 2)
     assert screen.lines[-2:] == ["Resuming [b]broke[/] (0 epoch(s) on record).", "Queued broke (1 run ahead)."]
+
+
+def test_a_start_its_study_record_refuses_queues_nothing(tmp_path):
+    planned = []
+
+    def plan(experiment, jobs):  # as tui.studyresume.record answers when study.json cannot be written
+        planned.append((experiment, [job.name for job in jobs]))
+        return None
+
+    model, screen, _ = model_of(tmp_path, plan=plan)
+    assert start(model, "a", "b") == [] and model.queue.pending() == []
+    assert planned == [("demo", ["a", "b"])] and not model.active
