@@ -375,6 +375,7 @@ def test_a_run_stopped_while_it_loads_its_data_leaves_no_folder(tmp_path, monkey
     (the task was queued, or loading its data): nothing is recorded. The task's own code, here."""
     from core import data as data_mod
     from core.ray_executor import _train_task
+    from core.stoprequest import request
 
     control = tmp_path / "logs" / ".ray" / "study"
     control.mkdir(parents=True)
@@ -382,11 +383,11 @@ def test_a_run_stopped_while_it_loads_its_data_leaves_no_folder(tmp_path, monkey
 
     def load_then_stop(self, *args, **kw):
         loaded = load(self, *args, **kw)
-        (control / "stop").touch()  # the driver stops the queue now
+        request(control)  # the driver stops the queue now
         return loaded
 
     monkeypatch.setattr(data_mod.SharedData, "load", load_then_stop)
-    monkeypatch.setattr("core.ray_executor.STOP_POLL_S", 600.0)  # the watcher's poll lags as far as it likes
+    monkeypatch.setattr("core.ray_executor.STOP_POLL_S", 600.0)  # the flag's look, once begun, lags as far as it likes
     kwargs = {**Executor(str(tmp_path / "logs")).train_kwargs(Job(key="0", name="a-s6", config=tiny(), experiment="exp")),
               "logdir": str(tmp_path / "logs")}
     ended = _train_task(tiny(), kwargs, 1, str(control), "0")
