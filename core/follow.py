@@ -49,9 +49,12 @@ def stop_writer(run_dir) -> str:
     return refusal or f"asked {owner_text(lock_owner(run_dir))} to stop {Path(run_dir).name} after its current batch."
 
 
-def signal_writer(run_dir) -> str | None:
-    """SIGTERM to the process whose lock holds `run_dir`; None when sent, else why not (one sentence)."""
+def signal_writer(run_dir, whole: bool = False) -> str | None:
+    """SIGTERM to the process whose lock holds `run_dir` (`whole`: to the process whose queue it
+    trains, when it is a --parallel worker); None when sent, else why not (one sentence)."""
     owner = lock_owner(run_dir)
+    if whole and owner and owner.get("queue_pid"):
+        owner = {**owner, "pid": owner["queue_pid"]}
     if not is_locked(run_dir):
         return f"{run_dir} is not being written now; nothing to stop."
     if owner is None:
@@ -69,6 +72,13 @@ def signal_writer(run_dir) -> str | None:
 
 def owner_text(owner: dict | None) -> str:
     return f"pid {owner['pid']} on {owner.get('host', '?')}" if owner else "its writer"
+
+
+def writer_text(owner: dict | None) -> str:
+    """The whole process that writes a run: its queue's, when a --parallel worker writes it."""
+    if owner and owner.get("queue_pid"):
+        return f"pid {owner['queue_pid']} on {owner.get('host', '?')} (its worker pid {owner['pid']} trains the run)"
+    return owner_text(owner)
 
 
 class Follower:

@@ -19,7 +19,7 @@ import pytest
 
 from apphelp import craft_run, fill, log_text, make_app, ready, sync, wait_for
 from core.follow import Follower, live_runs
-from core.records import STATUS, _name_writer, read_metrics, read_run, take_lock
+from core.records import STATUS, _name_writer, lock_owner, read_metrics, read_run, take_lock
 from core.resume import resume_problem
 from core.stoprequest import requested
 from tui.screens.confirm import ConfirmScreen
@@ -130,6 +130,39 @@ async def test_x_stops_a_followed_run_only_its_process_trains_its_next_seed_and_
         assert info.status == "stopped" and 1 <= len(info.metrics) < 200 and resume_problem(info) is None
         assert not requested(info.path)  # the request was answered and removed
     assert {Path(first.run_dir).name, Path(second.run_dir).name} == {"run-s4", "run-s5"}
+
+
+@sync
+async def test_X_on_a_run_of_a_followed_parallel_writer_stops_that_whole_process(tmp_path):
+    """The run's lock names its worker; X signals the process whose queue the worker trains, which
+    stops every worker (both seeds end stopped, resumable)."""
+    logdir = tmp_path / "runs"
+    proc, _ = headless_run(logdir, 200, "--seeds", "2", "--parallel", "2", "--devices", "cpu")
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
+            await pilot.press("o")  # follows whatever trains now; the writer's other run is followed as it starts
+            await wait_for(pilot, lambda: len(app.views) == 2 and all(v.metrics for v in app.views), timeout=600)
+            view = next(iter(app.views))
+            assert lock_owner(view.run_dir)["queue_pid"] == proc.pid != lock_owner(view.run_dir)["pid"]
+            app.table.focus()
+            app.table.move_cursor(row=app.table.get_row_index(view.key))
+            await pilot.press("X")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert f"Stop the whole process pid {proc.pid} on " in app.screen.question
+            await pilot.press("y")
+            await wait_for(pilot, lambda: all(v.status != "running" for v in app.views), timeout=600)
+            assert f"Stopping the whole process pid {proc.pid} on " in log_text(app)
+    finally:
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.wait() == 128 + signal.SIGTERM
+    for view in app.views:
+        info = read_run(view.run_dir)
+        assert view.status == info.status == "stopped" and resume_problem(info) is None, info.message
 
 
 def dead_pid() -> int:

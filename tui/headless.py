@@ -4,7 +4,8 @@ SIGINT, SIGTERM and SIGHUP set the trainer's stop flag: the current batch
 ends, the finished epochs and their checkpoint stay on disk, the logs are
 closed, and the process exits 128 + the signal number. A second signal
 abandons the epoch at once (e.g. during a long evaluation); finished epochs
-are still kept.
+are still kept. A console's `x` on one run (a stop request in its folder) ends that run
+`stopped` and the queue goes on.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from core.follow import owner_text, signal_writer
+from core.follow import owner_text, signal_writer, writer_text
 from core.records import is_locked, lock_owner
 from core.stoprequest import request
 from tui.runview import LIVE_MARK
@@ -120,7 +120,7 @@ class Stopping:
         app = self.app
         view = app.views.get(key) if key else None
         if view is not None and app.following.follows(key):
-            owner = owner_text(lock_owner(view.run_dir))
+            owner = writer_text(lock_owner(view.run_dir))
             label = view.label.removesuffix(LIVE_MARK)
             question = (f"Stop the whole process {owner}? Its run {label} stops at the end of its batch, "
                         f"and the runs it has queued will not start. (x stops {label} only.)")
@@ -142,7 +142,7 @@ class Stopping:
         self.app.log_line("Nothing stopped.")
 
     def _writer(self, view, owner: str) -> None:
-        refusal = signal_writer(view.run_dir)
+        refusal = signal_writer(view.run_dir, whole=True)
         if refusal:
             self.app.log_line(escape(refusal[0].upper() + refusal[1:]))
             return
