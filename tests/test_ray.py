@@ -338,7 +338,8 @@ def test_console_ray_flags_are_checked_before_the_console_opens(capsys, tmp_path
 
 
 def test_x_then_q_in_a_ray_console_stop_its_ray_runs_cleanly(cluster, tmp_path):
-    """`cifar-tui --ray`: x stops every run of the round within a batch and the console stays up;
+    """`cifar-tui --ray`: x stops the selected run of the round within a batch, X (y) the others,
+    and the console stays up;
     q with a run training stops it and quits. Each record ends `stopped`, resumable."""
     from apphelp import fill, log_text, make_app, ready, sync, wait_for
     from core.follow import live_runs
@@ -352,9 +353,16 @@ def test_x_then_q_in_a_ray_console_stop_its_ray_runs_cleanly(cluster, tmp_path):
             await fill(pilot, app, epochs="100", train_fraction="0.05", batch_size="100", device="cpu")
             await pilot.press("a")  # quick-demo: two Ray tasks
             await wait_for(pilot, lambda: len(app.views) == 2 and all(v.metrics for v in app.views), timeout=240)
-            await pilot.press("x")
+            one, other = app.views
+            app.table.focus()
+            app.table.move_cursor(row=app.table.get_row_index(one.key))
+            await pilot.press("x")  # that task's run only (a stop request in its folder)
+            await wait_for(pilot, lambda: one.status != "running", timeout=240)
+            assert f"Stopping {one.label} (a Ray task; the others go on)" in log_text(app)
+            assert (one.status, other.status) == ("stopped", "running"), log_text(app)
+            await pilot.press("X", "y")  # the rest
             await wait_for(pilot, lambda: not app.running, timeout=240)
-            assert "Stopping every running run at the end of this batch" in log_text(app)
+            assert "Stopping the whole study here: 1 running run stops" in log_text(app)
             assert [v.status for v in app.views] == ["stopped", "stopped"], log_text(app)
             await pilot.press("s")  # the console is still up: another run, then q while it trains
             await wait_for(pilot, lambda: len(app.views) == 3 and list(app.views)[2].metrics, timeout=240)
