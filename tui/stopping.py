@@ -67,12 +67,11 @@ class Stopping:
         app = self.app
         job, stop = app.queue.training()
         if not app.running or job is None:
-            app.log_line("Nothing is running here; to stop a run followed live, select its row (t, ↑↓), then x."
-                         if app.following.followers else "Nothing is running.")
+            app.log_line(self._idle("x"))
             return
         stopping = stop.is_set()
         stop.set()
-        self._told(escape(app.views.get(job.key).label), stopping)
+        self._told(f"{escape(app.views.get(job.key).label)} (this console)", stopping)
 
     def _placed(self, view) -> None:
         """A worker process or a Ray task of this console: a stop request in its run folder."""
@@ -92,10 +91,15 @@ class Stopping:
             return
         self._told(f"{escape(view.label)} ({where}; the others go on)", False)
 
+    def _idle(self, key: str) -> str:
+        if self.app.following.followers:
+            return f"Nothing is running here; to stop a run followed live, select its row (t, ↑↓), then {key}."
+        return "Nothing is running."
+
     def _which(self, running: int) -> str:
         """Why x on this row stops nothing, when this console's runs train elsewhere."""
         if not self.app.running:
-            return "Nothing is running."
+            return self._idle("x")
         if not running:
             return "No run has started yet; X stops everything this console trains."
         return f"{plural(running, 'run')} train here: select the one to stop (t, ↑↓), then x; X stops them all."
@@ -127,11 +131,10 @@ class Stopping:
             app.push_screen(ConfirmScreen("Stop the whole process?", question, "Stop it"),
                             lambda yes: self._writer(view, owner) if yes else self._kept())
             return
-        running, queued = self._counts()
         if not app.running:
-            app.log_line("Nothing is running here; to stop a followed process, select its run (t, ↑↓), then X."
-                         if app.following.followers else "Nothing is running.")
+            app.log_line(self._idle("X"))
             return
+        running, queued = self._counts()
         question = (f"Stop everything this console trains? {plural(running, 'running run')} "
                     f"{'stops' if running == 1 else 'stop'} at the end of this batch; "
                     f"{plural(queued, 'queued run')} will not start.")
@@ -157,6 +160,9 @@ class Stopping:
 
     def _study(self) -> None:
         app = self.app
+        if not app.running:  # it ended while the question was open
+            app.log_line(self._idle("X"))
+            return
         running, queued = self._counts()  # now: the question may have been open a while
         app._clear_queue()
         app.queue.halt()
