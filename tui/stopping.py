@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from core.follow import owner_text, signal_writer, writer_text
+from core.ray_executor import RayExecutor
 from core.records import is_locked, lock_owner
 from core.stoprequest import request
 from tui.runview import LIVE_MARK
@@ -82,7 +83,7 @@ class Stopping:
                 app.log_line(self._which(len(mine)))
                 return
             view = mine[0]
-        where = "a worker process" if app.parallel else "a Ray task"
+        where = "a Ray task" if isinstance(app.placer, RayExecutor) else "a worker process"
         try:
             request(view.run_dir)
         except OSError as e:
