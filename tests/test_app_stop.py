@@ -52,3 +52,42 @@ async def test_X_asks_then_stops_the_running_run_and_drops_the_queue(tmp_path, m
         await pilot.press("X")  # nothing left: no question
         await wait_for(pilot, lambda: log_text(app).endswith("Nothing is running."))
         assert not isinstance(app.screen, ConfirmScreen)
+
+
+@sync
+async def test_help_lists_X_with_its_question(tmp_path):
+    from apphelp import ready
+    from tui.screens.help import HelpScreen
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await pilot.press("escape", "question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        keys = dict(app.screen.keys)
+        assert keys["X"].startswith("after a y/n question: stop the selected followed run's whole process")
+        assert "wherever it trains" in keys["x"] and "again: clear the queue too" in keys["x"]
+
+
+@sync
+async def test_x_on_a_followed_run_whose_folder_cannot_be_written_says_so_and_points_to_X(tmp_path, monkeypatch):
+    from test_app_keys import held_run
+    from tui.screens.dialogs import PastRunsScreen
+
+    def refused(folder):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tui.stopping.request", refused)
+    path, lock = held_run(tmp_path / "runs", "theirs", None)
+    try:
+        app = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
+            await pilot.press("o")  # follow it
+            await wait_for(pilot, lambda: len(app.views) == 1)
+            await pilot.press("t", "x")
+            await wait_for(pilot, lambda: f"Could not ask for a stop of theirs: {path} cannot be written (Permission "
+                                          "denied); X stops its whole process instead." in log_text(app))
+            assert next(iter(app.views)).status == "running"
+    finally:
+        lock.close()
