@@ -4,8 +4,9 @@ import threading
 
 from core.config import make_config
 from core.events import EpochDone, RunStarted
-from core.executor import Executor, ProcessExecutor
+from core.executor import ThreadExecutor
 from core.job import Job
+from core.processes import ProcessExecutor
 from core.records import read_metrics, read_run
 from core.resume import resume_problem
 from core.stoprequest import REQUEST, StopFlag, clear, request, requested
@@ -81,7 +82,7 @@ def test_a_request_stops_that_run_only_and_the_queue_goes_on_then_a_stale_one_do
 
     jobs = [Job(key="x", name="x", config=tiny(epochs=5), experiment="exp"),
             Job(key="y", name="y", config=tiny(), experiment="exp")]
-    ended = Executor(str(tmp_path)).run(jobs, on_event, stop)
+    ended = ThreadExecutor(str(tmp_path)).run(jobs, on_event, stop)
     x = read_run(ended["x"].run_dir)
     assert ended["x"].status == x.status == "stopped" and ended["x"].epochs_done == len(x.metrics) == 1
     assert resume_problem(x) is None and not requested(x.path)  # resumable; the request answered and gone
@@ -89,7 +90,7 @@ def test_a_request_stops_that_run_only_and_the_queue_goes_on_then_a_stale_one_do
     assert not stop.is_set()
 
     request(x.path)  # left behind, as by a writer killed before it could remove it
-    resumed = Executor(str(tmp_path)).run([Job(key="x", name="x", config=tiny(epochs=5), experiment="exp",
+    resumed = ThreadExecutor(str(tmp_path)).run([Job(key="x", name="x", config=tiny(epochs=5), experiment="exp",
                                                resume_dir=str(x.path))], lambda key, event: None)
     assert resumed["x"].status == "finished" and len(read_metrics(x.path)) == 5
     assert not requested(x.path)

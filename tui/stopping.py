@@ -83,7 +83,7 @@ class Stopping:
                 app.log_line(self._which(len(mine)))
                 return
             view = mine[0]
-        where = "a Ray task" if isinstance(app.placer, RayExecutor) else "a worker process"
+        where = "a Ray task" if isinstance(app.executor, RayExecutor) else "a worker process"
         try:
             request(view.run_dir)
         except OSError as e:
