@@ -8,7 +8,7 @@ import sys
 from core.config import make_config
 from core.events import BatchProgress, EpochDone, RunEnded, RunNote, RunStarted
 from core.job import Job
-from tui.consolemodel import NOTHING_HERE, ConsoleModel
+from tui.consolemodel import ConsoleModel
 from tui.recipes import Recipe
 from tui.runview import PALETTE
 
@@ -160,27 +160,60 @@ def test_the_training_thread_ending_marks_what_it_left_without_an_end(tmp_path):
 
 def test_x_stops_the_run_and_x_again_clears_the_queue(tmp_path):
     model, screen, _ = model_of(tmp_path)
-    model.stop()
-    model.stop(following=True)
-    assert screen.lines == ["Nothing is running.", NOTHING_HERE]
+    model.stop_here()
+    model.stop_here(following=True)
+    assert screen.lines == ["Nothing is running.", "Nothing is running here; to stop a run followed live, "
+                            "select its row (t, ↑↓), then x."]
 
     first, second, third = start(model, "a", "b", "c")
     model.queue.take()
     stop = model.queue.stop
-    model.stop()
+    model.stop_here()
     assert stop.is_set() and screen.lines[-1] == (
-        "Stopping a at the end of this batch… 2 runs still queued: x again clears the queue too.")
-    model.stop()
+        "Stopping a (this console) at the end of this batch… 2 runs still queued: x again clears the queue too.")
+    model.stop_here()
     assert screen.lines[-1] == "Cleared the queue (2 runs not started)."
     assert screen.dropped == [second.key, third.key] and [v.name for v in model.views] == ["a"]
-    model.stop()
+    model.stop_here()
     assert screen.lines[-1] == "Nothing else was queued."
 
     start(model, "d")  # new work: the next x is a first x again
     assert not model.stop_pressed
+    model.told("d (a worker process; the others go on)", False)
+    assert screen.lines[-1] == ("Stopping d (a worker process; the others go on) at the end of this batch… "
+                                "1 run still queued: x again clears the queue too.")
+
+
+def test_x_on_a_queued_row_takes_only_that_run_off_the_queue(tmp_path):
+    model, screen, _ = model_of(tmp_path)
+    running, first, second = start(model, "a", "b", "c")
     model.queue.take()
-    model.stop(placed=True)
-    assert screen.lines[-1] == "Stopping every running run at the end of this batch…"
+    assert not model.take_off(running.key) and not model.take_off(None)  # not queued: x stops it instead
+    assert model.take_off(first.key)
+    assert screen.lines[-1] == "Took b off the queue; it will not start."
+    assert [j.key for j in model.queue.pending()] == [second.key] and list(model.views) == [running, second]
+    assert screen.dropped == [first.key] and not model.queue.stop.is_set()
+
+
+def test_X_stops_the_whole_study_and_says_what_it_stopped(tmp_path):
+    model, screen, _ = model_of(tmp_path, follows=lambda key: key == "r4")
+    running, queued, waiting = start(model, "a", "b", "c")
+    model.queue.take()
+    model.apply(running.key, RunStarted("a", "demo", "", 3, 40, "cpu"))
+    followed = model.views.add("theirs", "demo", status="running", followed=True)
+    assert followed.key == "r4" and model.counts() == (1, 2)  # the followed run is not this console's
+    assert model.which(1) == "1 run train here: select the one to stop (t, ↑↓), then x; X stops them all."
+    assert model.which(0) == "No run has started yet; X stops everything this console trains."
+    model.stop_study()
+    assert screen.lines[-1] == ("Stopping the whole study here: 1 running run stops at the end of this batch; "
+                                "2 queued runs will not start.")
+    assert model.queue.stop.is_set() and model.queue.pending() == [] and model.stop_pressed
+    assert [v.name for v in model.views] == ["a", "theirs"]
+    model.training_ended(None, latest=True)
+    model.stop_study(following=True)  # the question was open while the queue ended
+    assert screen.lines[-1] == ("Nothing is running here; to stop a run followed live, select its row "
+                                "(t, ↑↓), then X.")
+    assert model.which(0) == "Nothing is running."
 
 
 def test_q_while_training_stops_the_queue_and_waits_and_refuses_starts(tmp_path):

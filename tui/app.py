@@ -33,6 +33,7 @@ from tui.mainactions import MainActions
 from tui.messages import TrainerEvent
 from tui.recipes import Recipe
 from tui.screens.dialogs import DataMissingScreen
+from tui.stopping import Stopping
 from tui.screens.main import MainScreen
 from tui.signals import Signals
 from tui.widgets.chartgrid import ChartGrid
@@ -61,6 +62,7 @@ class CifarApp(MainActions, App):
         self.model = ConsoleModel(logdir, self, clock, follows=self.following.follows,
                                   plan=lambda experiment, jobs: studyresume.record(self, experiment, jobs))
         self.views, self.queue = self.model.views, self.model.queue  # the same objects, for short
+        self.stopping = Stopping(self)  # what x and X stop
         base = RunConfig(data_dir=data_dir) if data_dir else None
         self.presets, self.preset_errors = load_all(base)
         self.training_worker: Worker | None = None  # the thread that trains the queue now (or last)
@@ -163,16 +165,14 @@ class CifarApp(MainActions, App):
 
     @property
     def placed(self) -> bool:
-        """Runs train elsewhere (worker processes, Ray tasks), not in the console's thread: x stops
-        every run of the round."""
+        """Runs train elsewhere (worker processes, Ray tasks), not in the console's thread."""
         return not self.executor.here
 
     def action_stop(self) -> None:
-        key = self.table.selected_key
-        if self.following.follows(key):  # another process trains it: ask that one
-            self.log_line(escape(capitalised(self.following.stop(key))))
-            return
-        self.model.stop(placed=self.placed, following=bool(self.following.followers))
+        self.stopping.one(self.table.selected_key)
+
+    def action_stop_all(self) -> None:
+        self.stopping.ask_all(self.table.selected_key)
 
     async def action_quit(self) -> None:
         if self.model.quit():
@@ -249,8 +249,6 @@ class CifarApp(MainActions, App):
             self.charts.show(model.drawn(), model.smoothing, model.log_y, model.seeds_shown)
 
 
-def capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None, on_hangup="keep", executor=None) -> int:

@@ -30,9 +30,6 @@ from tui.recipes import Recipe, again, trained
 from tui.runview import RunView, Views
 from tui.eta import epoch_seconds, queue_left, run_left
 
-NOTHING_HERE = "Nothing is running here; to stop a run followed live, select its row (t, ↑↓), then x."
-
-
 def plural(n: int, word: str = "run") -> str:
     return f"{n} {word}{'s' * (n != 1)}"
 
@@ -117,30 +114,78 @@ class ConsoleModel:
             self.relabel()
         return len(dropped)
 
-    # ---- stop and quit --------------------------------------------------------
-    def stop(self, placed: bool = False, following: bool = False) -> None:
-        """x: stop the training run within a batch; x again: clear the queue too. `placed`: runs
-        train side by side elsewhere (one stop flag for them all); `following`: some run on
-        screen is followed live (x on its row stops it)."""
+    # ---- stop and quit (the policy; tui.stopping asks other processes and the user) ---------
+    def idle_sentence(self, key: str, following: bool) -> str:
+        """x or X with nothing training here; `following`: some run on screen is followed live."""
+        if following:
+            return f"Nothing is running here; to stop a run followed live, select its row (t, ↑↓), then {key}."
+        return "Nothing is running."
+
+    def take_off(self, key: str | None) -> bool:
+        """x on a queued row: that run leaves the queue and the table before it starts (False:
+        it is not queued here)."""
+        view = self.views.get(key) if key else None
+        if view is None or view.status != "queued" or self.queue.remove(key) is None:
+            return False
+        self.views.remove(key)
+        self.out.drop_row(key)
+        self.relabel()
+        self.out.log_line(f"Took {escape(view.label)} off the queue; it will not start.")
+        return True
+
+    def stop_here(self, following: bool = False) -> None:
+        """x where this console's own thread trains one run at a time: that run's stop flag."""
         job, stop = self.queue.training()
         if not self.active or job is None:
-            self.out.log_line(NOTHING_HERE if following else "Nothing is running.")
+            self.out.log_line(self.idle_sentence("x", following))
             return
-        label = escape(self.views.get(job.key).label)
         stopping = stop.is_set()
         stop.set()
-        if self.stop_pressed:  # the second x: nothing more is to run
+        self.told(f"{escape(self.views.get(job.key).label)} (this console)", stopping)
+
+    def told(self, label: str, stopping: bool) -> None:
+        """The log line of x on `label` (already `stopping`: x pressed on it before); x again,
+        nothing queued since, clears the queue too."""
+        if self.stop_pressed:
             dropped = self.clear_queue()
             what = f"cleared the queue ({plural(dropped)} not started)" if dropped else "nothing else was queued"
             self.out.log_line(f"{what[0].upper()}{what[1:]}." if stopping else
                               f"Stopping {label} at the end of this batch; {what}.")
             return
         self.stop_pressed = True
-        if placed:
-            label = "every running run"
         waiting = len(self.queue.pending())
         more = f" {plural(waiting)} still queued: x again clears the queue too." if waiting else ""
         self.out.log_line(f"Stopping {label} at the end of this batch…{more}")
+
+    def mine(self) -> list[RunView]:
+        """The runs this console trains (or has queued), not those it follows."""
+        return [v for v in self.views if not self.follows(v.key)]
+
+    def which(self, running: int, following: bool = False) -> str:
+        """Why x on this row stops nothing, when this console's `running` runs train elsewhere."""
+        if not self.active:
+            return self.idle_sentence("x", following)
+        if not running:
+            return "No run has started yet; X stops everything this console trains."
+        return f"{plural(running)} train here: select the one to stop (t, ↑↓), then x; X stops them all."
+
+    def counts(self) -> tuple[int, int]:
+        """(this console's running runs, its runs queued or waiting for a worker)."""
+        mine = self.mine()
+        return sum(v.status == "running" for v in mine), sum(v.status == "queued" for v in mine)
+
+    def stop_study(self, following: bool = False) -> None:
+        """X answered yes: everything this console trains stops, its queue is dropped."""
+        if not self.active:  # it ended while the question was open
+            self.out.log_line(self.idle_sentence("X", following))
+            return
+        running, queued = self.counts()  # now: the question may have been open a while
+        self.clear_queue()
+        self.queue.halt()
+        self.stop_pressed = True
+        self.out.log_line(f"Stopping the whole study here: {plural(running, 'running run')} "
+                          f"{'stops' if running == 1 else 'stop'} at the end of this batch; "
+                          f"{plural(queued, 'queued run')} will not start.")
 
     def quit(self) -> bool:
         """q: True when nothing trains (the app exits now); else the queue stops and the app

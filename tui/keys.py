@@ -13,6 +13,7 @@ BINDINGS = [
     Binding("s", "start", "Start"),
     Binding("a", "start_all", "Start all"),
     Binding("x", "stop", "Stop"),
+    Binding("X", "stop_all", "Stop all", show=False),
     Binding("c", "compare", "Compare"),
     Binding("w", "report", "Report", show=False),
     Binding("r", "resume", "Resume", show=False),
@@ -38,8 +39,10 @@ ACTIONS = (
      "baseline+lr0.01); while a run trains it is queued"),
     ("start_all", "Start all runs of the preset", "start every run of the preset, with the form's edits "
      "(each named after them, as s names a run; queued behind a run in progress)"),
-    ("stop", "Stop", "stop the running run within one batch (finished epochs are kept); "
-     "again: clear the queue too"),
+    ("stop", "Stop", "stop the selected run within one batch, wherever it trains (finished epochs are kept; "
+     "its writer goes on with its queue); on a queued run: take it off the queue; again: clear the queue too"),
+    ("stop_all", "Stop all", "after a y/n question: stop the selected followed run's whole process, "
+     "else everything this console trains (the queue too)"),
     ("compare", "Compare runs", "the runs on screen side by side: sort, pick the charts' runs, "
      "see where test loss starts rising"),
     ("report", "Write report", "the report of the runs on screen: report.html with the figures, verdicts, "
