@@ -196,7 +196,10 @@ class CifarApp(MainActions, App):
         view = self.views.get(message.key)
         if view is not None and isinstance(message.event, RunEnded):
             self.following.forget(view)  # its end is drawn and logged as this console's own
-        self.model.apply(message.key, message.event)
+        try:
+            self.model.apply(message.key, message.event)
+        except NoMatches:  # an event that arrives while the app closes: the widgets are gone
+            pass
 
     def on_follow_found(self, message: FollowFound) -> None:
         self.following.found(message)
