@@ -17,6 +17,10 @@ Driver and tasks talk through the shared log dir only: `<logdir>/.ray/<study>/` 
 records stopped, resumable) and, per job, the run folder its task writes (so that a retry
 resumes that folder and the driver follows it). When the retries run out, the driver writes
 the record's end: failed, cause `worker lost`, resumable by hand.
+
+Where the nodes do not share the log dir (the storage check finds a node that cannot write it,
+or `records="driver"` asks for it), the tasks send their records through Ray and this process
+writes them: core.ray_records.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ import shutil
 import socket
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import ConfigError, RunConfig
@@ -46,10 +50,15 @@ POLL_S = 0.1              # how often the driver reads the running runs' folders
 STOP_POLL_S = 0.2         # how often a task looks for the stop file
 CONTROL = ".ray"          # <logdir>/.ray/<study>/: the driver's stop file and the jobs' run folders
 LOST = "worker lost"      # the cause of a run whose worker was lost more often than Ray retries
+RECORDS = ("auto", "shared", "driver")  # who writes the run folders: see RayExecutor
 
 
 class ClusterError(ConfigError):
     """Ray, the cluster or its view of the log dir is not as the runs need; one sentence says what to do."""
+
+
+class NotShared(ClusterError):
+    """A node cannot write the log dir, or see the run folder to resume, as this machine does."""
 
 
 def import_ray():
@@ -192,12 +201,17 @@ class RayExecutor(Executor):
     """Runs every job as one Ray task at once (Ray queues what does not fit). `device`: cpu or
     cuda for every run (None: each run's own setting; auto takes a GPU where the cluster has
     one); `runs_per_gpu`: k runs share a GPU; `cpus_per_run`: CPUs (and torch threads) per run;
-    `max_retries`: how often Ray runs a task again after its worker was lost."""
+    `max_retries`: how often a task runs again after its worker was lost. `records`: who writes
+    the run folders: shared (the tasks, into the log dir every node shares), driver (this process,
+    from what the tasks send through Ray: core.ray_records) or auto (shared where check() finds
+    that every node shares the log dir, else driver)."""
     cluster: Cluster | None = None
     device: str | None = None
     runs_per_gpu: int | None = None
     cpus_per_run: int = 1
     max_retries: int = 2
+    records: str = "auto"
+    attempts: dict = field(default_factory=dict)  # driver records: {job key: [where each attempt ran]}
 
     _prefetch = ProcessExecutor._prefetch  # CIFAR-10 fetched once, here, before the tasks start
 
@@ -216,19 +230,22 @@ class RayExecutor(Executor):
 
     def check(self, jobs, resume_dir=None) -> None:
         """Before anything starts: every run can be placed, and every node writes the log dir this
-        process reads (and sees `resume_dir`). ClusterError with one sentence, nothing left behind."""
+        process reads (and sees `resume_dir`); where one does not, this process will write the
+        records (auto), or (shared) ClusterError with one sentence, nothing left behind."""
         for job in jobs:
             self.placement(job.config)
         created = _missing_parents(self.logdir)
         check_logdir(self.logdir)
         try:
-            self._probe_storage(resume_dir)
+            if self.records != "driver":
+                self._probe_storage(resume_dir)
+        except NotShared:
+            if self.records == "shared":
+                _remove_empty(created)
+                raise
+            self.records = "driver"  # auto: the tasks send their records here
         except BaseException:
-            for path in created:  # only what this check made, and only while empty
-                try:
-                    os.rmdir(path)
-                except OSError:
-                    break
+            _remove_empty(created)
             raise
 
     def _probe_storage(self, resume_dir) -> None:
@@ -250,11 +267,12 @@ class RayExecutor(Executor):
         for node, (wrote, sees_resume), read in zip(nodes, answers, seen):
             where = node.get("NodeManagerAddress", node["NodeID"])
             if not (wrote and read):
-                raise ClusterError(f"the Ray node {where} cannot write the log dir {logdir} as this machine sees it; "
-                                   "give --logdir a folder that every node shares (NFS or the like).")
+                raise NotShared(f"the Ray node {where} cannot write the log dir {logdir} as this machine sees it; "
+                                "give --logdir a folder that every node shares (NFS or the like), "
+                                "or leave out --ray-records shared to have this machine write the records.")
             if resume_dir and not sees_resume:
-                raise ClusterError(f"the Ray node {where} cannot see the run folder {resume_dir}; move it to a folder "
-                                   "every node shares, or resume it without --ray.")
+                raise NotShared(f"the Ray node {where} cannot see the run folder {resume_dir}; move it to a folder "
+                                "every node shares, or leave out --ray-records shared to have this machine write the records.")
 
     def run(self, jobs, on_event, stop: threading.Event | None = None,
             hurry: threading.Event | None = None) -> dict[str, RunEnded]:
@@ -262,6 +280,10 @@ class RayExecutor(Executor):
         {job.key: RunEnded}. `stop`: every run stops within a batch; `hurry` as well: at once."""
         ray = self.cluster.ray
         stop, hurry = stop or threading.Event(), hurry or threading.Event()
+        if self.records == "driver":
+            from .ray_records import run_with_driver_records
+
+            return run_with_driver_records(self, jobs, on_event, stop, hurry)
         ended: dict[str, RunEnded] = {}
         control, held = _control_folder(Path(self.logdir, CONTROL).absolute())
         running = [self._submit(job, control) for job in self._prefetch(list(jobs), on_event, ended)]
@@ -429,6 +451,15 @@ def _missing_parents(path) -> list[Path]:
         missing.append(here)
         here = here.parent
     return missing
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders a check made (deepest first), only while empty."""
+    for path in created:
+        try:
+            os.rmdir(path)
+        except OSError:
+            break
 
 
 def _absolute(path: str) -> str:
