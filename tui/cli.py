@@ -26,6 +26,11 @@ RAY_ADDRESSES = ("no ADDRESS (or local) starts Ray on this box; auto joins the c
                  "HOST:PORT or ray://HOST:PORT joins that one")
 
 
+RAY_RECORDS = ("who writes the run folders with --ray: auto (default) the tasks where every node shares the "
+               "log dir, else this machine from what they send through Ray; shared: the tasks, refused unless "
+               "every node shares the log dir; driver: this machine")
+
+
 def ray_address(text: str) -> str | None:
     """--ray's value, read alike by `run` and the console: None to start Ray on this box (a bare
     --ray, or `local`, the console's old spelling), else the address to join."""
@@ -61,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "(default: every visible GPU, else the CPU)")
     console.add_argument("--ray", dest="console_ray", nargs="?", const="", default=None, metavar="ADDRESS",
                          help="the console trains each run as a Ray task: " + RAY_ADDRESSES)
+    console.add_argument("--ray-records", dest="console_ray_records", default=None, choices=("auto", "shared", "driver"),
+                         help=RAY_RECORDS)
     console.add_argument("--on-hangup", default="keep", choices=("keep", "stop"),
                          help="when the console's terminal hangs up while it trains: keep (default) trains its "
                               "queue to the end and exits 0; stop stops the runs cleanly (exit 129)")
@@ -82,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                      help="train each run as a Ray task: " + RAY_ADDRESSES)
     run.add_argument("--runs-per-gpu", default=None, metavar="K", help="with --ray, K runs share one GPU (each asks for 1/K of it)")
+    run.add_argument("--ray-records", default=None, choices=("auto", "shared", "driver"), help=RAY_RECORDS)
     _common(run, argparse.SUPPRESS)
     compare = sub.add_parser("compare", help="compare the runs of an experiment (or any runs) against the baseline",
                              description="Compare runs: last, smoothed and best values, gap, overfitting onset, "
@@ -178,7 +186,7 @@ def cmd_run(args) -> int:
     from tui.parallel import run_parallel
 
     logdir = args.logdir or default_logdir()
-    if args.ray is not None or args.runs_per_gpu is not None:
+    if args.ray is not None or args.runs_per_gpu is not None or args.ray_records is not None:
         return _run_on_ray(args, logdir)
     placing = _placement(args.parallel, args.devices)
     runner = run_parallel if placing else run_queue  # worker processes, or this one
@@ -225,7 +233,8 @@ def _console_ray(address: str | None, args):
     from core.ray_executor import RayExecutor, connect
 
     cluster = connect(address)
-    executor = RayExecutor(args.logdir or default_logdir(), args.data_url, args.data_md5, cluster=cluster)
+    executor = RayExecutor(args.logdir or default_logdir(), args.data_url, args.data_md5, cluster=cluster,
+                           records=args.console_ray_records or "auto")
     try:
         executor.check([])
     except BaseException:
@@ -239,6 +248,8 @@ def _run_on_ray(args, logdir: str) -> int:
     from core.ray_executor import import_ray
 
     import_ray()  # without Ray, every Ray option says how to install it
+    if args.ray is None and args.ray_records is not None:
+        raise UsageError("--ray-records says who writes the records of runs on a Ray cluster; add --ray.")
     if args.ray is None:
         raise UsageError("--runs-per-gpu packs runs onto a Ray cluster's GPUs; add --ray "
                          "(on this box, --parallel N shares the GPUs when N exceeds them).")
@@ -253,7 +264,7 @@ def _run_on_ray(args, logdir: str) -> int:
     from tui.rayrun import run_ray
 
     placing = {"address": ray_address(args.ray), "device": device, "runs_per_gpu": per_gpu,
-               "data_url": args.data_url, "data_md5": args.data_md5}
+               "data_url": args.data_url, "data_md5": args.data_md5, "records": args.ray_records or "auto"}
     if args.resume:
         config, experiment, name = _resumed(args)
         return run_ray([(name, config)], logdir=logdir, experiment=experiment, resume_dir=args.resume, **placing)
@@ -345,6 +356,8 @@ def cmd_console(args) -> int:
     from tui.app import run_console
 
     placing = _placement(args.console_parallel, args.console_devices)
+    if args.console_ray is None and args.console_ray_records is not None:
+        raise UsageError("--ray-records says who writes the records of runs on a Ray cluster; add --ray.")
     if args.console_ray is not None:
         if placing:
             raise UsageError("--parallel places runs on this box; with --ray the cluster places them, "

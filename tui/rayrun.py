@@ -17,14 +17,20 @@ from tui.parallel import run_placed
 
 def run_ray(jobs, *, logdir: str, experiment: str, address: str | None, device: str | None = None,
             runs_per_gpu: int | None = None, data_url=None, data_md5=None, resume_dir=None,
-            console: Console | None = None) -> int:
+            records: str = "auto", console: Console | None = None) -> int:
     """Run jobs (core.job.Job, or (run name, RunConfig) pairs) on the Ray cluster at `address`
-    (None: a local instance); returns the exit code."""
+    (None: a local instance); returns the exit code. `records`: who writes the run folders
+    (core.ray_executor.RayExecutor); where this machine does, a line says so first."""
     queue = queue_of(jobs, experiment, resume_dir)
     cluster = connect(address)
     try:
-        executor = RayExecutor(logdir, data_url, data_md5, cluster=cluster, device=device, runs_per_gpu=runs_per_gpu)
+        executor = RayExecutor(logdir, data_url, data_md5, cluster=cluster, device=device, runs_per_gpu=runs_per_gpu,
+                               records=records)
         executor.check(queue, resume_dir)
-        return run_placed(executor, queue, console or Console(highlight=False))
+        console = console or Console(highlight=False)
+        if executor.records == "driver" and records == "auto":
+            console.print("The Ray nodes do not share the log dir: this machine writes the records, "
+                          "from what the runs send through Ray.")
+        return run_placed(executor, queue, console)
     finally:
         cluster.close()

@@ -1,0 +1,152 @@
+"""Ray nodes that cannot reach the log dir: the tasks send their records through Ray and this
+process, the driver, writes them (core.ray_records).
+
+One two-node cluster on loopback (tests/raynodes.py) serves the module: each node's processes
+see an empty tmpfs where this process keeps its log dirs. Every run trains on one CPU thread, in
+the tasks and in the serial references alike, so records compare bit for bit.
+"""
+import dataclasses
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import ray
+import torch
+
+import tbread
+from eventorder import in_trainer_order
+from raynodes import Nodes
+from core.config import make_config
+from core.events import BatchProgress, EpochDone, RunStarted
+from core.executor import Executor
+from core.job import Job
+from core.ray_executor import RayExecutor, connect
+from core.records import lock_owner, read_metrics, read_run
+from tui.cli import main
+
+pytestmark = pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) to hide the log dir from the nodes")
+TINY = ["--set", "epochs=2", "--set", "train_fraction=0.05", "--set", "batch_size=100", "--set", "device=cpu"]
+RUNS = ("baseline", "augmentation+normalization")
+
+
+@pytest.fixture(scope="module")
+def hidden(tmp_path_factory):
+    return tmp_path_factory.mktemp("driver-only")
+
+
+@pytest.fixture(scope="module")
+def nodes(hidden):
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    auth = os.environ.get("RAY_AUTH_MODE")
+    token_auth("token")  # `ray start` turned token authentication on
+    with Nodes(hidden) as nodes:
+        ray.init(address=nodes.address, log_to_driver=False, logging_level="warning")
+        try:
+            nodes.heads = nodes.wait_for_nodes(ray)
+            yield nodes
+        finally:
+            ray.shutdown()
+            for s, handler in handlers.items():  # ray.init installs its own; later tests expect the defaults
+                signal.signal(s, handler)
+            token_auth(auth)
+
+
+def token_auth(mode: str | None) -> None:
+    """Set RAY_AUTH_MODE (None: unset) for this process's Ray, which reads it once, then caches it."""
+    from ray._raylet import Config
+
+    if mode is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = mode
+    Config.initialize("")
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def curves(run_dir):
+    return [{k: v for k, v in row.items() if k not in ("seconds", "time")} for row in read_metrics(run_dir)]
+
+
+def same_weights(a, b) -> bool:
+    mine, theirs = (torch.load(Path(d) / "checkpoint.pt", weights_only=False) for d in (a, b))
+    return mine["epoch"] == theirs["epoch"] and all(torch.equal(mine["model"][k], theirs["model"][k])
+                                                    for k in theirs["model"])
+
+
+def scalars_once(run_dir) -> dict:
+    """{tag: [(step, value)]} of every scalar in the run's event files, as written (no loader's purge)."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.util import tensor_util
+
+    found: dict = {}
+    for path in sorted(Path(run_dir).glob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if not value.tag.startswith(tbread.HPARAMS):
+                    found.setdefault(value.tag, []).append(
+                        (event.step, float(tensor_util.make_ndarray(value.tensor))))
+    return found
+
+
+def test_quick_demo_with_two_seeds_leaves_the_records_of_a_serial_run(nodes, hidden, capsys, one_thread):
+    """`run --ray ADDRESS` finds that the nodes cannot write the log dir and has this process write
+    the records: the same files, curves, weights and TensorBoard scalars as runs trained here in turn."""
+    assert main(["run", "quick-demo", "--seeds", "2", "--logdir", str(hidden / "ray"), "--ray", nodes.address, *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "The Ray nodes do not share the log dir: this machine writes the records" in out
+    assert main(["run", "quick-demo", "--seeds", "2", "--logdir", str(hidden / "serial"), *TINY]) == 0
+    folders = sorted(p.name for p in (hidden / "serial" / "quick-demo").iterdir())
+    assert len(folders) == 4 and sorted(p.name for p in (hidden / "ray" / "quick-demo").iterdir()) == folders
+    for name in folders:
+        a, b = (hidden / kind / "quick-demo" / name for kind in ("serial", "ray"))
+        assert read_run(b).status == "finished" and f"{name}: finished" in out
+        assert sorted(p.name[:20] for p in b.iterdir()) == sorted(p.name[:20] for p in a.iterdir())
+        assert len(curves(b)) == 2 and curves(a) == curves(b) and same_weights(a, b)
+        assert scalars_once(a) == scalars_once(b) and tbread.slow(a) == tbread.slow(b)
+        assert lock_owner(b)["pid"] == os.getpid()  # the driver held the run's lock
+    assert sorted(os.listdir(hidden / "ray")) == ["quick-demo"]  # no control folder, no probe files
+
+
+def test_a_node_killed_mid_epoch_is_retried_on_the_other_from_the_drivers_checkpoint(nodes, hidden, one_thread):
+    """Two runs, one per node; the worker node is killed in its run's second epoch. That run goes on
+    on the head node from the checkpoint the driver wrote after epoch 1: every epoch once in its
+    metrics and TensorBoard, equal bit for bit to a run that was never interrupted."""
+    config = make_config({"dataset": "synthetic", "epochs": 4, "batch_size": 100, "device": "cpu", "train_fraction": 0.1})
+    jobs = [Job(key=k, name=k, config=dataclasses.replace(config, seed=seed), experiment="exp")
+            for k, seed in (("a", 4), ("b", 5))]
+    head = next(node for node, is_head in nodes.heads.items() if is_head)
+    executor = RayExecutor(str(hidden / "kill"), cluster=connect(), records="driver")
+    events, killed = {"a": [], "b": []}, []
+
+    def on_event(key, event):
+        events[key].append(event)
+        if not killed and isinstance(event, BatchProgress) and event.epoch == 2 and event.batch >= 2:
+            if executor.attempts[key][-1]["node"] != head:
+                killed.append(key)
+                nodes.kill_worker()
+
+    ended = executor.run(jobs, on_event)
+    assert len(killed) == 1, "no run was trained on the worker node"
+    victim = killed[0]
+    tries = executor.attempts[victim]
+    assert [t["first_epoch"] for t in tries] == [1, 2] and tries[1]["node"] == head != tries[0]["node"]
+    serial = hidden / "kill-serial"
+    Executor(str(serial)).run(jobs, lambda key, event: None)
+    for key in ("a", "b"):
+        run_dir = ended[key].run_dir
+        assert ended[key].status == read_run(run_dir).status == "finished"
+        assert [r["epoch"] for r in read_metrics(run_dir)] == [1, 2, 3, 4]
+        assert all([step for step, _ in points] == [1, 2, 3, 4] for points in scalars_once(run_dir).values())
+        assert curves(run_dir) == curves(serial / "exp" / key) and same_weights(run_dir, serial / "exp" / key)
+        assert scalars_once(run_dir) == scalars_once(serial / "exp" / key)
+        assert in_trainer_order(events[key]) and sum(isinstance(e, RunStarted) for e in events[key]) == 1
+        assert [e.epoch for e in events[key] if isinstance(e, EpochDone)] == [1, 2, 3, 4]
