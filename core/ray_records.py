@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .job import Job
+from .ray_mailbox import Mailbox
 from .outcomes import outcome
 from .progress import ProgressWriter
 from .records import RunRecord, atomic_write, checkpoint_bytes, new_run_dir
@@ -28,30 +29,6 @@ from .trainer import Stopped
 POLL_S = 0.1     # how often the driver takes the tasks' messages
 WAIT_S = 120.0   # how long a driver that must end early waits for its stopped tasks
 PHASES = ("start", "train", "eval")
-
-
-class Mailbox:
-    """The study's post box, an actor on the driver's node: tasks post, the driver takes. The
-    reply to a post is whether that attempt must stop (the study was stopped, or its run ended)."""
-
-    def __init__(self):
-        self._items: list = []
-        self._stopping = False
-        self._halted: set = set()
-
-    def post(self, key: str, attempt: int, batch: list) -> bool:
-        self._items.extend((key, attempt, message) for message in batch)
-        return self._stopping or (key, attempt) in self._halted
-
-    def take(self) -> list:
-        items, self._items = self._items, []
-        return items
-
-    def stop(self) -> None:
-        self._stopping = True
-
-    def halt(self, key: str, attempt: int) -> None:
-        self._halted.add((key, attempt))
 
 
 def run_with_driver_records(executor, jobs, on_event, stop, hurry) -> dict[str, RunEnded]:

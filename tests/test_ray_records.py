@@ -9,6 +9,7 @@ import dataclasses
 import os
 import shutil
 import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from core.events import BatchProgress, EpochDone, RunStarted
 from core.executor import Executor
 from core.job import Job
 from core.ray_executor import RayExecutor, connect
-from core.records import lock_owner, read_metrics, read_run
+from core.records import is_locked, lock_owner, read_metrics, read_run
+from core.resume import resume_problem
 from tui.cli import main
 
 pytestmark = pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) to hide the log dir from the nodes")
@@ -114,6 +116,34 @@ def test_quick_demo_with_two_seeds_leaves_the_records_of_a_serial_run(nodes, hid
         assert scalars_once(a) == scalars_once(b) and tbread.slow(a) == tbread.slow(b)
         assert lock_owner(b)["pid"] == os.getpid()  # the driver held the run's lock
     assert sorted(os.listdir(hidden / "ray")) == ["quick-demo"]  # no control folder, no probe files
+
+    # a folder the nodes cannot see resumes from the checkpoint the driver sends, as one here does
+    a, b = (hidden / kind / "quick-demo" / folders[0] for kind in ("serial", "ray"))
+    assert main(["run", "--resume", str(a), "--set", "epochs=3"]) == 0
+    assert main(["run", "--resume", str(b), "--set", "epochs=3", "--ray", nodes.address]) == 0
+    assert len(curves(b)) == 3 and curves(a) == curves(b) and same_weights(a, b)
+    assert scalars_once(a) == scalars_once(b) and tbread.slow(a) == tbread.slow(b)
+
+
+def test_stop_travels_through_ray_and_every_record_ends_stopped_and_resumable(nodes, hidden):
+    stop, epochs = threading.Event(), {}
+
+    def on_event(key, event):
+        if isinstance(event, EpochDone):
+            epochs[key] = event.epoch
+            if len(epochs) == 2:
+                stop.set()
+
+    config = make_config({"dataset": "synthetic", "epochs": 50, "batch_size": 100, "device": "cpu", "train_fraction": 0.05})
+    jobs = [Job(key=k, name=k, config=dataclasses.replace(config, seed=seed), experiment="exp")
+            for k, seed in (("a", 4), ("b", 5))]
+    ended = RayExecutor(str(hidden / "stop"), cluster=connect(), records="driver").run(jobs, on_event, stop)
+    for key in ("a", "b"):
+        info = read_run(ended[key].run_dir)
+        assert ended[key].status == info.status == "stopped" and resume_problem(info) is None
+        assert f"--resume {info.path}" in info.message and 1 <= len(info.metrics) < 50
+        assert torch.load(info.path / "checkpoint.pt", weights_only=False)["epoch"] == len(info.metrics)
+        assert not is_locked(info.path)  # the driver let go of it
 
 
 def test_a_node_killed_mid_epoch_is_retried_on_the_other_from_the_drivers_checkpoint(nodes, hidden, one_thread):
