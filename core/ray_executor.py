@@ -272,7 +272,8 @@ class RayExecutor(Executor):
                                 "or leave out --ray-records shared to have this machine write the records.")
             if resume_dir and not sees_resume:
                 raise NotShared(f"the Ray node {where} cannot see the run folder {resume_dir}; move it to a folder "
-                                "every node shares, or leave out --ray-records shared to have this machine write the records.")
+                                "every node shares, or leave out --ray-records shared to have this machine "
+                                "write the records.")
 
     def run(self, jobs, on_event, stop: threading.Event | None = None,
             hurry: threading.Event | None = None) -> dict[str, RunEnded]:

@@ -172,7 +172,9 @@ class _Run:
         self.state, self.done, self.first = blob, row["epoch"], row["epoch"] + 1
         self.progress(EpochDone(self.job.name, row["epoch"], self.config.epochs, row))
 
-    def _raised(self, e: BaseException, details: str, done: int, opened: bool) -> None:
+    def _raised(self, e: BaseException, details: str, _done: int, _opened: bool = True) -> None:
+        """The task raised `e` (`details`: its traceback): mapped as core.lifecycle.train maps it,
+        with what the driver knows (the run folder, the epochs it recorded)."""
         ended = outcome(e, self.config, str(self.path or ""), self.done, self.record is not None)
         if ended.cause == "internal" and self.path is not None:  # a bug: the details go in the run folder
             try:

@@ -4,6 +4,7 @@ of core.lifecycle.train, with the record sent to the driver through Ray instead 
 The task never touches the log dir. It loads its data, starts from the state it is given (none,
 or the last checkpoint the driver holds), and posts, in order, to the study's mailbox actor:
 
+    ("where", node id, node IP, pid)   first: where this attempt runs
     ("open", config.json or None)      where a local run makes its folder (None: the driver has it)
     ("event", RunStarted|BatchProgress)
     ("epoch", metrics row, checkpoint)  each finished epoch, checkpoint.pt's bytes; sent before

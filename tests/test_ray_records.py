@@ -1,12 +1,14 @@
 """Ray nodes that cannot reach the log dir: the tasks send their records through Ray and this
 process, the driver, writes them (core.ray_records).
 
-One two-node cluster on loopback (tests/raynodes.py) serves the module: each node's processes
-see an empty tmpfs where this process keeps its log dirs. Every run trains on one CPU thread, in
+One two-node cluster on loopback (tests/raynodes.py) serves the module's cluster tests: each
+node's processes see an empty tmpfs where this process keeps its log dirs. The last test feeds
+the driver's writer from the task's loop in this process, without Ray. Every run trains on one CPU thread, in
 the tasks and in the serial references alike, so records compare bit for bit.
 """
 import dataclasses
 import os
+import pickle
 import shutil
 import signal
 import threading
@@ -19,10 +21,13 @@ import torch
 import tbread
 from eventorder import in_trainer_order
 from raynodes import Nodes
+from core import data as data_mod, trainer
 from core.config import make_config
+from core.data import DataError
 from core.events import BatchProgress, EpochDone, RunStarted
 from core.executor import Executor
 from core.job import Job
+from core.lifecycle import train
 from core.ray_executor import RayExecutor, connect
 from core.records import is_locked, lock_owner, read_metrics, read_run
 from core.resume import resume_problem
@@ -180,3 +185,86 @@ def test_a_node_killed_mid_epoch_is_retried_on_the_other_from_the_drivers_checkp
         assert scalars_once(run_dir) == scalars_once(serial / "exp" / key)
         assert in_trainer_order(events[key]) and sum(isinstance(e, RunStarted) for e in events[key]) == 1
         assert [e.epoch for e in events[key] if isinstance(e, EpochDone)] == [1, 2, 3, 4]
+
+
+# --- the driver's writer fed by the task's loop in this process (no Ray): ends as train()'s --------
+
+
+class FakeCluster:
+    def gpus(self):
+        return 0
+
+
+class FakeMailbox:
+    class halt:  # noqa: N801 (an actor method's spelling)
+        @staticmethod
+        def remote(key, attempt):
+            pass
+
+
+def through_the_driver(config, logdir, stop):
+    """core.ray_task's loop posting straight to core.ray_records' writer, each message pickled and
+    unpickled as Ray carries it: (the RunEnded, the events)."""
+    from core.ray_records import _Run
+    from core.ray_task import Outbox, train_here
+
+    events = []
+    run = _Run(Job(key="k", name="r", config=config, experiment="exp"), RayExecutor(logdir, cluster=FakeCluster()),
+               FakeMailbox, lambda key, event: events.append(event))
+
+    class Direct(Outbox):
+        def __init__(self):
+            self.stop = stop
+
+        def send(self, message, wait=False):
+            run.receive(0, pickle.loads(pickle.dumps(message)))
+
+        def check(self):
+            pass
+
+    train_here(run.config, Direct(), 1, None, run="r", experiment="exp", group=None)
+    return run.ended, events
+
+
+def broken_at_epoch_2(how):
+    real = trainer.run_epoch
+
+    def run_epoch(r, epoch, emit, stop, name):
+        if epoch < 2:
+            return real(r, epoch, emit, stop, name)
+        if how == "nan":
+            return {**real(r, epoch, emit, stop, name), "train_loss": float("nan")}
+        if how == "stop":
+            stop.set()
+            return real(r, epoch, emit, stop, name)
+        raise ValueError("a bug in epoch 2")
+
+    return run_epoch
+
+
+@pytest.mark.parametrize("how", ["bug", "nan", "stop", "no data"])
+def test_a_run_ends_as_a_local_run_ends_when_the_driver_writes_it(tmp_path, monkeypatch, one_thread, how):
+    """A bug (error.log with the task's traceback), a diverged loss, a stop, data that cannot be
+    loaded: the same status, cause, sentence and files as train() in this process leaves."""
+    if how == "no data":
+        def no_data(self, config, device=None):
+            raise DataError("CIFAR-10 is not in /nowhere; give --data-dir.")
+        monkeypatch.setattr(data_mod.SharedData, "load", no_data)
+    else:
+        monkeypatch.setattr(trainer, "run_epoch", broken_at_epoch_2(how))
+    config = make_config({"dataset": "synthetic", "epochs": 3, "batch_size": 100, "device": "cpu", "train_fraction": 0.05})
+    local = train(config, None, threading.Event(), logdir=str(tmp_path / "local"), experiment="exp", run="r")
+    ended, events = through_the_driver(config, str(tmp_path / "driver"), threading.Event())
+    assert (ended.status, ended.cause, ended.epochs_done) == (local.status, local.cause, local.epochs_done)
+    assert ended.message == local.message.replace(str(tmp_path / "local"), str(tmp_path / "driver"))
+    assert ended.status == {"bug": "failed", "nan": "diverged", "stop": "stopped", "no data": "failed"}[how]
+    assert events[-1] == ended and (in_trainer_order(events) if how != "no data" else events == [ended])
+    if how == "no data":
+        assert not (tmp_path / "driver" / "exp").exists() and not (tmp_path / "local" / "exp").exists()
+        return
+    a, b = Path(local.run_dir), Path(ended.run_dir)
+    assert sorted(p.name[:20] for p in a.iterdir()) == sorted(p.name[:20] for p in b.iterdir())
+    assert read_run(b).status == ended.status and curves(a) == curves(b) and same_weights(a, b)
+    if how == "bug":
+        assert "ValueError: a bug in epoch 2" in (b / "error.log").read_text()
+        assert "run_epoch" in (b / "error.log").read_text()  # the task's traceback, not the driver's
