@@ -28,7 +28,8 @@ from core.events import BatchProgress, EpochDone, RunStarted
 from core.executor import Executor
 from core.job import Job
 from core.lifecycle import train
-from core.ray_executor import RayExecutor, connect
+from core.ray_cluster import connect
+from core.ray_executor import RayExecutor
 from core.records import is_locked, lock_owner, read_metrics, read_run
 from core.resume import resume_problem
 from tui.cli import main
