@@ -18,11 +18,14 @@ import dataclasses
 import traceback
 from pathlib import Path
 
+from .advice import resume_advice
 from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .job import Job
 from .ray_mailbox import Mailbox
 from .outcomes import outcome
+from .placed import prefetch
 from .progress import ProgressWriter
+from .ray_cluster import one_line
 from .records import RunRecord, atomic_write, checkpoint_bytes, new_run_dir
 from .trainer import Stopped
 
@@ -39,7 +42,7 @@ def run_with_driver_records(executor, jobs, on_event, stop, hurry) -> dict[str, 
     runs: list[_Run] = []
     executor.attempts = {}
     try:
-        for job in executor._prefetch(list(jobs), on_event, ended):
+        for job in prefetch(list(jobs), on_event, ended, executor.data_url, executor.data_md5):
             run = _Run(job, executor, mailbox, on_event)
             runs.append(run)
             run.begin()
@@ -184,16 +187,16 @@ class _Run:
         self._ended(ended)
 
     def _ended(self, ended) -> None:
-        self._finish(ended.status, ended.message, self.done, ended.cause)
+        self._finish(ended.status, ended.message, self.done, ended.cause, ended.advice)
 
-    def _finish(self, status: str, message: str, done: int, cause: str = "") -> None:
+    def _finish(self, status: str, message: str, done: int, cause: str = "", advice=None) -> None:
         if self.record is not None:
             try:
-                self.record.finish(status, message, done, cause)
+                self.record.finish(status, message, done, cause, advice)
             except OSError:
                 pass
         self._close()
-        self.ended = RunEnded(self.job.name, status, message, done, str(self.path or ""), cause)
+        self.ended = RunEnded(self.job.name, status, message, done, str(self.path or ""), cause, advice)
         self._tell(self.ended)
 
     def _close(self) -> None:
@@ -246,8 +249,7 @@ class _Run:
             stopping = True
         except ray.exceptions.RayTaskError as e:  # the task's own code failed, e.g. no cifar-tui on that node
             if self.ended is None:
-                self._finish("failed", f"the Ray task failed: {' '.join(str(e.cause or e).split())[:200]}",
-                             self.done, "internal")
+                self._finish("failed", f"the Ray task failed: {one_line(e.cause or e)}", self.done, "internal")
         except ray.exceptions.RayError as e:  # its worker or node was lost
             lost = e
         if self.ended is None:
@@ -266,8 +268,8 @@ class _Run:
         why = f"its Ray worker was lost ({type(lost).__name__}) {self.executor._attempts()}"
         if self.record is None:
             return self._finish("failed", f"{why}, before the run began; nothing was recorded.", self.done, LOST)
-        self._finish("failed", f"{why}; {self.done} finished epoch(s) are recorded; resume with "
-                     f"cifar-tui run --resume {self.path}.", self.done, LOST)
+        advice = resume_advice(f"{why}; {self.done} finished epoch(s) are recorded", self.path)
+        self._finish("failed", advice.say(), self.done, LOST, advice)
 
     def abandon(self) -> None:
         """The driver ends early: a record still open ends stopped (resumable), its lock released."""

@@ -25,7 +25,7 @@ from core import data as data_mod, trainer
 from core.config import make_config
 from core.data import DataError
 from core.events import BatchProgress, EpochDone, RunStarted
-from core.executor import Executor
+from core.executor import ThreadExecutor
 from core.job import Job
 from core.lifecycle import train
 from core.ray_cluster import connect
@@ -152,6 +152,30 @@ def test_stop_travels_through_ray_and_every_record_ends_stopped_and_resumable(no
         assert not is_locked(info.path)  # the driver let go of it
 
 
+def test_the_console_draws_runs_whose_records_the_driver_writes(nodes, hidden):
+    """`cifar-tui --ray ADDRESS --ray-records driver`: the console gets the runs' events from the
+    driver as they come through Ray and draws them as it draws its own."""
+    from apphelp import fill, log_text, make_app, ready, sync, wait_for
+
+    logdir = hidden / "runs"  # make_app's
+    app = make_app(hidden, executor=RayExecutor(str(logdir), cluster=connect(), records="driver"))
+
+    @sync
+    async def drive():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: ready(app))
+            await fill(pilot, app, epochs="2", train_fraction="0.05", batch_size="100", device="cpu")
+            await pilot.press("a")  # quick-demo: two runs, one on each node
+            await wait_for(pilot, lambda: len(app.views) == 2 and not app.running
+                           and all(v.status != "queued" for v in app.views), timeout=600)
+            for view in app.views:
+                assert view.status == "finished", log_text(app)
+                assert Path(view.run_dir).parent.parent == logdir
+                assert view.metrics == read_metrics(view.run_dir) and len(view.metrics) == 2
+
+    drive()
+
+
 def test_a_node_killed_mid_epoch_is_retried_on_the_other_from_the_drivers_checkpoint(nodes, hidden, one_thread):
     """Two runs, one per node; the worker node is killed in its run's second epoch. That run goes on
     on the head node from the checkpoint the driver wrote after epoch 1: every epoch once in its
@@ -176,7 +200,7 @@ def test_a_node_killed_mid_epoch_is_retried_on_the_other_from_the_drivers_checkp
     tries = executor.attempts[victim]
     assert [t["first_epoch"] for t in tries] == [1, 2] and tries[1]["node"] == head != tries[0]["node"]
     serial = hidden / "kill-serial"
-    Executor(str(serial)).run(jobs, lambda key, event: None)
+    ThreadExecutor(str(serial)).run(jobs, lambda key, event: None)
     for key in ("a", "b"):
         run_dir = ended[key].run_dir
         assert ended[key].status == read_run(run_dir).status == "finished"
