@@ -19,13 +19,14 @@ import traceback
 from pathlib import Path
 
 from .advice import resume_advice
-from .events import BatchProgress, EpochDone, RunEnded, RunStarted
+from .events import BatchProgress, EpochDone, RunEnded, RunNote, RunStarted
 from .job import Job
 from .ray_mailbox import Mailbox
 from .outcomes import outcome
-from .placed import prefetch
 from .progress import ProgressWriter
-from .ray_cluster import one_line
+from .ray_data import put_data
+from .ray_nodes import checked, node_name, packed, task_failure
+from .ray_retries import first_line, retry_line
 from .records import RunRecord, atomic_write, checkpoint_bytes, new_run_dir
 from .trainer import Stopped
 
@@ -42,8 +43,9 @@ def run_with_driver_records(executor, jobs, on_event, stop, hurry) -> dict[str, 
     runs: list[_Run] = []
     executor.attempts = {}
     try:
-        for job in prefetch(list(jobs), on_event, ended, executor.data_url, executor.data_md5):
-            run = _Run(job, executor, mailbox, on_event)
+        queue, data = put_data(ray, list(jobs), on_event, ended, executor.data_url, executor.data_md5)  # once, here
+        for job in queue:
+            run = _Run(job, executor, mailbox, on_event, data.get(job.key))
             runs.append(run)
             run.begin()
         by_key = {run.job.key: run for run in runs}
@@ -95,8 +97,9 @@ def _wind_down(ray, mailbox, runs: list["_Run"]) -> None:
 class _Run:
     """One job on the driver: its attempts, and the record it writes from their messages."""
 
-    def __init__(self, job: Job, executor, mailbox, on_event):
+    def __init__(self, job: Job, executor, mailbox, on_event, data=None):
         self.job, self.executor, self.mailbox, self.on_event = job, executor, mailbox, on_event
+        self.data = data  # its data set's arrays in the object store (core.ray_data), or None
         self.config, self.resources = executor.task_config(job.config)
         self.attempt, self.ref = 0, None
         self.path: Path | None = Path(job.resume_dir) if job.resume_dir else None
@@ -141,8 +144,7 @@ class _Run:
         kind, *args = message
         try:
             if kind == "where":
-                self.executor.attempts.setdefault(self.job.key, []).append(
-                    {"node": args[0], "ip": args[1], "pid": args[2], "first_epoch": self.first})
+                self._where(*args)
             elif kind == "open":
                 self._open(args[0])
             elif kind == "event":
@@ -158,6 +160,14 @@ class _Run:
             self.mailbox.halt.remote(self.job.key, self.attempt)
             self._raised(e, traceback.format_exc(), self.done, True)
         self._flush()
+
+    def _where(self, node_id: str, ip: str, pid: int) -> None:
+        """An attempt began on a node: a retry says so at once; the first, after its RunStarted."""
+        tries = self.executor.attempts.setdefault(self.job.key, [])
+        tries.append({"node_id": node_id, "ip": ip, "pid": pid, "first_epoch": self.first})
+        if len(tries) > 1:
+            self._out.append(RunNote(self.job.name, retry_line(tries[-2], tries[-1], len(tries),
+                                                               self.executor.max_retries, self.executor._alive())))
 
     def _open(self, meta: dict | None) -> None:
         if self.record is not None:  # a retry: the record stays open
@@ -212,6 +222,10 @@ class _Run:
             if self.started:
                 return
             self.started = True
+            tries = self.executor.attempts.get(self.job.key)
+            if tries:  # where it trains, after its RunStarted
+                self._out += [event, RunNote(self.job.name, first_line(tries[-1]))]
+                return
         elif isinstance(event, (BatchProgress, EpochDone)):
             where = (event.epoch, PHASES.index(event.phase), event.batch) if isinstance(event, BatchProgress) \
                 else (event.epoch, len(PHASES), 0)
@@ -234,9 +248,10 @@ class _Run:
         kwargs = {"run": self.job.name, "experiment": self.job.experiment, "group": self.job.group,
                   "data_url": ex.data_url, "data_md5": ex.data_md5, "fresh": self.record is None and self.lock is None}
         state = None if self.state is None else ray.put(self.state)
-        task = ray.remote(train_task).options(name=f"cifar-tui {self.job.name}", max_retries=0, **self.resources)
-        self.ref = task.remote(self.config, kwargs, ex.cpus_per_run, self.mailbox, self.job.key, self.attempt,
-                               self.first, state)
+        task = ray.remote(checked(train_task)).options(  # checked: for a node that joined after check()
+            name=f"cifar-tui {self.job.name}", max_retries=0, scheduling_strategy="SPREAD", **self.resources)
+        self.ref = task.remote(packed(self.config, kwargs, ex.cpus_per_run, self.job.key, self.attempt, self.first),
+                               self.mailbox, state, self.data)
 
     def attempt_over(self, stopping: bool) -> None:
         """The attempt's task is over: the run ended (its messages said so), or it runs again from
@@ -249,7 +264,7 @@ class _Run:
             stopping = True
         except ray.exceptions.RayTaskError as e:  # the task's own code failed, e.g. no cifar-tui on that node
             if self.ended is None:
-                self._finish("failed", f"the Ray task failed: {one_line(e.cause or e)}", self.done, "internal")
+                self._finish("failed", task_failure(e, self.executor.cluster.ships_code), self.done, "internal")
         except ray.exceptions.RayError as e:  # its worker or node was lost
             lost = e
         if self.ended is None:
@@ -265,7 +280,9 @@ class _Run:
     def _lost(self, lost) -> None:
         from .ray_executor import LOST
 
-        why = f"its Ray worker was lost ({type(lost).__name__}) {self.executor._attempts()}"
+        tries = self.executor.attempts.get(self.job.key)
+        last = f", last on node {node_name(tries[-1]['node_id'], tries[-1]['ip'])}" if tries else ""
+        why = f"its Ray worker was lost ({type(lost).__name__}) {self.executor._attempts()}{last}"
         if self.record is None:
             return self._finish("failed", f"{why}, before the run began; nothing was recorded.", self.done, LOST)
         advice = resume_advice(f"{why}; {self.done} finished epoch(s) are recorded", self.path)

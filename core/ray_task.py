@@ -37,12 +37,15 @@ class MailboxGone(loop.Stopped):
     """The driver's mailbox is gone (the driver ended): nobody records the run any more."""
 
 
-def train_task(config: RunConfig, kwargs: dict, threads: int, mailbox, key: str, attempt: int,
-               first: int, state: bytes | None) -> None:
+def train_task(config: RunConfig, kwargs: dict, threads: int, key: str, attempt: int, first: int,
+               mailbox, state: bytes | None, data=None) -> None:
     """One attempt at a run in a Ray worker, from epoch `first` with checkpoint `state` (None: a
     new run). `kwargs`: run, experiment, group, data_url, data_md5 and fresh (the driver
-    has no record yet: this task sends its config.json)."""
+    has no record yet: this task sends its config.json). `data`: its data set's arrays from the
+    object store (core.ray_data; None: the task makes or loads its own)."""
     import torch
+
+    from .ray_data import dataset_of
 
     torch.set_num_threads(threads)  # equal threads: the same numbers as a local run
     import os
@@ -52,7 +55,7 @@ def train_task(config: RunConfig, kwargs: dict, threads: int, mailbox, key: str,
     outbox = Outbox(mailbox, key, attempt)
     try:
         outbox.send(("where", ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address(), os.getpid()))
-        train_here(config, outbox, first, state, **kwargs)
+        train_here(config, outbox, first, state, dataset=dataset_of(data), **kwargs)
     except MailboxGone:
         pass
     finally:
@@ -60,14 +63,18 @@ def train_task(config: RunConfig, kwargs: dict, threads: int, mailbox, key: str,
 
 
 def train_here(config: RunConfig, outbox: "Outbox", first: int, state: bytes | None, *, run: str,
-               experiment: str, group: str | None, data_url=None, data_md5=None, fresh: bool = True) -> None:
+               experiment: str, group: str | None, data_url=None, data_md5=None, fresh: bool = True,
+               dataset: data_mod.Dataset | None = None) -> None:
     """core.lifecycle.train's loop, its record posted to `outbox`."""
     stop, done, opened, r = outbox.stop, first - 1, False, None
     try:
         device = loop.resolve_device(config.device)
         config = resolve_precision(config, device)
         outbox.check()  # stopped while queued
-        dataset = data_mod.SharedData(data_url, data_md5).load(config, device)
+        if dataset is None:
+            dataset = data_mod.SharedData(data_url, data_md5).load(config, device)
+        else:
+            dataset = dataset.head(config.train_fraction)
         outbox.check()  # stopped while the data loaded: no folder
         outbox.send(("open", run_meta(config, device, dataset, experiment, run, group) if fresh else None), wait=True)
         opened = True

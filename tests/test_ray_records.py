@@ -190,7 +190,7 @@ def test_a_node_killed_mid_epoch_is_retried_on_the_other_from_the_drivers_checkp
     def on_event(key, event):
         events[key].append(event)
         if not killed and isinstance(event, BatchProgress) and event.epoch == 2 and event.batch >= 2:
-            if executor.attempts[key][-1]["node"] != head:
+            if executor.attempts[key][-1]["node_id"] != head:
                 killed.append(key)
                 nodes.kill_worker()
 
@@ -198,7 +198,7 @@ def test_a_node_killed_mid_epoch_is_retried_on_the_other_from_the_drivers_checkp
     assert len(killed) == 1, "no run was trained on the worker node"
     victim = killed[0]
     tries = executor.attempts[victim]
-    assert [t["first_epoch"] for t in tries] == [1, 2] and tries[1]["node"] == head != tries[0]["node"]
+    assert [t["first_epoch"] for t in tries] == [1, 2] and tries[1]["node_id"] == head != tries[0]["node_id"]
     serial = hidden / "kill-serial"
     ThreadExecutor(str(serial)).run(jobs, lambda key, event: None)
     for key in ("a", "b"):
