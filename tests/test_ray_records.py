@@ -24,7 +24,7 @@ from raynodes import Nodes
 from core import data as data_mod, trainer
 from core.config import make_config
 from core.data import DataError
-from core.events import BatchProgress, EpochDone, RunStarted
+from core.events import BatchProgress, EpochDone, RunNote, RunStarted
 from core.executor import ThreadExecutor
 from core.job import Job
 from core.lifecycle import train
@@ -199,6 +199,9 @@ def test_a_node_killed_mid_epoch_is_retried_on_the_other_from_the_drivers_checkp
     victim = killed[0]
     tries = executor.attempts[victim]
     assert [t["first_epoch"] for t in tries] == [1, 2] and tries[1]["node_id"] == head != tries[0]["node_id"]
+    notes = [e.message for e in events[victim] if isinstance(e, RunNote)]
+    assert notes[0].startswith("trains on node ") and len(notes) == 2
+    assert "was lost; retry 1 of 2 resumes at epoch 2 on node " in notes[1]
     serial = hidden / "kill-serial"
     ThreadExecutor(str(serial)).run(jobs, lambda key, event: None)
     for key in ("a", "b"):
