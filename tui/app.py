@@ -31,6 +31,7 @@ from core.jobqueue import JobQueue
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
+from tui import studyresume
 from tui.following import FollowFound, Following
 from tui.headless import ended_text
 from tui.messages import TrainerEvent
@@ -90,8 +91,9 @@ class CifarApp(App):
          "see where test loss starts rising"),
         ("report", "Write report", "the report of the runs on screen: report.html with the figures, verdicts, "
          "settings and environment, report.md, figures/ and CSVs, in reports/EXPERIMENT"),
-        ("resume", "Resume run", "carry on the table's stopped/interrupted/failed run, queued if one trains "
-         "(no run there: choose one under the log dir)"),
+        ("resume", "Resume run", "carry on the table's stopped/interrupted/failed run, queued if one trains; "
+         "on another row, finish its experiment's study (resume the rest, start the runs that never began); "
+         "no run there: choose one under the log dir"),
         ("preset(1)", "Next preset", "choose the next preset"),
         ("preset(-1)", "Previous preset", "choose the previous preset"),
         ("toggle_smoothing", "Toggle smoothing", "smooth the curves (TensorBoard's EMA, weight 0.6)"),
@@ -267,6 +269,8 @@ class CifarApp(App):
                               folder=view.folder))
         if done:
             self.log_line(f"Trained already, not queued again: {escape(', '.join(done))}.")
+        if (queued := studyresume.record(self, experiment, queued)) is None:  # into study.json
+            return
         self._relabel()
         self._enqueue(queued)
 
@@ -407,6 +411,8 @@ class CifarApp(App):
         if view is None:
             self._pick_resumable()
             return
+        if studyresume.finish_row(self, view):  # not a run to resume: its study, when there is more to do
+            return
         if view.status in ("queued", "running"):
             self._refuse(f"{view.label} is {view.status}; it cannot be resumed.")
             return
@@ -418,7 +424,8 @@ class CifarApp(App):
     def _pick_resumable(self) -> None:
         runs = resumable_runs(self.logdir)
         if not runs:
-            self.log_line("No run under the log dir can be resumed (none was stopped, killed or failed).")
+            if not studyresume.finish(self, Path(self.logdir, self._experiment())):  # the preset's study
+                self.log_line("No run under the log dir can be resumed (none was stopped, killed or failed).")
             return
 
         def chosen(paths: list | None) -> None:
