@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from . import data as data_mod, trainer as loop
+from . import data as data_mod, stoprequest, trainer as loop
 from .advice import Advice
 from .config import RunConfig
 from .events import EpochDone, RunEnded, RunStarted
@@ -50,6 +50,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             path = Path(resume_dir)
             run_dir = str(path)
             lock, config, state, first, changed_meta = take_resume(path, config)
+            stop = stoprequest.StopFlag(path, stop)
             done = first - 1
             if first > config.epochs:
                 return already_finished(emit, path, run, first - 1)
@@ -67,6 +68,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             meta = run_meta(config, device, dataset, experiment, run, group)
             path = new_run_dir(logdir or default_logdir(), experiment, run, folder)
             run_dir = str(path)
+            stop = stoprequest.StopFlag(path, stop)  # x on this run (a request file) stops it, not its queue
             state, first, rows = None, 1, []
             record = RunRecord(path, meta)
         emit = ProgressWriter(path, emit)  # progress.json: followers of the folder see the epoch advance
@@ -108,6 +110,7 @@ def take_resume(path: Path, config: RunConfig) -> tuple:
     its checkpoint or None; the epoch to start at; the config.json to write or None).
     ResumeRefused, with nothing changed and no lock held, when it cannot carry on as asked."""
     lock = _lock_to_resume(path)
+    stoprequest.clear(path)  # a request left from an earlier writer must not stop this resume
     try:
         config = keep_precision(load_run_config(path)[0], config)
         return (lock, config, *_resume_state(path, config))
@@ -197,6 +200,7 @@ def _end(emit, record, run, status, done, run_dir, message, cause="", advice=Non
             record.finish(status, message, done, cause, advice)
         except OSError:
             pass
+        stoprequest.clear(run_dir)  # answered (or too late): gone before the lock is
         record.close()
     event = RunEnded(run, status, message, done, run_dir, cause, advice)
     emit(event)

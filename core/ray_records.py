@@ -19,6 +19,7 @@ import traceback
 from pathlib import Path
 
 from .advice import resume_advice
+from . import stoprequest
 from .events import BatchProgress, EpochDone, RunEnded, RunNote, RunStarted
 from .job import Job
 from .ray_mailbox import Mailbox
@@ -64,6 +65,8 @@ def run_with_driver_records(executor, jobs, on_event, stop, hurry) -> dict[str, 
             for run in running:
                 if run.ref in ready:
                     run.attempt_over(stopping)
+                else:
+                    run.look_for_request()
         return {**ended, **{run.job.key: run.ended for run in runs}}
     finally:  # an error here (e.g. in on_event) must not leave runs training, nor records open
         _wind_down(ray, mailbox, runs)
@@ -108,6 +111,7 @@ class _Run:
         self.first, self.state, self.done = 1, None, 0  # where the next attempt starts
         self.started, self.last = False, (0, -1, 0)      # what on_event has been told
         self.ended: RunEnded | None = None
+        self.halted = -1  # the attempt asked to stop for a request file in the run folder
         self._out: list = []
 
     # --- the driver's side of core.lifecycle.train ------------------------------------------
@@ -205,6 +209,7 @@ class _Run:
                 self.record.finish(status, message, done, cause, advice)
             except OSError:
                 pass
+            stoprequest.clear(self.path)  # answered (or too late): gone before the lock is
         self._close()
         self.ended = RunEnded(self.job.name, status, message, done, str(self.path or ""), cause, advice)
         self._tell(self.ended)
@@ -238,6 +243,13 @@ class _Run:
         out, self._out = self._out, []
         for event in out:
             self.on_event(self.job.key, event)
+
+    def look_for_request(self) -> None:
+        """x on this run in a console (core.stoprequest: a request file in its folder, here on the
+        driver's disk): its task is told to stop, and the run ends stopped while the others go on."""
+        if self.record is not None and self.halted != self.attempt and stoprequest.requested(self.path):
+            self.halted = self.attempt
+            self.mailbox.halt.remote(self.job.key, self.attempt)
 
     # --- attempts ---------------------------------------------------------------------------
 

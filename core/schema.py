@@ -103,9 +103,10 @@ def progress_problem(sample) -> str:
 
 
 def owner_problem(owner) -> str:
-    """.lock: {host, pid, since}; a pid of 0 or 1 (or below) would signal whole process groups."""
-    return _object(owner) or _fields(owner, {
-        "pid": (lambda v: _whole(v, 2), "a process id"), "host": TEXT, "since": TIME}, required=("pid",))
+    """.lock: {host, pid, since[, queue_pid]}; a pid of 0 or 1 (or below) would signal whole process groups."""
+    pid = (lambda v: _whole(v, 2), "a process id")
+    return _object(owner) or _fields(owner, {"pid": pid, "host": TEXT, "since": TIME, "queue_pid": pid},
+                                     required=("pid",))
 
 
 def row_epoch(row) -> int | None:

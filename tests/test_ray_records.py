@@ -153,6 +153,26 @@ def test_stop_travels_through_ray_and_every_record_ends_stopped_and_resumable(no
         assert not is_locked(info.path)  # the driver let go of it
 
 
+def test_a_stop_request_in_one_run_folder_stops_that_run_only(nodes, hidden):
+    """x in a console writes a request into the run's folder, on the driver's disk: the driver
+    tells that run's task through Ray; the other run trains to its end."""
+    from core import stoprequest
+
+    config = make_config({"dataset": "synthetic", "batch_size": 100, "device": "cpu", "train_fraction": 0.05})
+    jobs = [Job(key="a", name="a", config=dataclasses.replace(config, epochs=50), experiment="exp"),
+            Job(key="b", name="b", config=dataclasses.replace(config, epochs=3, seed=5), experiment="exp")]
+
+    def on_event(key, event):
+        if key == "a" and isinstance(event, EpochDone) and event.epoch == 1:
+            stoprequest.request(Path(hidden / "request" / "exp" / "a"))
+
+    ended = RayExecutor(str(hidden / "request"), cluster=connect(), records="driver").run(jobs, on_event)
+    a, b = read_run(ended["a"].run_dir), read_run(ended["b"].run_dir)
+    assert ended["a"].status == a.status == "stopped" and resume_problem(a) is None and len(a.metrics) < 50
+    assert not stoprequest.requested(a.path)  # answered, and gone
+    assert ended["b"].status == b.status == "finished" and len(b.metrics) == 3
+
+
 def test_the_console_draws_runs_whose_records_the_driver_writes(nodes, hidden):
     """`cifar-tui --ray ADDRESS --ray-records driver`: the console gets the runs' events from the
     driver as they come through Ray and draws them as it draws its own."""

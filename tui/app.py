@@ -37,6 +37,7 @@ from tui.headless import ended_text
 from tui.messages import TrainerEvent
 from tui.recipes import Recipe, again, plan, trained
 from tui.runview import RunView, Views
+from tui.stopping import Stopping
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
 from tui.screens.help import HelpScreen, key_rows
@@ -61,6 +62,7 @@ class CifarApp(App):
         Binding("s", "start", "Start"),
         Binding("a", "start_all", "Start all"),
         Binding("x", "stop", "Stop"),
+        Binding("X", "stop_all", "Stop all", show=False),
         Binding("c", "compare", "Compare"),
         Binding("w", "report", "Report", show=False),
         Binding("r", "resume", "Resume", show=False),
@@ -85,8 +87,10 @@ class CifarApp(App):
          "baseline+lr0.01); while a run trains it is queued"),
         ("start_all", "Start all runs of the preset", "start every run of the preset, with the form's edits "
          "(each named after them, as s names a run; queued behind a run in progress)"),
-        ("stop", "Stop", "stop the running run within one batch (finished epochs are kept); "
-         "again: clear the queue too"),
+        ("stop", "Stop", "stop the selected run within one batch, wherever it trains (finished epochs are kept; "
+         "its writer goes on with its queue); on a queued run: take it off the queue; again: clear the queue too"),
+        ("stop_all", "Stop all", "after a y/n question: stop the selected followed run's whole process, "
+         "else everything this console trains (the queue too)"),
         ("compare", "Compare runs", "the runs on screen side by side: sort, pick the charts' runs, "
          "see where test loss starts rising"),
         ("report", "Write report", "the report of the runs on screen: report.html with the figures, verdicts, "
@@ -120,6 +124,7 @@ class CifarApp(App):
         self.executor = executor or ThreadExecutor(logdir, data_url, data_md5)
         self.on_hangup = on_hangup  # keep: a hung-up console trains its queue to the end; stop: stops it
         self.following = Following(self)
+        self.stopping = Stopping(self)  # what x and X stop
         self.clock = clock
         base = RunConfig(data_dir=data_dir) if data_dir else None
         self.presets, self.preset_errors = load_all(base)
@@ -299,37 +304,14 @@ class CifarApp(App):
 
     @property
     def placed(self) -> bool:
-        """Runs train elsewhere (worker processes, Ray tasks), not in the console's thread: x stops
-        every run of the round."""
+        """Runs train elsewhere (worker processes, Ray tasks), not in the console's thread."""
         return not self.executor.here
 
     def action_stop(self) -> None:
-        key = self.table.selected_key
-        if self.following.follows(key):  # another process trains it: ask that one
-            self.log_line(escape(capitalised(self.following.stop(key))))
-            return
-        job, stop = self.queue.training()
-        if not self.running or job is None:
-            self.log_line("Nothing is running here; to stop a run followed live, select its row (t, ↑↓), then x."
-                          if self.following.followers else "Nothing is running.")
-            return
-        label = escape(self.views.get(job.key).label)
-        stopping = stop.is_set()
-        stop.set()
-        if self._stop_pressed:  # the second x: nothing more is to run
-            dropped = self._clear_queue()
-            what = (f"cleared the queue ({dropped} run{'s' * (dropped != 1)} not started)" if dropped
-                    else "nothing else was queued")
-            self.log_line(f"{what[0].upper()}{what[1:]}." if stopping else
-                          f"Stopping {label} at the end of this batch; {what}.")
-            return
-        self._stop_pressed = True
-        if self.placed:
-            label = "every running run"
-        waiting = len(self.queue.pending())
-        more = (f" {waiting} run{'s' * (waiting > 1)} still queued: x again clears the queue too."
-                if waiting else "")
-        self.log_line(f"Stopping {label} at the end of this batch…{more}")
+        self.stopping.one(self.table.selected_key)
+
+    def action_stop_all(self) -> None:
+        self.stopping.ask_all(self.table.selected_key)
 
     def _clear_queue(self) -> int:
         """Drop the runs not started yet (rows too); how many."""
@@ -784,8 +766,6 @@ def for_console(ended: RunEnded) -> str:
     return ended.advice.say(CONSOLE_WORDS) if ended.advice is not None else ended.message
 
 
-def capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def detach_terminal() -> int:

@@ -5,7 +5,8 @@ SIGINT, SIGTERM and SIGHUP stop every run in training: the current batch
 ends, the finished epochs and their checkpoint stay on disk, the logs are
 closed, and the process exits 128 + the first signal's number (after waiting for
 its workers, if any). A second signal abandons the epochs at once (e.g. during a
-long evaluation); finished epochs are still kept.
+long evaluation); finished epochs are still kept. A console's `x` on one run (a stop
+request in its folder) ends that run `stopped` and the queue goes on.
 """
 from __future__ import annotations
 
