@@ -23,6 +23,7 @@ import re
 import signal
 import socket
 import threading
+import dataclasses
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
@@ -288,6 +289,8 @@ class ProcessExecutor(Executor):
 
     def _emit(self, w: _Worker, events: list, on_event) -> None:
         for event in events:
+            if isinstance(event, RunStarted):  # which worker slot: the console's queue view says so
+                event = dataclasses.replace(event, worker=w.index + 1)
             on_event(w.job.key, event)
             if isinstance(event, RunEnded):
                 w.ended = event

@@ -312,6 +312,7 @@ class RayExecutor(Executor):
     def _watch(self, task: "_Task", on_event) -> None:
         if task.follower is None:
             task.follower = _follower(task.marker())
+            task.node = str((_read_json(task.marker()) or {}).get("node", "")) if task.follower else ""
         if task.follower is not None:
             task.emit(task.follower.poll(), on_event)
 
@@ -366,12 +367,15 @@ class _Task:
     control: Path
     follower: Follower | None = None
     ended: RunEnded | None = None
+    node: str = ""  # the Ray node's address, read from the marker with the run folder
 
     def marker(self) -> Path:
         return self.control / f"{self.job.key}.json"
 
     def emit(self, events: list, on_event) -> None:
         for event in events:
+            if isinstance(event, RunStarted) and self.node:  # where it trains, as the task wrote it
+                event = dataclasses.replace(event, node=self.node)
             if self.ended is None:  # one RunEnded, and nothing after it
                 on_event(self.job.key, event)
                 self.ended = event if isinstance(event, RunEnded) else None
@@ -477,8 +481,9 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
     def on_event(event):
         if isinstance(event, RunStarted):
             stop.begun = True
-            if earlier is None:  # the folder exists and is locked
-                write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch})
+            if earlier is None:  # the folder exists and is locked; the node, for the console's queue view
+                write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch,
+                                    "node": _node_address()})
 
     threading.Thread(target=watch_stop_file, name="cifar-tui stop file", daemon=True).start()
     try:
@@ -487,6 +492,16 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
         return train(config, on_event, stop, **{**kwargs, "resume_dir": resume_dir})
     finally:
         over.set()  # the worker process is reused for other tasks: leave no thread behind
+
+
+def _node_address() -> str:
+    """On a Ray node: its address as Ray names it ("" if Ray cannot say)."""
+    try:
+        import ray
+
+        return ray.util.get_node_ip_address()
+    except Exception:  # noqa: BLE001  (only a label: never fail a run for it)
+        return ""
 
 
 class _StopFile(threading.Event):
