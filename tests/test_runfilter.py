@@ -61,13 +61,13 @@ def test_grouping_cycles_through_the_settings_that_differ_in_study_order():
 def test_grouped_by_rate_headers_count_runs_in_rate_order_and_fold_hides_finished():
     views = study()
     entries = arrange(views, parse(""), "lr", fold=False)
-    assert [e.text.split(" ·")[0] for e in entries if e.kind == GROUP] == ["▾ lr 1e-05", "▾ lr 0.001", "▾ lr 0.01"]
-    assert entries[0].text == "▾ lr 1e-05 · 2 runs, 0 finished"
+    assert [(e.text, e.detail) for e in entries if e.kind == GROUP] == [
+        ("▾ lr 1e-05", "2 runs"), ("▾ lr 0.001", "2 runs"), ("▾ lr 0.01", "2 runs")]
     names = {v.key: v.name for v in views}
     assert [names[e.key] for e in entries if e.kind == RUN][2:4] == ["sgd-lr0.001", "adam-lr0.001"]
     folded = arrange(views, parse("sgd"), "lr", fold=True)
     assert [(e.kind, names.get(e.key, e.text.strip())) for e in folded] == [
         (GROUP, folded[0].text.strip()), (RUN, "sgd-lr1e-05"),
-        (GROUP, folded[2].text.strip()), (FOLDED, "1 finished run folded"),
+        (GROUP, folded[2].text.strip()), (FOLDED, "▸ 1 finished"),
         (GROUP, folded[4].text.strip()), (RUN, "sgd-lr0.01")]
-    assert folded[2].text == "▾ lr 0.001 · 1 run, 1 finished"
+    assert (folded[2].text, folded[2].detail) == ("▾ lr 0.001", "1 run")

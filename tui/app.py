@@ -33,6 +33,7 @@ from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
 from tui.following import FollowFound, Following
 from tui.jobqueue import JobQueue
+from tui.manyruns import ManyRuns
 from tui.headless import ended_text
 from tui.messages import TrainerEvent
 from tui.recipes import Recipe, again, plan, trained
@@ -41,7 +42,9 @@ from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
 from tui.screens.help import HelpScreen, key_rows
 from tui.screens.main import MainScreen
+from tui.screens.queue import QueueScreen
 from tui.widgets.charts import ChartGrid, MetricChart
+from tui.widgets.fullchart import RangedChart
 from tui.widgets.progress import EpochProgress, epoch_seconds, run_left
 from tui.widgets.runs_table import RunsTable
 from tui.widgets.side_panel import SidePanel
@@ -72,6 +75,10 @@ class CifarApp(App):
         Binding("o", "open_runs", "Open runs", show=False),
         Binding("d", "hide_run", "Hide run", show=False),
         Binding("b", "toggle_panel", "Panel", show=False),
+        Binding("u", "queue", "Queue"),
+        Binding("slash", "filter", "Filter", show=False),
+        Binding("G", "group", "Group by", show=False),
+        Binding("z", "fold", "Fold finished", show=False),
         Binding("f", "focus('form')", "Focus form", show=False),
         Binding("g", "focus('charts')", "Focus charts", show=False),
         Binding("t", "focus('runs')", "Focus table", show=False),
@@ -103,6 +110,12 @@ class CifarApp(App):
         ("hide_run", "Hide run", "hide the table's selected run from the charts (○ in the table); "
          "again: show it"),
         ("toggle_panel", "Toggle side panel", "hide the presets and form: more room for the charts"),
+        ("queue", "Queue", "every running, queued and followed run: where it trains (this console, worker k, "
+         "another process, a Ray node), a progress bar each, and the study's time left"),
+        ("filter", "Filter runs", "show only the runs that match, in the table and the charts: lr=0.01, adam, "
+         "finished, !finished, epochs>=20, part of a name (several words: all must match)"),
+        ("group", "Group table", "group the table by a setting; again: the next setting that differs, then none"),
+        ("fold", "Fold finished runs", "fold the finished runs of the table into one line (per group); again: show them"),
         ("focus('form')", "Focus form", "move to the run form (to the field edited last)"),
         ("focus('charts')", "Focus charts", "move to the charts"),
         ("focus('runs')", "Focus table", "move to the runs table"),
@@ -124,6 +137,7 @@ class CifarApp(App):
             resource_tracker.ensure_running()
         self.on_hangup = on_hangup  # keep: a hung-up console trains its queue to the end; stop: stops it
         self.following = Following(self)
+        self.many = ManyRuns(self)  # filter, grouping, folding, the queue and full-screen chart screens
         self.clock = clock
         base = RunConfig(data_dir=data_dir) if data_dir else None
         self.presets, self.preset_errors = load_all(base)
@@ -480,7 +494,7 @@ class CifarApp(App):
     # ---- compare ------------------------------------------------------------
     # the main screen's actions that make no sense over the compare screen (off its footer too)
     MAIN_ONLY = {"start", "start_all", "preset", "toggle_smoothing", "toggle_log_y", "open_runs",
-                 "hide_run", "toggle_panel", "focus", "resume"}
+                 "hide_run", "toggle_panel", "focus", "resume", "queue", "filter", "group", "fold"}
 
     def check_action(self, action: str, parameters) -> bool | None:
         if action in self.MAIN_ONLY and isinstance(self.screen, CompareScreen):
@@ -528,6 +542,7 @@ class CifarApp(App):
         if view is None:
             return
         event = message.event
+        self.many.on_event(view, event)
         if isinstance(event, RunEnded):
             self.following.forget(view)
         if isinstance(event, BatchProgress):  # drawn by the timer: every redraw costs the trainer GIL time
@@ -667,8 +682,8 @@ class CifarApp(App):
         self.charts.show(self.drawn(), self.smoothing, self.log_y, self.seeds_shown)
 
     def drawn(self) -> list[RunView]:
-        """The runs the charts draw: not hidden, and with something to draw (a colour)."""
-        return [v for v in self.views if v.overlay and v.colour is not None]
+        """The runs the charts draw: not hidden, past the `/` filter, and with something to draw (a colour)."""
+        return [v for v in self.views if v.overlay and v.colour is not None and self.many.shown(v)]
 
     def _relabel(self) -> None:
         """Runs came, went or started: every row's label and settings may change."""
@@ -749,6 +764,18 @@ class CifarApp(App):
 
         self.push_screen(PastRunsScreen(infos, self.logdir), opened)
 
+    def action_queue(self) -> None:
+        self.many.open_queue()
+
+    def action_filter(self) -> None:
+        self.many.ask_filter()
+
+    def action_group(self) -> None:
+        self.many.next_group()
+
+    def action_fold(self) -> None:
+        self.many.toggle_fold()
+
     def action_toggle_panel(self) -> None:
         side = self.side
         side.toggle_class("-hidden")
@@ -769,7 +796,8 @@ class CifarApp(App):
         texts = {action: text for action, _, text in self.ACTIONS}
         rows = key_rows([(sorted(self.BINDINGS, key=lambda b: order.get(b.action, len(order))), texts),
                          (MainScreen.BINDINGS, MainScreen.HELP), (MetricChart.BINDINGS, MetricChart.HELP),
-                         (CompareScreen.BINDINGS, CompareScreen.HELP)])
+                         (CompareScreen.BINDINGS, CompareScreen.HELP), (RangedChart.BINDINGS, RangedChart.HELP),
+                         (QueueScreen.BINDINGS, QueueScreen.HELP)])
         self.push_screen(HelpScreen(rows + [("ctrl+p", "command palette")]))
 
     def get_system_commands(self, screen):

@@ -77,6 +77,9 @@ class QueueRow:
     left: float | None     # seconds left (None: not known yet)
     settings: str = ""
     test_acc: float | None = None
+    colour: int | None = None  # the run's colour in the charts (None: none yet)
+    epoch_s: float | None = None  # seconds an epoch takes (measured or estimated)
+    trained: float = 0.0       # seconds trained so far
 
 
 @dataclass(frozen=True)
@@ -121,12 +124,14 @@ def rows(views, pending: list[str], epoch_elapsed: dict[str, float], planned: li
         elif view.status == "queued":
             left = estimate(view.config, view.epochs - len(view.metrics), rates)
             out.append(QueueRow(view.key, view.label, "queued", "queued here", HERE, _fraction(view), len(view.metrics),
-                                view.epochs, left, view.settings))
+                                view.epochs, left, view.settings, colour=view.colour,
+                                epoch_s=estimate(view.config, 1, rates), trained=view.time))
     for plan in planned:
         epochs = int(plan.config.get("epochs", 0) or 0)
         out.append(QueueRow(plan.key, plan.label, "planned", plan.lane or "not started", plan.lane,
                             plan.epochs_done / epochs if epochs else 0.0, plan.epochs_done, epochs,
-                            estimate(plan.config, epochs - plan.epochs_done, rates)))
+                            estimate(plan.config, epochs - plan.epochs_done, rates),
+                            epoch_s=estimate(plan.config, 1, rates)))
     place_rank = {"here": 0, "worker": 1, "ray": 2, "process": 3}
     return sorted(out, key=lambda r: (ORDER[r.state], place_rank.get(_kind(views, r.key), 4),
                                       order.get(r.key, 0)))
@@ -148,7 +153,8 @@ def _running(view, elapsed: float) -> QueueRow:
     done = (len(view.metrics) + (batch / batches if batches else 0.0)) / view.epochs if view.epochs else 0.0
     last = view.last.get("test_acc")
     return QueueRow(view.key, view.label, "running", where_text(place), place.lane, min(done, 1.0),
-                    min(epoch, view.epochs or epoch), view.epochs, left, view.settings, last)
+                    min(epoch, view.epochs or epoch), view.epochs, left, view.settings, last, view.colour, epoch_s,
+                    view.time)
 
 
 def _fraction(view) -> float:
@@ -179,6 +185,27 @@ def lanes(queue: list[QueueRow], widths: dict[str, int]) -> list[Lane]:
 def study_left(all_lanes: list[Lane]) -> float | None:
     """The study's time left: its slowest lane (lanes train side by side)."""
     return max((lane.left for lane in all_lanes if lane.left is not None), default=None)
+
+
+def summary(all_lanes: list[Lane], finished: int = 0) -> str:
+    """One line: the study's time left and each lane's share; `finished`: runs done on screen."""
+    if not all_lanes:
+        return f"Nothing runs or waits{f' ({finished} finished)' if finished else ''}."
+    left = study_left(all_lanes)
+    untimed = sum(lane.untimed for lane in all_lanes)
+    total = "not known yet (no epoch timed)" if left is None else \
+        f"{'≥ ' if untimed else '≈ '}{_duration(left)}"
+    parts = [f"{lane.name}: {lane.runs} run{'s' * (lane.runs != 1)}"
+             + (f", {lane.width} at a time" if lane.width > 1 else "")
+             + ("" if lane.left is None else f", {_duration(lane.left)}") for lane in all_lanes]
+    done = f" · {finished} finished" if finished else ""
+    return f"Study time left {total}{done} — " + "; ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    from tui.widgets.runs_table import format_duration  # looked up at call time: the tests fix it
+
+    return format_duration(seconds)
 
 
 def bar(fraction: float, width: int) -> tuple[str, str]:

@@ -19,7 +19,8 @@ GROUP_PREFIX = "\x00"  # row keys of group and fold lines: never a RunView key
 class Entry:
     kind: str   # group | run | folded
     key: str    # the RunView's key (run), else a row key of its own
-    text: str = ""
+    text: str = ""    # group and fold lines: the run column's text
+    detail: str = ""  # and the status column's
 
 
 def differing(views) -> list[str]:
@@ -54,11 +55,10 @@ def arrange(views, run_filter: RunFilter | None = None, group_by: str | None = N
         if group_by:
             words = change(group_by, members[0].config)[0]
             count = f"{len(members)} run{'s' * (len(members) != 1)}"
-            entries.append(Entry(GROUP, f"{GROUP_PREFIX}g{words}", f"▾ {words} · {count}, {len(finished)} finished"))
+            entries.append(Entry(GROUP, f"{GROUP_PREFIX}g{words}", f"▾ {words}", count))
         entries += [Entry(RUN, v.key) for v in members if not (fold and v.status == "finished")]
         if fold and finished:
-            entries.append(Entry(FOLDED, f"{GROUP_PREFIX}f{value}",
-                                 f"  {len(finished)} finished run{'s' * (len(finished) != 1)} folded"))
+            entries.append(Entry(FOLDED, f"{GROUP_PREFIX}f{value}", f"  ▸ {len(finished)} finished", "folded"))
     return entries
 
 

@@ -1,0 +1,70 @@
+"""Snapshots of the queue screen (`u`) at 80×24 and 200×60: a run trained in this console, one in
+a --parallel worker on cuda:1, one followed in another process (pid 4242 on gpu-box), two queued
+here and one finished; each running run has its own bar and time left, and the summary line the
+study's. Deterministic: fixed metrics and epoch times, a fixed clock. Update with
+`pytest tests/test_snapshots_queue.py --snapshot-update` and look at the .svg files first."""
+import pytest
+
+from apphelp import make_app, ready, wait_for
+from core.config import RunConfig
+from core.events import BatchProgress, EpochDone, RunStarted
+from tui.messages import TrainerEvent
+from tui.screens.queue import QueueScreen
+
+NOW = 1000.0
+
+
+def rows(epochs, seconds=10.0):
+    return [{"epoch": e, "train_loss": 2.0 - 0.1 * e, "test_loss": 2.1 - 0.1 * e, "train_acc": 0.2 + 0.05 * e,
+             "test_acc": 0.2 + 0.04 * e, "seconds": seconds} for e in range(1, epochs + 1)]
+
+
+# (name, lr, status, epochs on record, where it trains: RunStarted's fields; None: not started)
+RUNS = (("baseline", 0.001, "running", 3, {"device": "cpu"}),
+        ("sgd-lr0.01", 0.01, "running", 6, {"device": "cuda:1", "worker": 2, "pid": 311}),
+        ("adam-lr0.01", 0.01, "running", 1, {"device": "cuda:0", "host": "gpu-box", "pid": 4242}),
+        ("adam-lr1e-05", 1e-5, "queued", 0, None),
+        ("sgd-lr1e-05", 1e-5, "queued", 0, None),
+        ("dropout", 0.001, "finished", 10, None))
+
+
+async def the_queue(pilot, app) -> None:
+    await wait_for(pilot, lambda: ready(app))
+    for name, lr, status, done, where in RUNS:
+        config = RunConfig(lr=lr, epochs=10, dataset="synthetic", data_dir="/data").to_dict()
+        view = app.views.add(name, "ex3", config=config, status="queued" if where else status, epochs=10,
+                             metrics=rows(done), followed="host" in (where or {}))
+        if where is not None:
+            app._timing[view.key] = [NOW - 40.0, 0.0, NOW - 4.0]  # 4 s into its epoch
+            view.metrics = []  # its epochs arrive as events, as from a trainer
+            app.post_message(TrainerEvent(view.key, RunStarted(name, "ex3", f"/runs/ex3/{name}", 10, 20, **where)))
+            for row in rows(done):
+                app.post_message(TrainerEvent(view.key, EpochDone(name, row["epoch"], 10, row)))
+            app.post_message(TrainerEvent(view.key, BatchProgress(name, done + 1, 8, 20)))
+        elif status == "finished":
+            view.run_dir = f"/runs/ex3/{name}"
+    app._relabel()
+    await wait_for(pilot, lambda: sum(v.status == "running" for v in app.views) == 3
+                   and all(v.progress for v in app.views if v.status == "running")
+                   and sum(len(v.metrics) for v in app.views) == 20)
+    app._timing = {v.key: [NOW - 40.0, 0.0, NOW - 4.0] for v in app.views if v.status == "running"}
+    await pilot.press("u")
+    await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen) and app.screen.query_one("#queue-table").row_count == 5)
+    await pilot.pause()
+
+
+@pytest.fixture(autouse=True)
+def deterministic(monkeypatch):
+    monkeypatch.setattr("tui.screens.queue.format_duration", lambda s: f"{s:.0f}s")
+    monkeypatch.setattr("tui.widgets.runs_table.format_duration", lambda s: f"{s:.0f}s")
+    monkeypatch.setattr("tui.queuerows.socket.gethostname", lambda: "laptop")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+def test_queue_screen(snap_compare, tmp_path, size):
+    app = make_app(tmp_path, clock=lambda: NOW, parallel=2)
+
+    async def run_before(pilot):
+        await the_queue(pilot, app)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -1,0 +1,116 @@
+"""The console's handles on many runs: the `/` filter of the table and the charts, grouping the
+table by a setting, folding finished runs, the queue screen and a chart on the whole screen.
+
+The app keeps one ManyRuns and calls it from small hooks (a binding, an action, its trainer
+events); the logic is in plain modules (tui.runfilter, tui.tableshape, tui.queuerows).
+"""
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.text import Text
+
+from core.events import BatchProgress, RunEnded, RunStarted
+from tui.queuerows import HERE, lanes, place_of, rows, summary
+from tui.runfilter import RunFilter, parse
+from tui.screens.chart import ChartScreen
+from tui.screens.filter import FilterScreen
+from tui.screens.queue import QueueScreen
+from tui.tableshape import arrange, next_grouping
+
+
+class ManyRuns:
+    def __init__(self, app) -> None:
+        self.app = app
+        self.filter = RunFilter()
+        self.group_by: str | None = None
+        self.fold = False
+
+    # ---- what the table and the charts show ------------------------------------
+    def shown(self, view) -> bool:
+        return self.filter.matches(view)
+
+    def ask_filter(self) -> None:
+        def count(run_filter: RunFilter) -> tuple[int, int]:
+            views = list(self.app.views)
+            return sum(run_filter.matches(v) for v in views), len(views)
+
+        self.app.push_screen(FilterScreen(self.filter.text, count), self._set_filter)
+
+    def _set_filter(self, text: str | None) -> None:
+        if text is None or text == self.filter.text:
+            return
+        self.filter = parse(text)  # the dialog has read it already
+        self._reshape()
+        views = list(self.app.views)
+        shown = sum(self.filter.matches(v) for v in views)
+        self.app.log_line(f"Filter [b]{escape(text)}[/]: {shown} of {len(views)} runs in the table and the charts "
+                          "(/ changes it; an empty filter shows all)." if text else "No filter: every run is shown.")
+
+    def next_group(self) -> None:
+        views = [v for v in self.app.views if self.shown(v)]
+        self.group_by = next_grouping(self.group_by, views)
+        self._reshape()
+        if self.group_by:
+            self.app.log_line(f"Table grouped by [b]{escape(self.group_by)}[/]; G: the next setting that differs.")
+        else:
+            self.app.log_line("Table not grouped." if views else "No runs to group.")
+
+    def toggle_fold(self) -> None:
+        self.fold = not self.fold
+        self._reshape()
+        finished = sum(v.status == "finished" for v in self.app.views)
+        self.app.log_line(f"Finished runs folded ({finished}); z shows them again." if self.fold
+                          else "Finished runs shown.")
+
+    def _reshape(self) -> None:
+        table = self.app.table
+        run_filter, group_by, fold = self.filter, self.group_by, self.fold
+        shaped = bool(run_filter) or group_by is not None or fold
+        table.shaper = (lambda views: arrange(views, run_filter, group_by, fold)) if shaped else None
+        table.reshape()
+        self.caption()
+        self.app._mark_charts()
+
+    def caption(self) -> None:
+        """The table's first column header says a filter hides runs: `run (/ 3 of 12)`."""
+        table = self.app.table
+        views = list(self.app.views)
+        text = "run" if not self.filter else f"run (/ {sum(map(self.shown, views))} of {len(views)})"
+        column = table.columns.get(next(iter(table.columns), None))
+        if column is not None and str(column.label) != text:
+            column.label = Text(text)
+            table.refresh()
+
+    # ---- events --------------------------------------------------------------------
+    def on_event(self, view, event) -> None:
+        """Where each run trains and its latest batch, for the queue screen."""
+        if isinstance(event, RunStarted):
+            view.place = place_of(event, view.followed)
+        elif isinstance(event, BatchProgress):
+            view.progress = event
+        elif isinstance(event, RunEnded):
+            view.progress = None
+        if isinstance(event, (RunStarted, RunEnded)) and self.filter:
+            self.caption()
+
+    # ---- screens -------------------------------------------------------------------
+    def open_queue(self) -> None:
+        self.app.push_screen(QueueScreen(self.queue_state))
+
+    def queue_state(self) -> tuple[list, str]:
+        app = self.app
+        now = app.clock()
+        views = list(app.views)
+        elapsed = {key: now - timing[2] for key, timing in app._timing.items()}
+        queue = rows(views, [job.key for job in app.queue.pending()], elapsed)
+        here = sum(1 for r in queue if r.state == "running" and r.lane == HERE)
+        width = app.parallel or (max(here, 1) if app.placer else 1)
+        finished = sum(v.status == "finished" for v in views)
+        return queue, summary(lanes(queue, {HERE: width}), finished)
+
+    def open_chart(self, chart) -> None:
+        self.app.push_screen(ChartScreen(chart.metric, chart.title, self.chart_data, chart.cursor))
+
+    def chart_data(self) -> tuple:
+        app = self.app
+        return app.drawn(), app.smoothing, app.log_y, app.seeds_shown
