@@ -75,7 +75,7 @@ class CifarApp(App):
         Binding("o", "open_runs", "Open runs", show=False),
         Binding("d", "hide_run", "Hide run", show=False),
         Binding("b", "toggle_panel", "Panel", show=False),
-        Binding("u", "queue", "Queue"),
+        Binding("u", "queue", "Queue", show=False),
         Binding("slash", "filter", "Filter", show=False),
         Binding("G", "group", "Group by", show=False),
         Binding("z", "fold", "Fold finished", show=False),
