@@ -298,6 +298,7 @@ def test_the_console_trains_its_queue_as_ray_tasks_and_draws_them(cluster, tmp_p
             for view in app.views:
                 assert view.status == "finished", log_text(app)
                 assert view.metrics == read_metrics(view.run_dir) and len(view.metrics) == 2
+                assert view.place.kind == "ray" and view.place.node == cluster.ray.util.get_node_ip_address()
             assert not any(p.name.startswith(".ray") and any(p.iterdir()) for p in (tmp_path / "runs").iterdir()
                            if p.is_dir()), "the control folder is left behind"
 
