@@ -5,11 +5,12 @@ study's. Deterministic: fixed metrics and epoch times, a fixed clock. Update wit
 `pytest tests/test_snapshots_queue.py --snapshot-update` and look at the .svg files first."""
 import pytest
 
-from apphelp import make_app, ready, wait_for
+from apphelp import log_text, make_app, ready, sync, wait_for
 from core.config import RunConfig
 from core.events import BatchProgress, EpochDone, RunStarted
 from tui.messages import TrainerEvent
 from tui.screens.queue import QueueScreen
+from tui.widgets.progress import EpochProgress
 
 NOW = 1000.0
 
@@ -28,7 +29,7 @@ RUNS = (("baseline", 0.001, "running", 3, {"device": "cpu"}),
         ("dropout", 0.001, "finished", 10, None))
 
 
-async def the_queue(pilot, app) -> None:
+async def three_running(pilot, app) -> None:
     await wait_for(pilot, lambda: ready(app))
     for name, lr, status, done, where in RUNS:
         config = RunConfig(lr=lr, epochs=10, dataset="synthetic", data_dir="/data").to_dict()
@@ -48,6 +49,10 @@ async def the_queue(pilot, app) -> None:
                    and all(v.progress for v in app.views if v.status == "running")
                    and sum(len(v.metrics) for v in app.views) == 20)
     app._timing = {v.key: [NOW - 40.0, 0.0, NOW - 4.0] for v in app.views if v.status == "running"}
+
+
+async def the_queue(pilot, app) -> None:
+    await three_running(pilot, app)
     await pilot.press("u")
     await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen) and app.screen.query_one("#queue-table").row_count == 5)
     await pilot.pause()
@@ -57,6 +62,7 @@ async def the_queue(pilot, app) -> None:
 def deterministic(monkeypatch):
     monkeypatch.setattr("tui.screens.queue.format_duration", lambda s: f"{s:.0f}s")
     monkeypatch.setattr("tui.widgets.runs_table.format_duration", lambda s: f"{s:.0f}s")
+    monkeypatch.setattr("tui.widgets.progress.format_duration", lambda s: f"{s:.0f}s")
     monkeypatch.setattr("tui.queuerows.socket.gethostname", lambda: "laptop")
 
 
@@ -68,3 +74,18 @@ def test_queue_screen(snap_compare, tmp_path, size):
         await the_queue(pilot, app)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@sync
+async def test_with_several_runs_at_once_the_progress_line_gives_the_studys_time_left(tmp_path):
+    """The line shows one run's bar; its `all` is the queue screen's study time left, and the log
+    says once that u shows every run."""
+    app = make_app(tmp_path, clock=lambda: NOW, parallel=2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await three_running(pilot, app)
+        app.post_message(TrainerEvent(app.views.get("r1").key, BatchProgress("baseline", 4, 9, 20)))
+        await wait_for(pilot, lambda: "ep 4/10" in app._q(EpochProgress).text)
+        # 10 s epochs, 4 s into epoch 4: 6 + 60 s; all: the study, as the queue screen's top line says
+        assert app._q(EpochProgress).text.endswith("ETA 66s · all 151s")
+        assert app.many.queue_state()[1].startswith("Study time left ≈ 151s")
+        assert log_text(app).count("runs train at once") == 1 and "2 runs train at once; the progress line shows the one that moved last, u shows each" in log_text(app)

@@ -670,6 +670,7 @@ class CifarApp(App):
             _, (view, event) = self._progress.popitem()
             self._progress.clear()
             left, all_left = self._eta(view, event)
+            all_left = self.many.study_left() or all_left  # several at once: the study's, as u shows it
             self._q(EpochProgress).advance(view.label, event.epoch, view.epochs, event.batch, event.batches,
                                            event.phase == "eval", left, all_left)
         for key in list(self._timing):

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from core.events import BatchProgress, RunEnded, RunStarted
-from tui.queuerows import HERE, lanes, place_of, rows, summary
+from tui.queuerows import HERE, lanes, place_of, rows, study_left, summary
 from tui.runfilter import RunFilter, parse
 from tui.screens.chart import ChartScreen
 from tui.screens.filter import FilterScreen
@@ -24,6 +24,7 @@ class ManyRuns:
         self.filter = RunFilter()
         self.group_by: str | None = None
         self.fold = False
+        self._hinted = False  # the log has said once that u shows every running run
 
     # ---- what the table and the charts show ------------------------------------
     def shown(self, view) -> bool:
@@ -86,6 +87,11 @@ class ManyRuns:
         """Where each run trains and its latest batch, for the queue screen."""
         if isinstance(event, RunStarted):
             view.place = place_of(event, view.followed)
+            running = sum(v.status == "running" for v in self.app.views) + (view.status != "running")
+            if running > 1 and not self._hinted:  # the progress line shows one of them
+                self._hinted = True
+                self.app.log_line(f"{running} runs train at once; the progress line shows the one that moved last, "
+                                  "[b]u[/] shows each with its bar, where it trains and the study's time left.")
         elif isinstance(event, BatchProgress):
             view.progress = event
         elif isinstance(event, RunEnded):
@@ -103,10 +109,21 @@ class ManyRuns:
         views = list(app.views)
         elapsed = {key: now - timing[2] for key, timing in app._timing.items()}
         queue = rows(views, [job.key for job in app.queue.pending()], elapsed)
-        here = sum(1 for r in queue if r.state == "running" and r.lane == HERE)
-        width = app.parallel or (max(here, 1) if app.placer else 1)
         finished = sum(v.status == "finished" for v in views)
-        return queue, summary(lanes(queue, {HERE: width}), finished)
+        return queue, summary(self._lanes(queue), finished)
+
+    def _lanes(self, queue) -> list:
+        app = self.app
+        here = sum(1 for r in queue if r.state == "running" and r.lane == HERE)
+        return lanes(queue, {HERE: app.parallel or (max(here, 1) if app.placer else 1)})
+
+    def study_left(self) -> float | None:
+        """With several runs training at once: the study's time left, as the queue screen says it
+        (None with one run: the progress line's own `all` then holds)."""
+        queue, _ = self.queue_state()
+        if sum(r.state == "running" for r in queue) < 2:
+            return None
+        return study_left(self._lanes(queue))
 
     def open_chart(self, chart) -> None:
         self.app.push_screen(ChartScreen(chart.metric, chart.title, self.chart_data, chart.cursor))

@@ -41,7 +41,7 @@ class Place:
     @property
     def lane(self) -> str:
         """Runs of one lane share its width: this console's (thread, workers, Ray) or a process's."""
-        return f"pid {self.pid} on {self.host or '?'}" if self.kind == "process" else HERE
+        return f"pid {self.pid} on {_host(self.host)}" if self.kind == "process" else HERE
 
 
 def place_of(event: RunStarted, followed: bool) -> Place:
@@ -59,9 +59,12 @@ def where_text(place: Place | None, this_host: str | None = None) -> str:
     if place.kind == "ray":
         return f"Ray {place.node}{device}"
     if place.kind == "process":
-        host = place.host if place.host and place.host != (this_host or socket.gethostname()) else "this host"
-        return f"pid {place.pid or '?'} · {host}{device}"
+        return f"pid {place.pid or '?'} · {_host(place.host, this_host)}{device}"
     return f"{HERE}{device}"
+
+
+def _host(host: str, this_host: str | None = None) -> str:
+    return host if host and host != (this_host or socket.gethostname()) else "this host"
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,8 @@ def rows(views, pending: list[str], epoch_elapsed: dict[str, float], planned: li
             out.append(_running(view, epoch_elapsed.get(view.key, 0.0)))
         elif view.status == "queued":
             left = estimate(view.config, view.epochs - len(view.metrics), rates)
-            out.append(QueueRow(view.key, view.label, "queued", "queued here", HERE, _fraction(view), len(view.metrics),
+            where = "queued here" if view.key in order else "starting"  # taken from the queue, not begun yet
+            out.append(QueueRow(view.key, view.label, "queued", where, HERE, _fraction(view), len(view.metrics),
                                 view.epochs, left, view.settings, colour=view.colour,
                                 epoch_s=estimate(view.config, 1, rates), trained=view.time))
     for plan in planned:
@@ -173,7 +177,7 @@ class Lane:
 def lanes(queue: list[QueueRow], widths: dict[str, int]) -> list[Lane]:
     """Each lane's time left: the larger of its runs' sum / its width and its longest run."""
     out = []
-    for name in dict.fromkeys(r.lane for r in queue if r.lane):
+    for name in dict.fromkeys([HERE] * any(r.lane == HERE for r in queue) + [r.lane for r in queue if r.lane]):
         members = [r for r in queue if r.lane == name]
         timed = [r.left for r in members if r.left is not None]
         width = max(1, widths.get(name, 1))
