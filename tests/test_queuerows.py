@@ -71,6 +71,6 @@ def test_a_run_nothing_has_timed_yet_is_counted_apart():
     views = Views()
     views.add("q", "ex", config=config(), epochs=3)
     out = rows(list(views), [], {})
-    assert out[0].left is None
+    assert out[0].left is None and out[0].where == "starting"  # taken from the queue, not begun
     lane, = lanes(out, {})
     assert (lane.left, lane.untimed) == (None, 1) and study_left([lane]) is None
