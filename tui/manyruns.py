@@ -59,7 +59,7 @@ class ManyRuns:
     def toggle_fold(self) -> None:
         self.fold = not self.fold
         self._reshape()
-        finished = sum(v.status == "finished" for v in self.app.views)
+        finished = sum(v.status == "finished" and self.shown(v) for v in self.app.views)
         self.app.log_line(f"Finished runs folded ({finished}); z shows them again." if self.fold
                           else "Finished runs shown.")
 

@@ -19,7 +19,7 @@ class ChartScreen(Screen):
 
     def __init__(self, metric: str, title: str, data, cursor: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.metric, self.title, self.data, self.cursor = metric, title, data, cursor
+        self.metric, self.chart_title, self.data, self.cursor = metric, title, data, cursor
         self._drawn = None  # what was drawn last, to redraw only on a change
 
     @property
@@ -28,11 +28,11 @@ class ChartScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield RangedChart(self.metric, self.title, id="full-chart")
+        yield RangedChart(self.metric, self.chart_title, id="full-chart")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = self.title
+        self.sub_title = self.chart_title
         self.chart.cursor = self.cursor
         self.chart.focus()
         self.redraw()

@@ -81,9 +81,8 @@ class QueueScreen(Screen):
         wide = columns is FULL
         where = max((len(r.where) for r in rows), default=5)
         others = where + len(" 10/40") + len("1:00:00") + 2 * len(columns) + len(MARK["running"]) + 2  # 2: scrollbar
-        if wide:
-            others += len("planned") + len("per epoch") + len("trained") + len("te acc") + max(
-                (len(r.settings) for r in rows), default=len("vs first run"))
+        if wide:  # the settings come last: they may scroll, the names may not
+            others += len("planned") + len("per epoch") + len("trained") + len("te acc") + len("vs first run")
         longest = max((len(r.label) for r in rows), default=LABEL)
         bar_cells = max(BAR, min(MAX_BAR, width - others - longest)) if wide else BAR
         labels = fit([r.label for r in rows], max(LABEL, width - others - bar_cells))
