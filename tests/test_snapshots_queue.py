@@ -1,5 +1,5 @@
 """Snapshots of the queue screen (`u`) at 80×24 and 200×60: a run trained in this console, one in
-a --parallel worker on cuda:1, one followed in another process (pid 4242 on gpu-box), two queued
+a --parallel worker on cuda:1, one followed in another process (pid 4242 on gpu-box), 18 queued
 here and one finished; each running run has its own bar and time left, and the summary line the
 study's. Deterministic: fixed metrics and epoch times, a fixed clock. Update with
 `pytest tests/test_snapshots_queue.py --snapshot-update` and look at the .svg files first."""
@@ -7,6 +7,7 @@ import pytest
 
 from apphelp import log_text, make_app, ready, sync, wait_for
 from core.config import RunConfig
+from core.job import Job
 from core.events import BatchProgress, EpochDone, RunStarted
 from tui.messages import TrainerEvent
 from tui.screens.queue import QueueScreen
@@ -26,7 +27,9 @@ RUNS = (("baseline", 0.001, "running", 3, {"device": "cpu"}),
         ("adam-lr0.01", 0.01, "running", 1, {"device": "cuda:0", "host": "gpu-box", "pid": 4242}),
         ("adam-lr1e-05", 1e-5, "queued", 0, None),
         ("sgd-lr1e-05", 1e-5, "queued", 0, None),
-        ("dropout", 0.001, "finished", 10, None))
+        ("dropout", 0.001, "finished", 10, None)) + tuple(  # more seeds queued: 80×24 scrolls, 200×60 shows all
+    (f"{name}-s{seed}", lr, "queued", 0, None) for seed in (5, 6, 7, 8) for name, lr in (
+        ("baseline", 0.001), ("sgd-lr0.01", 0.01), ("adam-lr0.01", 0.01), ("adam-lr1e-05", 1e-5)))
 
 
 async def three_running(pilot, app) -> None:
@@ -44,6 +47,8 @@ async def three_running(pilot, app) -> None:
             app.post_message(TrainerEvent(view.key, BatchProgress(name, done + 1, 8, 20)))
         elif status == "finished":
             view.run_dir = f"/runs/ex3/{name}"
+        else:  # waiting in this console's queue (no thread takes it in this test)
+            app.queue.put([Job(key=view.key, name=name, experiment="ex3", config=RunConfig(**config))])
     app._relabel()
     await wait_for(pilot, lambda: sum(v.status == "running" for v in app.views) == 3
                    and all(v.progress for v in app.views if v.status == "running")
@@ -54,7 +59,7 @@ async def three_running(pilot, app) -> None:
 async def the_queue(pilot, app) -> None:
     await three_running(pilot, app)
     await pilot.press("u")
-    await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen) and app.screen.query_one("#queue-table").row_count == 5)
+    await wait_for(pilot, lambda: isinstance(app.screen, QueueScreen) and app.screen.query_one("#queue-table").row_count == 21)
     await pilot.pause()
 
 
@@ -85,7 +90,7 @@ async def test_with_several_runs_at_once_the_progress_line_gives_the_studys_time
         await three_running(pilot, app)
         app.post_message(TrainerEvent(app.views.get("r1").key, BatchProgress("baseline", 4, 9, 20)))
         await wait_for(pilot, lambda: "ep 4/10" in app._q(EpochProgress).text)
-        # 10 s epochs, 4 s into epoch 4: 6 + 60 s; all: the study, as the queue screen's top line says
-        assert app._q(EpochProgress).text.endswith("ETA 66s · all 151s")
-        assert app.many.queue_state()[1].startswith("Study time left ≈ 151s")
+        # 10 s epochs, 4 s into epoch 4: 6 + 60 s; all: 66 + 36 + 18 queued × 100 s over 2 workers
+        assert app._q(EpochProgress).text.endswith("ETA 66s · all 951s")
+        assert app.many.queue_state()[1].startswith("Study time left ≈ 951s")
         assert log_text(app).count("runs train at once") == 1 and "2 runs train at once; the progress line shows the one that moved last, u shows each" in log_text(app)
