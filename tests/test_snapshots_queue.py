@@ -94,3 +94,19 @@ async def test_with_several_runs_at_once_the_progress_line_gives_the_studys_time
         assert app._q(EpochProgress).text.endswith("ETA 66s · all 951s")
         assert app.many.queue_state()[1].startswith("Study time left ≈ 951s")
         assert log_text(app).count("runs train at once") == 1 and "2 runs train at once; the progress line shows the one that moved last, u shows each" in log_text(app)
+
+
+@sync
+async def test_the_queue_screens_highlighted_run_is_the_tables_selected_one(tmp_path):
+    """So x (stop) and r act on the run highlighted in the queue."""
+    app = make_app(tmp_path, clock=lambda: NOW, parallel=2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await the_queue(pilot, app)
+        queue = app.screen.query_one("#queue-table")
+        queue.focus()
+        await pilot.press("down", "down")
+        key = queue.coordinate_to_cell_key((queue.cursor_row, 0)).row_key.value
+        assert app.views.get(key).name == "adam-lr0.01" and app.table.selected_key == key
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, QueueScreen))
+        assert app.table.selected_key == key

@@ -101,7 +101,13 @@ class ManyRuns:
 
     # ---- screens -------------------------------------------------------------------
     def open_queue(self) -> None:
-        self.app.push_screen(QueueScreen(self.queue_state))
+        self.app.push_screen(QueueScreen(self.queue_state, self.select))
+
+    def select(self, key: str) -> None:
+        """The queue screen's highlighted run becomes the table's selected one (x, r act on it)."""
+        table = self.app.table
+        if key in table.rows:
+            table.move_cursor(row=table.get_row_index(key))
 
     def queue_state(self) -> tuple[list, str]:
         app = self.app

@@ -29,11 +29,12 @@ LABEL = 12  # the run column at least
 
 class QueueScreen(Screen):
     BINDINGS = [Binding("escape,u", "app.pop_screen", "Back")]
-    HELP = {"app.pop_screen": "on the queue screen: back to the charts"}
+    HELP = {"app.pop_screen": "on the queue screen: back to the charts (↑↓ there select the run that x and r act on)"}
 
-    def __init__(self, state, **kwargs) -> None:
+    def __init__(self, state, select=None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.state = state
+        self.select = select  # select(key): the runs table's cursor follows, so x and r act on this row
         self.wide: bool | None = None
         self._keys: list[str] = []
 
@@ -46,6 +47,10 @@ class QueueScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "queue: where each run trains"
         self.set_interval(REFRESH_S, self.redraw)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.select is not None and event.row_key is not None:
+            self.select(event.row_key.value)
 
     def on_resize(self, event) -> None:
         self.redraw()
