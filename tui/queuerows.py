@@ -83,6 +83,7 @@ class QueueRow:
     colour: int | None = None  # the run's colour in the charts (None: none yet)
     epoch_s: float | None = None  # seconds an epoch takes (measured or estimated)
     trained: float = 0.0       # seconds trained so far
+    kind: str = ""             # a running run's Place.kind: here | worker | ray | process
 
 
 @dataclass(frozen=True)
@@ -137,13 +138,7 @@ def rows(views, pending: list[str], epoch_elapsed: dict[str, float], planned: li
                             estimate(plan.config, epochs - plan.epochs_done, rates),
                             epoch_s=estimate(plan.config, 1, rates)))
     place_rank = {"here": 0, "worker": 1, "ray": 2, "process": 3}
-    return sorted(out, key=lambda r: (ORDER[r.state], place_rank.get(_kind(views, r.key), 4),
-                                      order.get(r.key, 0)))
-
-
-def _kind(views, key: str) -> str:
-    view = next((v for v in views if v.key == key), None)
-    return view.place.kind if view is not None and view.place is not None else ""
+    return sorted(out, key=lambda r: (ORDER[r.state], place_rank.get(r.kind, 4), order.get(r.key, 0)))
 
 
 def _running(view, elapsed: float) -> QueueRow:
@@ -158,7 +153,7 @@ def _running(view, elapsed: float) -> QueueRow:
     last = view.last.get("test_acc")
     return QueueRow(view.key, view.label, "running", where_text(place), place.lane, min(done, 1.0),
                     min(epoch, view.epochs or epoch), view.epochs, left, view.settings, last, view.colour, epoch_s,
-                    view.time)
+                    view.time, place.kind)
 
 
 def _fraction(view) -> float:
