@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 from core.config import make_config, parse_assignment  # noqa: E402
 from core.job import Job  # noqa: E402
 from core.presets import find  # noqa: E402
-from core.ray_executor import RayExecutor, connect  # noqa: E402
+from core.ray_cluster import connect  # noqa: E402
+from core.ray_executor import RayExecutor  # noqa: E402
 from core.records import list_runs, read_metrics  # noqa: E402
 
 

@@ -25,7 +25,8 @@ from core.events import EpochDone, RunEnded, RunStarted
 from core.executor import Executor
 from core.job import Job
 from core.lifecycle import train
-from core.ray_executor import INSTALL, LOST, RayExecutor, connect
+from core.ray_cluster import INSTALL, connect
+from core.ray_executor import LOST, RayExecutor
 from core.records import lock_owner, read_metrics, read_run
 from core.resume import resume_problem
 from tui.cli import main

@@ -222,7 +222,8 @@ def _placement(parallel: str | None, devices: str | None) -> dict:
 def _console_ray(address: str | None, args):
     """The console's --ray: the cluster at `address` joined (None: Ray started here) and its
     view of the log dir checked before the console opens; one sentence (exit 2) if not."""
-    from core.ray_executor import RayExecutor, connect
+    from core.ray_cluster import connect
+    from core.ray_executor import RayExecutor
 
     cluster = connect(address)
     executor = RayExecutor(args.logdir or default_logdir(), args.data_url, args.data_md5, cluster=cluster)
@@ -236,7 +237,7 @@ def _console_ray(address: str | None, args):
 
 def _run_on_ray(args, logdir: str) -> int:
     """`run --ray`: the options checked (each with one sentence), then the runs as Ray tasks."""
-    from core.ray_executor import import_ray
+    from core.ray_cluster import import_ray
 
     import_ray()  # without Ray, every Ray option says how to install it
     if args.ray is None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from rich.console import Console
 
 from core.job import queue_of
-from core.ray_executor import RayExecutor, connect
+from core.ray_cluster import connect
+from core.ray_executor import RayExecutor
 from tui.parallel import run_placed
 
 
