@@ -65,6 +65,14 @@ async def test_slash_filters_the_table_and_the_charts_and_an_empty_filter_shows_
 
         await pilot.press("slash")
         await wait_for(pilot, lambda: isinstance(app.screen, FilterScreen))
+        await pilot.press(*" sgd", "enter")  # nothing is adam and sgd: the charts say why they are empty
+        await wait_for(pilot, lambda: not isinstance(app.screen, FilterScreen) and drawn_all(app))
+        chart = app.charts.query_one("#chart-test_acc")
+        assert table_rows(app) == [] and chart.series == []
+        assert "no run matches the filter lr=0.01 adam sgd" in chart._empty(80, 12).plain
+
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, FilterScreen))
         await pilot.press("ctrl+u", *"lr=")  # a word it cannot read: said, and enter keeps it open
         await wait_for(pilot, lambda: "give a value after =" in str(app.screen.query_one("#filter-result").render()))
         await pilot.press("enter")

@@ -70,6 +70,8 @@ class ManyRuns:
         table.shaper = (lambda views: arrange(views, run_filter, group_by, fold)) if shaped else None
         table.reshape()
         self.caption()
+        for chart in self.app.charts.charts:
+            chart.empty_note = f"no run matches the filter {run_filter.text} (/ changes it)" if run_filter else ""
         self.app._mark_charts()
 
     def caption(self) -> None:

@@ -228,6 +228,7 @@ class MetricChart(PlotextPlot):
         return points
 
     first_epoch = 1  # the x axis starts here (tui.widgets.fullchart narrows it)
+    empty_note = ""  # why nothing is drawn, when the runs on screen are all filtered out (tui.manyruns)
 
     @property
     def last_epoch(self) -> int:
@@ -336,7 +337,7 @@ class MetricChart(PlotextPlot):
     def _empty(self, width: int, height: int) -> Text:
         """No epoch to draw yet: the title and one line saying so, not a bare frame."""
         lines = [self._title_line(width)] + [Text() for _ in range(height - 1)]
-        note = "no finished epoch yet" if self.series else "no runs on screen yet"
+        note = "no finished epoch yet" if self.series else (self.empty_note or "no runs on screen yet")
         line = Text(note, style="dim")
         line.align("center", width)
         lines[max(1, height // 2)] = line
