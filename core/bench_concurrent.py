@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 from .config import RunConfig
-from .executor import _terminal_signals_ignored
+from .processes import terminal_signals_ignored
 from .lifeline import die_with_parent
 
 MAX_PER_GPU = 16  # runs of this small CNN one GPU packs usefully; each is a process of ~0.5 GB of host memory
@@ -70,7 +70,7 @@ def _measure_k(config, k, train_images, test_images, repeats, threads) -> Concur
                for _ in range(k)]
     spans, errors = [], []
     try:
-        with _terminal_signals_ignored():  # Ctrl-C reaches only this process, which ends them all
+        with terminal_signals_ignored():  # Ctrl-C reaches only this process, which ends them all
             for w in workers:
                 w.start()
         for _ in range(k):

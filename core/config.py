@@ -22,7 +22,17 @@ DEFAULT_STRENGTH = {"none": 0.0, "l1": 1e-4, "l2": 1e-3, "dropout": 0.25}
 
 
 class ConfigError(ValueError):
-    """A value the user gave is not allowed; the message says which and why."""
+    """A value the user gave is not allowed; the message says which and why, and `field` names the
+    RunConfig field at fault ("" when it is about none), so a form can mark it without reading the text."""
+
+    def __init__(self, message: str = "", field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+def _bad(name: str, text: str) -> ConfigError:
+    """`name: text`, about the field `name`."""
+    return ConfigError(f"{name}: {text}", field=name)
 
 
 def default_data_dir() -> str:
@@ -77,29 +87,29 @@ def _typed(name: str, value, kind):
             return value
         if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
             return value.lower() in ("true", "yes", "on", "1")
-        raise ConfigError(f"{name}: {value!r} is not allowed; use true or false.")
+        raise _bad(name, f"{value!r} is not allowed; use true or false.")
     if kind is int:
         if isinstance(value, bool):
-            raise ConfigError(f"{name}: {value!r} is not allowed; use a whole number.")
+            raise _bad(name, f"{value!r} is not allowed; use a whole number.")
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value.strip()):
             return int(value)
-        raise ConfigError(f"{name}: {value!r} is not allowed; use a whole number.")
+        raise _bad(name, f"{value!r} is not allowed; use a whole number.")
     if kind is float:
         if isinstance(value, bool):
-            raise ConfigError(f"{name}: {value!r} is not allowed; use a number.")
+            raise _bad(name, f"{value!r} is not allowed; use a number.")
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{name}: {value!r} is not allowed; use a number.") from None
+            raise _bad(name, f"{value!r} is not allowed; use a number.") from None
         if number != number or number in (float("inf"), float("-inf")):
-            raise ConfigError(f"{name}: {value!r} is not allowed; use a finite number.")
+            raise _bad(name, f"{value!r} is not allowed; use a finite number.")
         return number
     if not isinstance(value, str):
-        raise ConfigError(f"{name}: {value!r} is not allowed; use text.")
+        raise _bad(name, f"{value!r} is not allowed; use text.")
     return value.strip()
 
 
@@ -115,7 +125,7 @@ KINDS = _KINDS  # read by core.schema, which checks a stored config.json against
 def _choice(name, value, allowed):
     value = value.lower()
     if value not in allowed:
-        raise ConfigError(f"{name}: {value!r} is not allowed; choose one of {', '.join(allowed)}.")
+        raise _bad(name, f"{value!r} is not allowed; choose one of {', '.join(allowed)}.")
     return value
 
 
@@ -127,21 +137,21 @@ def _check_device(value: str) -> str:
         import torch
 
         if not torch.cuda.is_available():
-            raise ConfigError(f"device: {value!r} asked for, but no CUDA GPU is available here; "
+            raise _bad("device", f"{value!r} asked for, but no CUDA GPU is available here; "
                               "use device=cpu or device=auto.")
         index = int(value.split(":")[1]) if ":" in value else 0
         if index >= torch.cuda.device_count():
-            raise ConfigError(f"device: {value!r} does not exist; this machine has "
+            raise _bad("device", f"{value!r} does not exist; this machine has "
                               f"{torch.cuda.device_count()} GPU(s) (cuda:0 ...).")
         return value
     if value == "mps":
         import torch
 
         if not torch.backends.mps.is_available():
-            raise ConfigError("device: 'mps' asked for, but Apple's GPU is not available here; "
+            raise _bad("device", "'mps' asked for, but Apple's GPU is not available here; "
                               "use device=cpu or device=auto.")
         return value
-    raise ConfigError(f"device: {value!r} is not allowed; use auto, cpu, cuda, cuda:N or mps.")
+    raise _bad("device", f"{value!r} is not allowed; use auto, cpu, cuda, cuda:N or mps.")
 
 
 def make_config(values: dict | None = None, base: RunConfig | None = None) -> RunConfig:
@@ -168,29 +178,29 @@ def _check_ranges(c: dict) -> None:
     c["precision"] = _choice("precision", c["precision"], PRECISIONS)
     c["device"] = _check_device(c["device"])
     if not c["data_dir"]:
-        raise ConfigError("data_dir: must not be empty; give the folder that holds (or will hold) CIFAR-10.")
+        raise _bad("data_dir", "must not be empty; give the folder that holds (or will hold) CIFAR-10.")
     if not 0 < c["train_fraction"] <= 1:
-        raise ConfigError(f"train_fraction: {c['train_fraction']!r} is not allowed; use a number in (0, 1].")
+        raise _bad("train_fraction", f"{c['train_fraction']!r} is not allowed; use a number in (0, 1].")
     if c["lr"] <= 0:
-        raise ConfigError(f"lr: {c['lr']!r} is not allowed; use a learning rate above 0 (e.g. 0.001).")
+        raise _bad("lr", f"{c['lr']!r} is not allowed; use a learning rate above 0 (e.g. 0.001).")
     if not 0 <= c["momentum"] < 1:
-        raise ConfigError(f"momentum: {c['momentum']!r} is not allowed; use a number in [0, 1).")
+        raise _bad("momentum", f"{c['momentum']!r} is not allowed; use a number in [0, 1).")
     if c["momentum"] and c["optimizer"] != "sgd":
-        raise ConfigError("momentum: only SGD uses momentum; set optimizer=sgd or momentum=0.")
+        raise _bad("momentum", "only SGD uses momentum; set optimizer=sgd or momentum=0.")
     if c["epochs"] < 1:
-        raise ConfigError(f"epochs: {c['epochs']!r} is not allowed; use 1 or more.")
+        raise _bad("epochs", f"{c['epochs']!r} is not allowed; use 1 or more.")
     if c["epochs"] > 100_000:
-        raise ConfigError(f"epochs: {c['epochs']!r} is too many; use at most 100000.")
+        raise _bad("epochs", f"{c['epochs']!r} is too many; use at most 100000.")
     if not 1 <= c["batch_size"] <= 65536:
-        raise ConfigError(f"batch_size: {c['batch_size']!r} is not allowed; use a whole number from 1 to 65536.")
+        raise _bad("batch_size", f"{c['batch_size']!r} is not allowed; use a whole number from 1 to 65536.")
     if not 0 <= c["seed"] < 2**63:
-        raise ConfigError(f"seed: {c['seed']!r} is not allowed; use a whole number from 0 to 2**63-1.")
+        raise _bad("seed", f"{c['seed']!r} is not allowed; use a whole number from 0 to 2**63-1.")
     s = c["reg_strength"]
     if s is not None:
         if c["regularizer"] == "dropout" and not 0 <= s < 1:
-            raise ConfigError(f"reg_strength: {s!r} is not allowed for dropout; use a probability in [0, 1).")
+            raise _bad("reg_strength", f"{s!r} is not allowed for dropout; use a probability in [0, 1).")
         if s < 0:
-            raise ConfigError(f"reg_strength: {s!r} is not allowed; use 0 or more.")
+            raise _bad("reg_strength", f"{s!r} is not allowed; use 0 or more.")
 
 
 def parse_assignment(text: str) -> tuple[str, object]:

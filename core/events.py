@@ -49,6 +49,7 @@ class RunEnded:
     epochs_done: int = 0
     run_dir: str = ""
     cause: str = ""       # for failed runs: data | record | disk | oom | internal
+    advice: object = field(default=None, compare=False)  # core.advice.Advice: `message`'s advice as a value
 
 
 STATUSES = ("finished", "stopped", "failed", "diverged")

@@ -1,357 +1,102 @@
-"""Where runs train: in this thread, or in worker processes pinned to devices.
+"""Where runs train: the one Executor interface, and its placement in this thread.
 
-Placing runs is not training them: an executor takes a queue of jobs and hands
-each to `core.trainer.train` somewhere, and reports every run's events as
-`on_event(job.key, event)` — the same events, in the same order, wherever the
-run trained. Worker processes are watched through their run folders (a
-`Follower` each), so the parent sees exactly what an attaching console sees.
+Placing runs is not training them: an executor takes jobs and hands each to
+`core.lifecycle.train` somewhere, and reports every run's events as
+`on_event(job.key, event)` — the same events, in the same order, wherever the run
+trained. The placements: `ThreadExecutor` (here, in the caller's thread),
+`core.processes.ProcessExecutor` (worker processes) and `core.ray_executor.RayExecutor`
+(Ray tasks); `core.placement.make_executor` builds the one a placement describes and
+`core.drain.drain` feeds it from a queue.
 
-    executor = ProcessExecutor(logdir="runs", parallel=2, devices=["cuda:0", "cuda:1"])
-    ended = executor.run(jobs, on_event, stop)   # blocks; call it from a thread in a UI
-
-A worker that crashes, runs out of memory or is killed fails only its run (the
-parent writes `failed` with the cause when the worker could not); the queue goes
-on. Setting `stop` stops every worker within a batch (SIGTERM: records stopped,
-resumable); setting `hurry` as well makes them abandon the epoch at once. A parent killed
-outright sends its workers that SIGTERM all the same (core.lifeline).
+    with make_executor(placement, logdir) as executor:
+        ended = executor.run(jobs, on_event, stop)   # {job.key: RunEnded}; blocks
 """
 from __future__ import annotations
 
-import multiprocessing
-import os
-import re
-import signal
-import socket
 import threading
-import dataclasses
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
-from pathlib import Path
 
-from . import data as data_mod
-from .config import ConfigError, RunConfig
-from .events import RunEnded, RunStarted
-from .follow import FollowError, Follower
+from .events import RunEnded
 from .job import Job
-from .lifeline import die_with_parent
-from .records import STATUS, lock_owner, read_metrics, safe_name, write_status
-
-POLL_S = 0.1  # how often running workers' folders are read when nothing else happens
 
 
 @dataclass
 class Executor:
-    """Runs jobs in this thread, one after the other (today's path, and the base of the others)."""
+    """The interface. `run` trains `jobs` and returns {job.key: RunEnded} for those it started;
+    `stop` stops every run within a batch (records stopped, resumable), `hurry` as well abandons
+    their epochs at once where the runs train elsewhere. `here`: runs train in the caller's thread
+    (one at a time: a stop flag per run makes sense; a second Ctrl-C reaches the trainer)."""
     logdir: str
     data_url: str | None = None
     data_md5: str | None = None
+    here = False
 
     def run(self, jobs, on_event, stop: threading.Event | None = None,
             hurry: threading.Event | None = None) -> dict[str, RunEnded]:
-        """Train `jobs` in turn; returns {job.key: RunEnded} for the jobs that were started."""
-        from .lifecycle import train
+        raise NotImplementedError
 
-        stop = stop or threading.Event()
-        ended = {}
-        for job in jobs:
-            if stop.is_set():
-                break
-            ended[job.key] = train(job.config, lambda event, key=job.key: on_event(key, event), stop,
-                                   **self.train_kwargs(job))
-        return ended
+    @contextmanager
+    def session(self):
+        """Around several `run` calls of one queue (core.drain): what they may share lives this long."""
+        yield self
+
+    def check(self, jobs=(), resume_dir: str | None = None) -> None:
+        """Before anything starts: can these jobs be placed? ConfigError with one sentence if not."""
+
+    def close(self) -> None:
+        """Let go of what the executor holds (a Ray connection); runs nothing more."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def train_kwargs(self, job: Job) -> dict:
+        """`core.lifecycle.train`'s keyword arguments for `job` (where it is recorded, what it resumes)."""
         return {"logdir": self.logdir, "experiment": job.experiment, "run": job.name,
                 "data_url": self.data_url, "data_md5": self.data_md5, "resume_dir": job.resume_dir,
                 "group": job.group, "folder": job.folder}
 
 
-def visible_devices() -> list[str]:
-    """Every GPU this process can see, else the CPU."""
-    import torch
+def _train(*args, **kwargs) -> RunEnded:
+    from .lifecycle import train  # imported late: torch and the loop load with the first run
 
-    if torch.cuda.is_available():
-        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return ["mps"]
-    return ["cpu"]
-
-
-def default_devices(configs) -> list[str]:
-    """Where a queue goes without --devices: the device its runs name (all alike, e.g. cpu or
-    cuda:1), else every visible GPU (auto, cuda, or runs that differ)."""
-    settings = {c.device for c in configs}
-    if len(settings) == 1 and next(iter(settings)) not in ("auto", "cuda"):
-        return list(settings)
-    return visible_devices()
-
-
-def parse_devices(text: str) -> list[str]:
-    """`cuda:0,cuda:1` -> checked, distinct device names; ConfigError with one sentence if not."""
-    devices = []
-    for name in (part.strip().lower() for part in text.split(",")):
-        name = "cuda:0" if name == "cuda" else name
-        problem = _device_problem(name)
-        if problem:
-            raise ConfigError(f"--devices: {problem}")
-        if name in devices:
-            raise ConfigError(f"--devices names {name} twice; name each device once "
-                              "(runs share a device when --parallel is larger than the device count).")
-        devices.append(name)
-    return devices
-
-
-def _device_problem(name: str) -> str | None:
-    import torch
-
-    if name == "cpu":
-        return None
-    if name == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        return None if mps and mps.is_available() else "mps asked for, but Apple's GPU is not available here; use cpu."
-    match = re.fullmatch(r"cuda:(\d+)", name)
-    if not match:
-        return f"{name or 'an empty name'!s} is not a device; use cpu, cuda:N or mps, e.g. --devices cuda:0,cuda:1."
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if int(match.group(1)) >= count:
-        have = f"this machine has {count} GPU(s) (cuda:0 to cuda:{count - 1})" if count else "no CUDA GPU is visible here"
-        return f"{name} does not exist: {have}; leave --devices out to use every visible one."
-    return None
+    return train(*args, **kwargs)
 
 
 @dataclass
-class _Worker:
-    job: Job
-    index: int
-    process: multiprocessing.Process
-    conn: object
-    follower: Follower | None = None
-    reported: RunEnded | None = None  # the RunEnded the worker sent itself
-    ended: RunEnded | None = None     # the RunEnded passed on to the caller
-    signalled: int = 0                # SIGTERMs sent (1: stop, 2: abandon the epoch)
-    closed: bool = False              # its pipe is at EOF: wait on its death only
+class ThreadExecutor(Executor):
+    """Trains jobs in turn in the caller's thread, the data set loaded once and shared by the
+    runs of a session (core.data.SharedData). `train`: the trainer (a test may script one)."""
+    train: object = field(default=_train, repr=False)
+    here = True
 
+    def __post_init__(self) -> None:
+        # the session's data set, per thread: a console's next drain may start while the last one's ends
+        self._local = threading.local()
 
-@dataclass
-class ProcessExecutor(Executor):
-    """Runs up to `parallel` jobs at once, each in its own process pinned to one of `devices`
-    (in turn: several runs share a device when `parallel` exceeds them). `threads`: torch CPU
-    threads per worker (default: this process's threads split evenly between the workers)."""
-    parallel: int = 1
-    devices: list = field(default_factory=visible_devices)
-    threads: int | None = None
+    @contextmanager
+    def session(self):
+        from .data import SharedData
+
+        outer = getattr(self._local, "data", None) is None
+        if outer:
+            self._local.data = SharedData(self.data_url, self.data_md5)
+        try:
+            yield self
+        finally:
+            if outer:  # the data set (and its device copy) goes with the session
+                self._local.data = None
 
     def run(self, jobs, on_event, stop=None, hurry=None) -> dict[str, RunEnded]:
-        import torch
-
-        stop, hurry = stop or threading.Event(), hurry or threading.Event()
-        jobs = list(jobs)
-        width = max(1, min(self.parallel, len(jobs)))
-        threads = self.threads or max(1, torch.get_num_threads() // width)
-        ctx = multiprocessing.get_context("spawn")
-        ended: dict[str, RunEnded] = {}
-        pending, running = self._prefetch(jobs, on_event, ended), []
-        slots = list(range(width))
-        try:
-            while pending or running:
-                while pending and slots and not stop.is_set():
-                    slot = slots.pop(0)
-                    running.append(self._spawn(ctx, pending.pop(0), slot, threads))
+        stop = stop or threading.Event()
+        ended = {}
+        with self.session():
+            for job in jobs:
                 if stop.is_set():
-                    pending.clear()
-                    self._signal(running, 2 if hurry.is_set() else 1)
-                wait([w.conn for w in running if not w.closed] + [w.process.sentinel for w in running],
-                     timeout=POLL_S)
-                for w in list(running):
-                    self._watch(w, on_event, stop)
-                    if w.ended is not None and not w.process.is_alive():
-                        w.process.join()
-                        w.conn.close()
-                        running.remove(w)
-                        slots.append(w.index)
-                        ended[w.job.key] = w.ended
-        finally:  # an error here (e.g. in on_event) must not orphan the workers: stop them cleanly
-            self._signal(running, 1)
-            for w in running:
-                w.process.join()
-        return ended
-
-    def _prefetch(self, jobs: list, on_event, ended: dict) -> list:
-        """Download CIFAR-10 once here, not in every worker at the same time; if that fails, the
-        runs that need it fail as they would in this thread (no run folder), the rest go on."""
-        needed = {j.config.data_dir for j in jobs if j.config.dataset == "cifar10"}
-        failed = {}
-        for data_dir in needed:
-            if not os.path.isdir(os.path.join(data_dir, data_mod.FOLDER)):
-                try:
-                    data_mod.fetch_cifar10(data_dir, self.data_url, self.data_md5)
-                except data_mod.DataError as e:
-                    failed[data_dir] = str(e)
-        keep = []
-        for job in jobs:
-            if job.config.dataset == "cifar10" and job.config.data_dir in failed:
-                ended[job.key] = RunEnded(job.name, "failed", failed[job.config.data_dir], cause="data")
-                on_event(job.key, ended[job.key])
-            else:
-                keep.append(job)
-        return keep
-
-    def _spawn(self, ctx, job: Job, slot: int, threads: int) -> _Worker:
-        device = self.devices[slot % len(self.devices)]
-        receive, send = ctx.Pipe(duplex=False)
-        config = job.config.replace(device=device)
-        process = ctx.Process(target=_worker_main, name=f"cifar-tui {job.name}", daemon=False,
-                              args=(config, self.train_kwargs(job), threads, send))
-        with _terminal_signals_ignored():
-            process.start()
-        send.close()  # the child holds its own end; EOF here then means it is gone
-        return _Worker(job, slot, process, receive)
-
-    def _signal(self, running: list, level: int) -> None:
-        for w in running:
-            while w.signalled < level and w.process.is_alive():
-                w.signalled += 1
-                try:
-                    os.kill(w.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
                     break
-
-    def _watch(self, w: _Worker, on_event, stop: threading.Event) -> None:
-        """Pass on a worker's events: what it sent, what its folder says, and its death."""
-        alive = w.process.is_alive()  # before reading: whatever it wrote before dying is read below
-        self._receive(w)
-        if w.follower is not None:
-            self._emit(w, w.follower.poll(), on_event)
-        if alive or w.ended is not None:
-            return
-        w.process.join()
-        self._receive(w)
-        if w.follower is None:  # died before it named its folder: find the one it wrote into, if any
-            w.follower = self._unannounced(w)
-        if w.follower is None and w.job.resume_dir and w.reported is None and not stop.is_set():
-            self._emit(w, [RunEnded(w.job.name, "failed", f"the worker process {_death(w.process.exitcode)} before "
-                                    f"it resumed {w.job.resume_dir}, which is unchanged; resume it again with "
-                                    f"cifar-tui run --resume {w.job.resume_dir}.", cause="worker")], on_event)
-            return
-        if w.follower is None:  # it never started the run: what it said, or what killed it
-            why = "stopped before the run began; nothing was recorded." if stop.is_set() else \
-                f"the worker process {_death(w.process.exitcode)} before the run began; nothing was recorded."
-            self._emit(w, [w.reported or RunEnded(w.job.name, "stopped" if stop.is_set() else "failed", why,
-                                                 cause="" if stop.is_set() else "worker")], on_event)
-            return
-        path = w.follower.path
-        if path.is_dir() and not (path / STATUS).exists():  # it died mid-run: the parent writes the end
-            done = len(read_metrics(path))
-            write_status(path, "failed", f"the worker process {_death(w.process.exitcode)} after {done} "
-                         f"finished epoch(s); resume with cifar-tui run --resume {path}.", done, "worker")
-        self._emit(w, w.follower.poll(), on_event)
-        if w.ended is None:  # its status cannot be read: the end it sent, or its death
-            self._emit(w, [w.reported or RunEnded(w.job.name, "failed", f"the worker process "
-                           f"{_death(w.process.exitcode)}; see {path}.", run_dir=str(path), cause="worker")],
-                       on_event)
-
-    def _unannounced(self, w: _Worker) -> Follower | None:
-        """The run folder a dead worker had begun to write (its pid in the folder's lock: config.json
-        is written then) before it could say so; None when it wrote none."""
-        if w.job.resume_dir:
-            candidates = [Path(w.job.resume_dir)]
-        else:
-            parent = Path(self.logdir, safe_name(w.job.experiment))
-            candidates = sorted(parent.iterdir()) if parent.is_dir() else []
-        for path in candidates:
-            owner = lock_owner(path)
-            if owner and owner.get("pid") == w.process.pid and owner.get("host") == socket.gethostname():
-                try:
-                    return Follower(path, len(read_metrics(path)) + 1, writer_alive=lambda: True)
-                except FollowError:
-                    return None
-        return None
-
-    def _receive(self, w: _Worker) -> None:
-        try:
-            while w.conn.poll():
-                kind, event = w.conn.recv()
-                if kind == "started":
-                    w.follower = self._follower(event)
-                else:
-                    w.reported = event
-        except (EOFError, OSError):  # the worker is gone; its death is handled by the caller
-            w.closed = True
-
-    @staticmethod
-    def _follower(started: RunStarted) -> Follower | None:
-        """Watches the worker's folder; the executor watches the worker itself (its death)."""
-        try:
-            return Follower(started.run_dir, started.first_epoch, writer_alive=lambda: True)
-        except FollowError:  # deleted at once: the worker fails writing it and says so itself
-            return None
-
-    def _emit(self, w: _Worker, events: list, on_event) -> None:
-        for event in events:
-            if isinstance(event, RunStarted):  # which worker slot: the console's queue view says so
-                event = dataclasses.replace(event, worker=w.index + 1)
-            on_event(w.job.key, event)
-            if isinstance(event, RunEnded):
-                w.ended = event
-
-
-TERMINAL_SIGNALS = {getattr(signal, n) for n in ("SIGINT", "SIGHUP") if hasattr(signal, n)}
-
-
-@contextmanager
-def _terminal_signals_ignored():
-    """A worker starts with Ctrl-C and hang-ups ignored (the dispositions and the mask are
-    inherited), so the terminal's signals reach only the parent, which decides what to stop."""
-    main = threading.current_thread() is threading.main_thread()
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in TERMINAL_SIGNALS} if main else {}
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINAL_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-def _death(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        name = signal.Signals(-exitcode).name
-        return f"was killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
-    return f"exited with code {exitcode}"
-
-
-def _worker_main(config: RunConfig, kwargs: dict, threads: int, conn) -> None:
-    """One run in a worker process. SIGTERM stops it within a batch, a second one abandons the
-    epoch; Ctrl-C and hang-ups are the parent's to decide (it relays them as SIGTERM)."""
-    stop = threading.Event()
-
-    def on_term(_signum, _frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_term)
-    die_with_parent(signal.SIGTERM)  # a parent killed outright: the run stops as on a stop, resumable
-    for s in TERMINAL_SIGNALS:
-        signal.signal(s, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINAL_SIGNALS)
-    import torch
-
-    from .lifecycle import train
-
-    torch.set_num_threads(threads)
-
-    def tell(kind, event):
-        try:
-            conn.send((kind, event))
-        except OSError:  # the parent is gone (e.g. a console that hung up): the record says it all
-            pass
-
-    def on_event(event):
-        if isinstance(event, RunStarted):  # the folder now exists, is locked, and has progress.json
-            tell("started", event)
-
-    ended = train(config, on_event, stop, **kwargs)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the record is complete: a late signal changes nothing
-    tell("ended", ended)
+                ended[job.key] = self.train(job.config, lambda event, key=job.key: on_event(key, event), stop,
+                                            data=self._local.data, **self.train_kwargs(job))
+        return ended

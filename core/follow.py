@@ -23,6 +23,7 @@ import threading
 import time
 from pathlib import Path
 
+from .advice import from_dict, resume_advice
 from .events import BatchProgress, EpochDone, RunEnded, RunStarted
 from .progress import checked_progress, sample_order
 from .records import (CONFIG, METRICS_FILE, PROGRESS, STATUS, RecordError, is_locked, link_problem,
@@ -107,7 +108,7 @@ class Follower:
         if status is not None:
             events.append(self._end(RunEnded(self.run, status.get("status", "failed"), status.get("message", ""),
                                              status.get("epochs_done", self._last_epoch), str(self.path),
-                                             status.get("cause", ""))))
+                                             status.get("cause", ""), from_dict(status.get("advice")))))
         elif self.clock() - self._changed_at >= QUIET_S:
             events += self._check_writer()
         return events
@@ -154,9 +155,9 @@ class Follower:
             self._stats.pop(STATUS, None)
             return self.poll()
         owner = owner_text(lock_owner(self.path))
-        return [self._end(RunEnded(
-            self.run, "interrupted", f"interrupted after {self._last_epoch} finished epoch(s): {owner} is gone; "
-            f"resume with cifar-tui run --resume {self.path}.", self._last_epoch, str(self.path)))]
+        advice = resume_advice(f"interrupted after {self._last_epoch} finished epoch(s): {owner} is gone", self.path)
+        return [self._end(RunEnded(self.run, "interrupted", advice.say(), self._last_epoch, str(self.path),
+                                   advice=advice))]
 
     def _changed(self, name: str) -> bool:
         try:

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from . import data as data_mod, trainer as loop
+from .advice import Advice
 from .config import RunConfig
 from .events import EpochDone, RunEnded, RunStarted
 from .outcomes import outcome
@@ -98,7 +99,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
         if ended.cause == "internal":  # a bug, not a user error: keep the details in the run folder
             _write_crash(run_dir)
         if ended.cause != "oom":
-            return _end(emit, record, run, ended.status, done, run_dir, ended.message, ended.cause)
+            return _end(emit, record, run, ended.status, done, run_dir, ended.message, ended.cause, ended.advice)
     finally:
         if record is None and lock is not None:  # a record closes its lock itself, after its status
             lock.close()
@@ -106,7 +107,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
     # run's tensors be freed, so the next run (or the app) gets the memory back.
     del r
     _free_device_memory()
-    return _end(emit, record, run, ended.status, done, run_dir, ended.message, ended.cause)
+    return _end(emit, record, run, ended.status, done, run_dir, ended.message, ended.cause, ended.advice)
 
 
 def _resume_state(path: Path, config: RunConfig) -> tuple[dict | None, int, dict | None]:
@@ -148,10 +149,10 @@ def _lock_to_resume(path: Path):
 
 def _already_finished(emit, path: Path, run: str, done: int) -> RunEnded:
     """Resuming a run that has all its epochs: nothing to train; make its status say so."""
-    message = f"already finished all {done} epochs; nothing to do (add epochs with --set epochs=N)."
+    advice = Advice("done", f"already finished all {done} epochs; nothing to do", str(path))
     if read_run(path).status != "finished":  # killed after its last checkpoint
         write_status(path, "finished", f"finished {done} epoch{'s' * (done != 1)}.", done)
-    event = RunEnded(run, "finished", message, done, str(path))
+    event = RunEnded(run, "finished", advice.say(), done, str(path), advice=advice)
     emit(event)
     return event
 
@@ -169,14 +170,14 @@ def _versions() -> dict:
     return {"torchvision": torchvision.__version__, "cifar_tui": ours}
 
 
-def _end(emit, record, run, status, done, run_dir, message, cause="") -> RunEnded:
+def _end(emit, record, run, status, done, run_dir, message, cause="", advice=None) -> RunEnded:
     if record is not None:
         try:
-            record.finish(status, message, done, cause)
+            record.finish(status, message, done, cause, advice)
         except OSError:
             pass
         record.close()
-    event = RunEnded(run, status, message, done, run_dir, cause)
+    event = RunEnded(run, status, message, done, run_dir, cause, advice)
     emit(event)
     return event
 

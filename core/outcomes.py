@@ -2,7 +2,8 @@
 
 `outcome` is the whole table: for each exception a run can end with, its status,
 cause (as status.json and RunEnded record it), the one sentence that says what to
-do, and whether the run can carry on with `cifar-tui run --resume`.
+do, and — as a value, core.advice.Advice — how the run carries on when it can
+(`cifar-tui run --resume` in the sentence; each front end words it its own way).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .advice import Advice, resume_advice
 from .config import RunConfig
 from .data import DataError
 from .records import RecordError, ResumeRefused
@@ -23,8 +25,13 @@ from .trainer import Stopped
 class Outcome:
     status: str      # stopped or failed
     cause: str       # "" (stopped), data, refused, record, disk, oom or internal
-    message: str     # one sentence: what happened and what to do
+    message: str     # one sentence: what happened and what to do (with `advice`, its words for a shell)
     resumable: bool  # the run's folder can carry on from its last checkpoint
+    advice: Advice | None = None  # how it carries on (the resume target), when resumable
+
+
+def _resumable(status: str, cause: str, advice: Advice) -> Outcome:
+    return Outcome(status, cause, advice.say(), True, advice)
 
 
 def outcome(e: BaseException, config: RunConfig, run_dir: str, done: int, recorded: bool) -> Outcome:
@@ -33,8 +40,7 @@ def outcome(e: BaseException, config: RunConfig, run_dir: str, done: int, record
     if isinstance(e, (Stopped, KeyboardInterrupt)):  # KeyboardInterrupt: a second Ctrl-C abandons the epoch
         if not run_dir:
             return Outcome("stopped", "", "stopped before the run began; nothing was recorded.", False)
-        return Outcome("stopped", "", f"stopped after {done} finished epoch(s); "
-                       f"resume with cifar-tui run --resume {run_dir}.", True)
+        return _resumable("stopped", "", resume_advice(f"stopped after {done} finished epoch(s)", run_dir))
     if isinstance(e, DataError):
         return Outcome("failed", "data", str(e), False)
     if isinstance(e, RecordError):  # refused: a resume target that is busy, damaged or inconsistent; nothing changed
@@ -61,8 +67,10 @@ def _io_problem(e: OSError, config: RunConfig, run_dir: str, recorded: bool) -> 
     if in_data:
         return Outcome("failed", "data", f"cannot use the data folder {config.data_dir} ({why}); {fix}, "
                        "or choose another folder with --data-dir.", False)
-    then = f"then resume with cifar-tui run --resume {run_dir}" if recorded else "or choose another --logdir"
-    return Outcome("failed", "disk", f"could not write the run's record ({why}); {fix}, {then}.", recorded)
+    if recorded:
+        return _resumable("failed", "disk", resume_advice(f"could not write the run's record ({why})", run_dir, fix))
+    return Outcome("failed", "disk", f"could not write the run's record ({why}); {fix}, or choose another --logdir.",
+                   False)
 
 
 def _disk_full(e: BaseException) -> OSError | None:

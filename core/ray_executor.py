@@ -29,14 +29,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from .advice import resume_advice
 from .config import RunConfig
 from .events import RunEnded, RunStarted
-from .executor import Executor, ProcessExecutor
-from .follow import FollowError, Follower
+from .executor import Executor
 from .job import Job
+from .placed import Placed, prefetch
 from .ray_cluster import Cluster, ClusterError, one_line
-from .records import (CONFIG, STATUS, check_logdir, is_locked, read_metrics, take_lock, write_json,
-                      write_status)
+from .records import CONFIG, check_logdir, is_locked, take_lock, write_json
 
 PROBE_TIMEOUT_S = 120.0   # every node must run the storage probe within this
 POLL_S = 0.1              # how often the driver reads the running runs' folders
@@ -56,8 +56,6 @@ class RayExecutor(Executor):
     runs_per_gpu: int | None = None
     cpus_per_run: int = 1
     max_retries: int = 2
-
-    _prefetch = ProcessExecutor._prefetch  # CIFAR-10 fetched once, here, before the tasks start
 
     def placement(self, config: RunConfig) -> tuple[str, dict]:
         """(the device the task trains on, the resources it asks Ray for); ClusterError when the
@@ -88,6 +86,10 @@ class RayExecutor(Executor):
                 except OSError:
                     break
             raise
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.close()
 
     def _probe_storage(self, resume_dir) -> None:
         ray = self.cluster.ray
@@ -122,7 +124,8 @@ class RayExecutor(Executor):
         stop, hurry = stop or threading.Event(), hurry or threading.Event()
         ended: dict[str, RunEnded] = {}
         control, held = _control_folder(Path(self.logdir, CONTROL).absolute())
-        running = [self._submit(job, control) for job in self._prefetch(list(jobs), on_event, ended)]
+        running = [self._submit(job, control)  # CIFAR-10 fetched once, here, before the tasks start
+                   for job in prefetch(list(jobs), on_event, ended, self.data_url, self.data_md5)]
         stopping = hurrying = False
         try:
             while running:
@@ -165,14 +168,13 @@ class RayExecutor(Executor):
                   "resume_dir": job.resume_dir and os.path.abspath(job.resume_dir)}
         task = ray.remote(_train_task).options(name=f"cifar-tui {job.name}", max_retries=self.max_retries,
                                                retry_exceptions=False, **resources)
-        return _Task(job, task.remote(config, kwargs, self.cpus_per_run, str(control), job.key), control)
+        return _Task(job, ref=task.remote(config, kwargs, self.cpus_per_run, str(control), job.key), control=control)
 
     def _watch(self, task: "_Task", on_event) -> None:
-        if task.follower is None:
-            task.follower = _follower(task.marker())
-            task.node = str((_read_json(task.marker()) or {}).get("node", "")) if task.follower else ""
-        if task.follower is not None:
-            task.emit(task.follower.poll(), on_event)
+        if task.follower is None and (started := _read_json(task.marker())) is not None:
+            task.follow(started["run_dir"], started["first_epoch"])
+            task.where = {"node": str(started.get("node", ""))}  # the node that trains it
+        task.poll(on_event)
 
     def _finish(self, task: "_Task", on_event, stop: threading.Event) -> None:
         """The task is over: its record's end, which the driver writes when the worker was lost."""
@@ -192,20 +194,16 @@ class RayExecutor(Executor):
             task.emit([returned or self._unrecorded(task.job, lost, stop)], on_event)
             return
         path = task.follower.path
-        if (lost is not None or cancelled) and path.is_dir() and not (path / STATUS).exists():
-            done = len(read_metrics(path))  # the trainer could not write its end: the driver does
+
+        def died(done):  # the trainer could not write its end: the driver does
             if cancelled:  # interrupted outside the trainer's reach, e.g. while it loaded its data
-                write_status(path, "stopped", f"stopped after {done} finished epoch(s); resume with "
-                             f"cifar-tui run --resume {path}.", done)
-            else:
-                write_status(path, "failed", f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}; "
-                             f"{done} finished epoch(s) are recorded; resume with cifar-tui run --resume {path}.",
-                             done, LOST)
-        task.emit(task.follower.poll(), on_event)
-        if task.ended is None:  # its status cannot be read: what the task said, or its loss
-            task.emit([returned or RunEnded(task.job.name, "failed", f"the Ray task ended without a status; "
-                                            f"see {path}.", run_dir=str(path), cause=LOST if lost else "internal")],
-                      on_event)
+                return "stopped", resume_advice(f"stopped after {done} finished epoch(s)", path), ""
+            return "failed", resume_advice(f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}; "
+                                           f"{done} finished epoch(s) are recorded", path), LOST
+
+        task.conclude(on_event, died if lost is not None or cancelled else None,
+                      returned or RunEnded(task.job.name, "failed", f"the Ray task ended without a status; see {path}.",
+                                           run_dir=str(path), cause=LOST if lost else "internal"))
 
     def _unrecorded(self, job: Job, lost, stop: threading.Event) -> RunEnded:
         if lost is None or stop.is_set():
@@ -219,24 +217,12 @@ class RayExecutor(Executor):
 
 
 @dataclass
-class _Task:
-    job: Job
-    ref: object
-    control: Path
-    follower: Follower | None = None
-    ended: RunEnded | None = None
-    node: str = ""  # the Ray node's address, read from the marker with the run folder
+class _Task(Placed):
+    ref: object = None
+    control: Path | None = None
 
     def marker(self) -> Path:
         return self.control / f"{self.job.key}.json"
-
-    def emit(self, events: list, on_event) -> None:
-        for event in events:
-            if isinstance(event, RunStarted) and self.node:  # where it trains, as the task wrote it
-                event = dataclasses.replace(event, node=self.node)
-            if self.ended is None:  # one RunEnded, and nothing after it
-                on_event(self.job.key, event)
-                self.ended = event if isinstance(event, RunEnded) else None
 
 
 def _control_folder(root: Path) -> tuple[Path, object]:
@@ -254,17 +240,6 @@ def _control_folder(root: Path) -> tuple[Path, object]:
     held = take_lock(making)
     making.rename(root / name)
     return root / name, held
-
-
-def _follower(marker: Path) -> Follower | None:
-    """A Follower of the folder the task named (the driver watches the task itself, not the lock)."""
-    started = _read_json(marker)
-    if started is None:
-        return None
-    try:
-        return Follower(started["run_dir"], started["first_epoch"], writer_alive=lambda: True)
-    except FollowError:  # deleted at once: the task fails writing it and says so itself
-        return None
 
 
 def _read_json(path: Path) -> dict | None:
@@ -335,9 +310,9 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
     def on_event(event):
         if isinstance(event, RunStarted):
             stop.begun = True
-            if earlier is None:  # the folder exists and is locked; the node, for the console's queue view
+            if earlier is None:  # the folder exists and is locked
                 write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch,
-                                    "node": _node_address()})
+                                    "node": _node_address()})  # for the console's queue view
 
     threading.Thread(target=watch_stop_file, name="cifar-tui stop file", daemon=True).start()
     try:

@@ -21,6 +21,7 @@ TAGS = {
     "test_acc": "Accuracy_CIFAR10/test",
     "penalty": "Penalty_CIFAR10/train",
 }
+from .advice import resume_advice
 from .config import FIELDS
 from .recordio import (CHECKPOINT, CONFIG, LOCK, METRICS_FILE, PROGRESS, STATUS,  # noqa: F401 (public here)
                        append_file, link_problem, open_record, output_problem, read_text)
@@ -183,8 +184,7 @@ def read_run(run_dir) -> RunInfo:
         info.status = "running"
     else:
         info.status = "interrupted"
-        info.message = (f"interrupted after {len(info.metrics)} finished epoch(s); "
-                        f"resume with cifar-tui run --resume {path}.")
+        info.message = resume_advice(f"interrupted after {len(info.metrics)} finished epoch(s)", path).say()
     return info
 
 
@@ -220,9 +220,11 @@ def read_meta(run_dir) -> tuple[dict | None, str]:
     return read_object(Path(run_dir) / CONFIG, config_problem)
 
 
-def write_status(run_dir, status: str, message: str, epochs_done: int, cause: str = "") -> None:
+def write_status(run_dir, status: str, message: str, epochs_done: int, cause: str = "", advice=None) -> None:
+    """status.json; `advice` (core.advice.Advice) keeps the message's advice as a value too."""
+    extra = {"advice": advice.to_dict()} if advice is not None else {}
     write_json(Path(run_dir) / STATUS, {"status": status, "message": message, "cause": cause,
-                                        "epochs_done": epochs_done, "ended": time.time()})
+                                        "epochs_done": epochs_done, "ended": time.time(), **extra})
 
 
 def probe_writable(folder) -> None:
@@ -401,8 +403,8 @@ class RunRecord:
         torch.save(state, blob)
         atomic_write(self.path / CHECKPOINT, lambda f: f.write(blob.getbuffer()))
 
-    def finish(self, status: str, message: str, epochs_done: int, cause: str = "") -> None:
-        write_status(self.path, status, message, epochs_done, cause)
+    def finish(self, status: str, message: str, epochs_done: int, cause: str = "", advice=None) -> None:
+        write_status(self.path, status, message, epochs_done, cause, advice)
         if status == "finished":  # HParams: the end, once (a stopped run resumed ends later)
             from .tbhparams import end_summary
 

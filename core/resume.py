@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .advice import COMMAND, Advice
 from .config import FIELDS, ConfigError, RunConfig, make_config
 from .records import (CHECKPOINT, CONFIG, ResumeRefused, RunInfo, link_problem, list_runs, read_meta,
                       read_run)
@@ -90,8 +91,9 @@ def epochs_done(info: RunInfo) -> int:
     return info.metrics[-1]["epoch"] if info.metrics else 0
 
 
-def resume_problem(info: RunInfo) -> str | None:
-    """Why this run cannot be resumed as it is (one sentence), or None if it can."""
+def resume_problem(info: RunInfo, words: dict = COMMAND) -> str | None:
+    """Why this run cannot be resumed as it is (one sentence, its advice worded by `words`:
+    core.advice), or None if it can."""
     if info.status == "damaged":
         return info.message
     if info.status == "running":
@@ -100,8 +102,7 @@ def resume_problem(info: RunInfo) -> str | None:
         return (f"{info.path} diverged, and resuming it would diverge again; "
                 "start a new run with a lower lr instead.")
     if info.status == "finished":
-        return (f"{info.path} already finished its {epochs_done(info)} epochs; "
-                "resume it with --set epochs=N to train it longer.")
+        return Advice("longer", f"{info.path} already finished its {epochs_done(info)} epochs", str(info.path)).say(words)
     if info.status not in RESUMABLE:
         return f"{info.path} has status {info.status!r} and cannot be resumed."
     return None

@@ -26,8 +26,18 @@ def sync(test):
     return wrapper
 
 
-def make_app(tmp_path, **kwargs) -> CifarApp:
-    return CifarApp(logdir=str(tmp_path / "runs"), **kwargs)
+def make_app(tmp_path, placement=None, train=None, **kwargs) -> CifarApp:
+    """The console over tmp_path/runs; its runs train where `placement` (core.placement) says, or
+    here with `train` standing in for the trainer (a scripted one), else here for real."""
+    from core.executor import ThreadExecutor
+    from core.placement import make_executor
+
+    logdir = str(tmp_path / "runs")
+    if placement is not None:
+        kwargs["executor"] = make_executor(placement, logdir)
+    elif train is not None:
+        kwargs["executor"] = ThreadExecutor(logdir, train=train)
+    return CifarApp(logdir=logdir, **kwargs)
 
 
 async def wait_for(pilot, condition, timeout: float = 300.0) -> None:

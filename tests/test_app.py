@@ -267,26 +267,43 @@ def test_colours_go_to_runs_that_draw_and_stay_with_them():
 
 
 def test_console_sentences_name_its_keys_and_say_each_word_once():
-    from tui.app import ended_text, for_console
+    from core.advice import Advice, resume_advice
+    from core.events import RunEnded
+    from core.records import RunInfo
+    from core.resume import resume_problem
+    from tui.app import CONSOLE_WORDS, ended_text, for_console
 
     run_dir = "/tmp/runs/demo/baseline-2"
-    stopped = f"stopped after 2 finished epoch(s); resume with cifar-tui run --resume {run_dir}."
-    assert for_console(stopped, run_dir) == "stopped after 2 finished epoch(s); resume with r on its row."
-    assert ended_text("stopped", for_console(stopped, run_dir)).count("stopped") == 1
+    advice = resume_advice("stopped after 2 finished epoch(s)", run_dir)
+    stopped = RunEnded("baseline", "stopped", advice.say(), 2, run_dir, advice=advice)
+    assert stopped.message == f"stopped after 2 finished epoch(s); resume with cifar-tui run --resume {run_dir}."
+    assert for_console(stopped) == "stopped after 2 finished epoch(s); resume with r on its row."
+    assert ended_text("stopped", for_console(stopped)).count("stopped") == 1
+    full = resume_advice("could not write the run's record (the disk is full)", run_dir, "free some space")
+    assert full.say(CONSOLE_WORDS) == ("could not write the run's record (the disk is full); free some space, "
+                                       "then resume with r on its row.")
+    nothing = Advice("done", "already finished all 5 epochs; nothing to do", run_dir)
+    assert nothing.say() == "already finished all 5 epochs; nothing to do (add epochs with --set epochs=N)."
+    assert for_console(RunEnded("b", "finished", nothing.say(), 5, run_dir, advice=nothing)) == \
+        "already finished all 5 epochs; nothing to do."
+    assert for_console(RunEnded("b", "failed", "could not download CIFAR-10.")) == "could not download CIFAR-10."
     assert ended_text("finished", "finished 5 epochs.") == "finished 5 epochs."
     assert ended_text("finished", "already finished all 5 epochs; nothing to do (add epochs with --set epochs=N).") \
         .count("finished") == 1
     assert ended_text("failed", "could not download CIFAR-10.") == "failed — could not download CIFAR-10."
-    done = for_console(f"{run_dir} already finished its 3 epochs; resume it with --set epochs=N to train it longer.",
-                       run_dir)
-    assert "cifar-tui run --resume /tmp/runs/demo/baseline-2 --set epochs=N in a shell" in done
+    finished = RunInfo(Path(run_dir), "demo", "baseline-2", status="finished", metrics=[{"epoch": 3}])
+    assert resume_problem(finished) == f"{run_dir} already finished its 3 epochs; resume it with --set epochs=N " \
+                                       "to train it longer."
+    done = resume_problem(finished, CONSOLE_WORDS)
+    assert done == f"{run_dir} already finished its 3 epochs; to train it longer, run cifar-tui run --resume " \
+                   f"{run_dir} --set epochs=N in a shell."
 
 
 def test_the_queue_hands_jobs_to_one_thread_at_a_time():
     import threading
 
     from core.job import Job
-    from tui.jobqueue import JobQueue
+    from core.jobqueue import JobQueue
 
     config = make_config({"dataset": "synthetic"})
     job = lambda k: Job(key=k, name=k, experiment="x", config=config)  # noqa: E731
@@ -442,6 +459,7 @@ async def test_unchecked_boxes_show_no_x(tmp_path):
 async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path):
     """Core's events handed in by hand with a clock the test moves: what the table, the
     progress line, the charts' input and the log then show."""
+    from core.advice import resume_advice
     from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
     from core.job import Job
     from tui.runview import PALETTE
@@ -478,9 +496,8 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
         feed(app, view, EpochDone("baseline", 1, 3, {"epoch": 1, "train_loss": 2.0, "seconds": 13.5}))
         assert view.live is None
         clock.now += 6  # stopped 20 s after it started, 6 s into epoch 2
-        feed(app, view, RunEnded("baseline", "stopped",
-                                 f"stopped after 1 finished epoch(s); resume with cifar-tui run --resume {run_dir}.",
-                                 1, run_dir))
+        advice = resume_advice("stopped after 1 finished epoch(s)", run_dir)  # as the trainer ends a stopped run
+        feed(app, view, RunEnded("baseline", "stopped", advice.say(), 1, run_dir, advice=advice))
         app._refresh_views()
         assert app.table.get_row(view.key)[9] == "0:20"  # not back to the 13.5 s on record
         assert "baseline-2: stopped after 1 finished epoch(s); resume with r on its row." in log_text(app)

@@ -18,6 +18,7 @@ import pytest
 
 from apphelp import craft_run, fill, log_text, make_app, ready, sync, wait_for
 from core.follow import Follower, live_runs
+from core.placement import Placement
 from core.records import STATUS, _name_writer, read_metrics, read_run, take_lock
 from core.resume import resume_problem
 from tui.screens.dialogs import PastRunsScreen
@@ -157,7 +158,7 @@ async def test_a_followed_folder_deleted_says_so_and_the_console_stays_up(tmp_pa
 
 @sync
 async def test_parallel_2_trains_two_runs_at_once_in_the_console(tmp_path):
-    app = make_app(tmp_path, parallel=2, devices=["cpu"])
+    app = make_app(tmp_path, placement=Placement(kind="processes", parallel=2, devices=("cpu",)))
     together = []  # how many rows were running at each look
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: ready(app))
@@ -179,7 +180,7 @@ async def test_parallel_2_trains_two_runs_at_once_in_the_console(tmp_path):
 
 @sync
 async def test_x_stops_every_worker_of_a_parallel_console(tmp_path):
-    app = make_app(tmp_path, parallel=2, devices=["cpu"])
+    app = make_app(tmp_path, placement=Placement(kind="processes", parallel=2, devices=("cpu",)))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, epochs="100", train_fraction="0.05", batch_size="100", device="cpu")

@@ -20,6 +20,7 @@ from core.config import make_config
 from core.events import EpochDone
 from core.follow import live_runs
 from core.lifecycle import train
+from core.placement import Placement
 from core.records import STATUS, _name_writer, read_metrics, read_run, take_lock, write_json, write_status
 from core.resume import resume_problem
 from tui.screens.compare import CompareScreen
@@ -187,7 +188,7 @@ async def test_q_while_idle_quits_at_once_and_writes_nothing(tmp_path):
 
 @sync
 async def test_q_in_a_parallel_console_stops_every_worker_cleanly_then_quits(tmp_path):
-    app = make_app(tmp_path, parallel=2, devices=["cpu"])
+    app = make_app(tmp_path, placement=Placement(kind="processes", parallel=2, devices=("cpu",)))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, epochs="100", train_fraction="0.05", batch_size="100", device="cpu")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from apphelp import FAST, craft_run, fill, log_text, make_app, open_past, ready, sync, tiny_synthetic, wait_for
+from core.placement import Placement
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import DataMissingScreen
 from tui.screens.help import HelpScreen
@@ -153,7 +154,7 @@ async def test_a_run_started_twice_on_one_seed_has_its_compare_row_or_says_why_n
 @sync
 async def test_with_parallel_2_each_row_keeps_one_name_from_queued_to_its_folder(tmp_path):
     (tmp_path / "runs" / "quick-demo" / "augmentation+normalization+frac0.05+ep2+bs100+cpu").mkdir(parents=True)
-    app = make_app(tmp_path, parallel=2, devices=["cpu"])
+    app = make_app(tmp_path, placement=Placement(kind="processes", parallel=2, devices=("cpu",)))
     seen: dict = {}  # every label each row showed, as the table drew it
 
     def look():

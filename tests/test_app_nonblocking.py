@@ -1,7 +1,6 @@
 """The training thread never waits for the UI: events are posted, not handed over synchronously."""
 import time
 
-import tui.app
 from apphelp import FAST, fill, make_app, ready, sync, tiny_synthetic, wait_for
 from tui.app import CifarApp
 
@@ -10,7 +9,9 @@ from tui.app import CifarApp
 async def test_trainer_finishes_while_a_slow_ui_still_has_a_backlog(tmp_path, monkeypatch):
     monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
     emitted, handled, backlog_at_end = [], [], []
-    real_train, real_handler = tui.app.train, CifarApp.on_trainer_event
+    from core.lifecycle import train as real_train
+
+    real_handler = CifarApp.on_trainer_event
 
     def counting_train(config, on_event, stop=None, **kw):
         end = real_train(config, lambda e: (emitted.append(e), on_event(e)), stop, **kw)
@@ -22,9 +23,8 @@ async def test_trainer_finishes_while_a_slow_ui_still_has_a_backlog(tmp_path, mo
         handled.append(message)
         real_handler(self, message)
 
-    monkeypatch.setattr(tui.app, "train", counting_train)
     monkeypatch.setattr(CifarApp, "on_trainer_event", slow_handler)
-    app = make_app(tmp_path)
+    app = make_app(tmp_path, train=counting_train)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, epochs="2", **FAST)

@@ -75,3 +75,12 @@ def test_parse_assignment(text, expected):
 def test_parse_assignment_rejects(text):
     with pytest.raises(ConfigError, match="key=value"):
         parse_assignment(text)
+
+
+@pytest.mark.parametrize("values, field", [({"lr": "0"}, "lr"), ({"epochs": "x"}, "epochs"),
+                                           ({"device": "tpu"}, "device"), ({"colour": "red"}, "")])
+def test_a_config_error_names_its_field_as_a_value(values, field):
+    """The form marks the field at fault from ConfigError.field, not by reading the sentence."""
+    with pytest.raises(ConfigError) as caught:
+        make_config(values)
+    assert caught.value.field == field and str(caught.value).startswith(f"{field}: " if field else "unknown setting")

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from core.events import RunEnded
+from core.placement import Placement
 from exitcases import EXPERIMENT, check_exit_codes
 from tui.exitcodes import exit_code
 from tui.headless import run_queue
-from tui.parallel import run_parallel
 
 
 def ended(status, cause=""):
@@ -41,5 +41,6 @@ def test_runs_one_after_another(tmp_path, one_thread):
 
 
 def test_runs_in_worker_processes(tmp_path, one_thread):
-    check_exit_codes(lambda jobs, logdir, **kw: run_parallel(jobs, logdir=str(logdir), experiment=EXPERIMENT,
-                                                             parallel=1, devices=["cpu"], **kw), tmp_path)
+    processes = Placement(kind="processes", parallel=1, devices=("cpu",))
+    check_exit_codes(lambda jobs, logdir, **kw: run_queue(jobs, logdir=str(logdir), experiment=EXPERIMENT,
+                                                          placement=processes, **kw), tmp_path)

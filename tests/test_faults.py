@@ -18,6 +18,8 @@ import core.trainer as trainer
 from core.config import make_config
 from core.data import synthetic
 from core.events import BatchProgress, EpochDone, RunEnded
+from core.job import Job
+from core.jobqueue import JobQueue
 from core.lifecycle import train
 from core.records import read_metrics, read_run
 from core.resume import resumable_runs, resume_config
@@ -178,10 +180,13 @@ def test_a_torn_last_metrics_line_is_dropped_on_resume(tmp_path, reference):
 
 
 def test_a_second_signal_abandons_the_epoch_at_once():
-    stop = threading.Event()
-    with stop_on_signals(stop) as caught:
+    queue = JobQueue()
+    queue.put([Job(name="a", config=cfg()), Job(name="b", config=cfg())])
+    queue.take()  # "a" trains here
+    stop = queue.stop
+    with stop_on_signals(queue) as caught:
         os.kill(os.getpid(), signal.SIGTERM)
-        assert stop.is_set()
+        assert stop.is_set() and queue.pending() == []  # "a" stops within a batch, "b" never starts
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGTERM)
             for _ in range(100):  # the handler runs at the next bytecode boundary

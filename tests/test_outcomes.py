@@ -47,3 +47,23 @@ def test_each_exception_has_one_outcome(error, run_dir, recorded, status, cause,
     assert (ended.status, ended.cause, ended.resumable) == (status, cause, resumable)
     assert words in ended.message
     assert ("cifar-tui run --resume" in ended.message) == resumable  # the sentence offers what the value says
+    assert (ended.advice is not None) == resumable  # and its resume target, as a value
+    if resumable:
+        assert ended.advice.run_dir == run_dir and ended.advice.say() == ended.message
+
+
+def test_the_advice_is_recorded_and_a_follower_hands_it_on(tmp_path):
+    """status.json keeps the advice as a value, so a console following the run words it itself."""
+    from core.advice import resume_advice
+    from core.events import RunEnded
+    from core.follow import Follower
+    from core.records import write_json, write_status
+
+    run_dir = tmp_path / "x" / "r"
+    run_dir.mkdir(parents=True)
+    write_json(run_dir / "config.json", {"experiment": "x", "run": "r", "config": CONFIG.to_dict()})
+    advice = resume_advice("stopped after 0 finished epoch(s)", run_dir)
+    write_status(run_dir, "stopped", advice.say(), 0, "", advice)
+    ended = [e for e in Follower(run_dir, 1, writer_alive=lambda: False).poll() if isinstance(e, RunEnded)]
+    assert ended[0].advice == advice and ended[0].message == advice.say()
+    assert advice.say({"resume": "{body}; press r."}) == "stopped after 0 finished epoch(s); press r."

@@ -14,13 +14,14 @@ from eventorder import in_trainer_order
 from core.bench_concurrent import measure_concurrent
 from core.config import make_config
 from core.events import EpochDone, RunStarted
-from core.executor import Executor, ProcessExecutor
+from core.executor import ThreadExecutor
+from core.processes import ProcessExecutor
 from core.job import Job
 from core.follow import stop_writer
 from core.records import lock_owner, read_metrics, read_run
 from core.resume import resume_problem
 from tui.cli import main
-from tui.parallel import format_concurrent
+from tui.benchprint import format_concurrent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--set", "epochs=2", "--set", "train_fraction=0.05", "--set", "batch_size=100", "--set", "device=cpu"]
@@ -215,8 +216,8 @@ def test_the_thread_executor_trains_in_turn_and_a_stop_ends_the_queue(tmp_path):
         if isinstance(event, EpochDone):
             stop.set()
 
-    ended = Executor(str(tmp_path)).run([Job(key="1", name="one", config=tiny(), experiment="exp"),
-                                        Job(key="2", name="two", config=tiny(), experiment="exp")],
-                                        on_event, stop)
+    ended = ThreadExecutor(str(tmp_path)).run([Job(key="1", name="one", config=tiny(), experiment="exp"),
+                                              Job(key="2", name="two", config=tiny(), experiment="exp")],
+                                              on_event, stop)
     assert list(ended) == ["1"] and ended["1"].status == "stopped" and ended["1"].epochs_done == 1
     assert {key for key, _ in events} == {"1"} and events[-1] == ("1", "RunEnded")

@@ -22,7 +22,7 @@ from eventorder import in_trainer_order
 from exitcases import EXPERIMENT, check_exit_codes
 from core.config import make_config
 from core.events import EpochDone, RunEnded, RunStarted
-from core.executor import Executor
+from core.executor import ThreadExecutor
 from core.job import Job
 from core.lifecycle import train
 from core.ray_cluster import INSTALL, connect
@@ -113,7 +113,7 @@ def test_a_lost_worker_is_retried_from_its_checkpoint_then_failed_when_retries_r
         [Job(key="v", name="victim", config=config, experiment="exp", resume_dir=lost.run_dir)], lambda key, event: again.append(event))["v"]
     assert resumed.status == "finished" and again[0].first_epoch == len(rows) + 1
     assert [e.epoch for e in events + again if isinstance(e, EpochDone)] == [1, 2, 3, 4]
-    Executor(str(tmp_path / "serial")).run([Job(key="r", name="victim", config=config, experiment="exp")], lambda key, event: None)
+    ThreadExecutor(str(tmp_path / "serial")).run([Job(key="r", name="victim", config=config, experiment="exp")], lambda key, event: None)
     reference = tmp_path / "serial" / "exp" / "victim"
     assert curves(lost.run_dir) == curves(reference) and same_weights(lost.run_dir, reference)
 
@@ -289,7 +289,7 @@ def test_the_console_trains_its_queue_as_ray_tasks_and_draws_them(cluster, tmp_p
 
     @sync
     async def drive():
-        app = make_app(tmp_path, placer=RayExecutor(str(tmp_path / "runs"), cluster=cluster))
+        app = make_app(tmp_path, executor=RayExecutor(str(tmp_path / "runs"), cluster=cluster))
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: ready(app))
             await fill(pilot, app, epochs="2", train_fraction="0.05", batch_size="100", device="cpu")
@@ -309,10 +309,12 @@ def test_the_console_trains_its_queue_as_ray_tasks_and_draws_them(cluster, tmp_p
 def test_run_ray_exits_as_the_other_placements_do(cluster, tmp_path, one_thread):
     """0 all finished, 1 a run failed, 2 a resume target the trainer refused: as in this process
     and in worker processes (tests/test_exitcodes.py)."""
-    from tui.rayrun import run_ray
+    from core.placement import Placement
+    from tui.headless import run_queue
 
-    check_exit_codes(lambda jobs, logdir, **kw: run_ray(jobs, logdir=str(logdir), experiment=EXPERIMENT,
-                                                        address=None, device="cpu", **kw), tmp_path)
+    ray = Placement(kind="ray", device="cpu")
+    check_exit_codes(lambda jobs, logdir, **kw: run_queue(jobs, logdir=str(logdir), experiment=EXPERIMENT,
+                                                          placement=ray, **kw), tmp_path)
 
 
 def test_run_and_the_console_spell_ray_alike(cluster, tmp_path, capsys, monkeypatch, one_thread):
@@ -323,13 +325,13 @@ def test_run_and_the_console_spell_ray_alike(cluster, tmp_path, capsys, monkeypa
     opened = []
     monkeypatch.setattr("tui.app.run_console", lambda **kw: opened.append(kw) or 0)  # not the TUI itself
     assert main(["--ray", "--logdir", str(tmp_path / "console")]) == 0
-    assert isinstance(opened[0]["placer"], RayExecutor), capsys.readouterr().err
+    assert isinstance(opened[0]["executor"], RayExecutor), capsys.readouterr().err
 
 
 @pytest.mark.parametrize("spelling", [["--ray"], ["--ray", "local"]], ids=["bare", "local"])
 def test_console_ray_flags_are_checked_before_the_console_opens(capsys, tmp_path, spelling):
     assert main([*spelling, "--parallel", "2", "--logdir", str(tmp_path)]) == 2
-    assert "leave --parallel and --devices out" in capsys.readouterr().err
+    assert "with --ray the cluster places them, so leave --parallel out." in capsys.readouterr().err
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -345,7 +347,7 @@ def test_x_then_q_in_a_ray_console_stop_its_ray_runs_cleanly(cluster, tmp_path):
     from apphelp import fill, log_text, make_app, ready, sync, wait_for
     from core.follow import live_runs
 
-    app = make_app(tmp_path, placer=RayExecutor(str(tmp_path / "runs"), cluster=cluster))
+    app = make_app(tmp_path, executor=RayExecutor(str(tmp_path / "runs"), cluster=cluster))
 
     @sync
     async def drive():
@@ -389,7 +391,7 @@ def test_a_run_stopped_while_it_loads_its_data_leaves_no_folder(tmp_path, monkey
 
     monkeypatch.setattr(data_mod.SharedData, "load", load_then_stop)
     monkeypatch.setattr("core.ray_executor.STOP_POLL_S", 600.0)  # the watcher's poll lags as far as it likes
-    kwargs = {**Executor(str(tmp_path / "logs")).train_kwargs(Job(key="0", name="a-s6", config=tiny(), experiment="exp")),
+    kwargs = {**ThreadExecutor(str(tmp_path / "logs")).train_kwargs(Job(key="0", name="a-s6", config=tiny(), experiment="exp")),
               "logdir": str(tmp_path / "logs")}
     ended = _train_task(tiny(), kwargs, 1, str(control), "0")
     assert (ended.status, ended.message) == ("stopped", "stopped before the run began; nothing was recorded.")

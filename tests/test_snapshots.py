@@ -30,13 +30,12 @@ def scripted_train(config, on_event, stop=None, *, experiment="custom", run="run
 
 @pytest.fixture(autouse=True)
 def deterministic(monkeypatch):
-    monkeypatch.setattr("tui.app.train", scripted_train)
     monkeypatch.setattr("tui.widgets.runs_table.format_duration", lambda seconds: "0:01")
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_idle(snap_compare, tmp_path, size):
-    app = make_app(tmp_path)
+    app = make_app(tmp_path, train=scripted_train)
 
     async def settle(pilot):
         await wait_for(pilot, lambda: ready(app) and "Pick a preset" in log_text(app) and drawn_all(app))
@@ -46,7 +45,7 @@ def test_idle(snap_compare, tmp_path, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_after_a_finished_quick_run(snap_compare, tmp_path, size):
-    app = make_app(tmp_path)
+    app = make_app(tmp_path, train=scripted_train)
 
     async def finished_run(pilot):
         await wait_for(pilot, lambda: ready(app))
@@ -79,7 +78,7 @@ FOUR_RUNS = (  # (run folder, metrics): baseline twice, from two starts of the s
 
 @pytest.mark.parametrize("size", FOUR_SIZES)
 def test_four_finished_runs(snap_compare, tmp_path, size):
-    app = make_app(tmp_path)
+    app = make_app(tmp_path, train=scripted_train)
 
     async def four_runs(pilot):
         await wait_for(pilot, lambda: ready(app))
@@ -108,7 +107,7 @@ def test_quick_demo_over_three_seeds_draws_each_group_with_its_spread(snap_compa
     from core.presets import find
     from core.seeds import Seeds, expand
 
-    app = make_app(tmp_path)
+    app = make_app(tmp_path, train=scripted_train)
     shifts = {"baseline": 0.0, "augmentation+normalization": 0.15}
     wobbles = {4: 0.0, 5: 0.05, 6: -0.04}
 

@@ -8,6 +8,7 @@ import pytest
 from apphelp import log_text, make_app, ready, sync, wait_for
 from core.config import RunConfig
 from core.job import Job
+from core.placement import PROCESSES, Placement
 from core.events import BatchProgress, EpochDone, RunStarted
 from tui.messages import TrainerEvent
 from tui.screens.queue import QueueScreen
@@ -73,7 +74,7 @@ def deterministic(monkeypatch):
 
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)])
 def test_queue_screen(snap_compare, tmp_path, size):
-    app = make_app(tmp_path, clock=lambda: NOW, parallel=2)
+    app = make_app(tmp_path, Placement(kind=PROCESSES, parallel=2, devices=("cpu",)), clock=lambda: NOW)
 
     async def run_before(pilot):
         await the_queue(pilot, app)
@@ -85,7 +86,7 @@ def test_queue_screen(snap_compare, tmp_path, size):
 async def test_with_several_runs_at_once_the_progress_line_gives_the_studys_time_left(tmp_path):
     """The line shows one run's bar; its `all` is the queue screen's study time left, and the log
     says once that u shows every run."""
-    app = make_app(tmp_path, clock=lambda: NOW, parallel=2)
+    app = make_app(tmp_path, Placement(kind=PROCESSES, parallel=2, devices=("cpu",)), clock=lambda: NOW)
     async with app.run_test(size=(120, 40)) as pilot:
         await three_running(pilot, app)
         app.post_message(TrainerEvent(app.views.get("r1").key, BatchProgress("baseline", 4, 9, 20)))
@@ -99,7 +100,7 @@ async def test_with_several_runs_at_once_the_progress_line_gives_the_studys_time
 @sync
 async def test_the_queue_screens_highlighted_run_is_the_tables_selected_one(tmp_path):
     """So x (stop) and r act on the run highlighted in the queue."""
-    app = make_app(tmp_path, clock=lambda: NOW, parallel=2)
+    app = make_app(tmp_path, Placement(kind=PROCESSES, parallel=2, devices=("cpu",)), clock=lambda: NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await the_queue(pilot, app)
         queue = app.screen.query_one("#queue-table")

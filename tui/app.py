@@ -1,6 +1,6 @@
 """The Textual console: bindings, actions and the trainer worker.
 
-One training thread takes runs from a queue (tui.jobqueue) that the app appends to
+One training thread takes runs from a queue (core.jobqueue) that the app appends to
 while it trains; a new thread starts when the queue had run dry. It hands core's
 events to the app with `post_message` and never touches a widget; the app updates
 the table as events arrive and redraws the charts and the progress line from a
@@ -23,16 +23,15 @@ from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
 from core.config import ConfigError, RunConfig
-from core.data import SharedData
+from core.drain import data_missing, drain
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
-from core.executor import ProcessExecutor, default_devices
+from core.executor import Executor, ThreadExecutor
 from core.job import Job
-from core.lifecycle import train
+from core.jobqueue import JobQueue
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
 from tui.following import FollowFound, Following
-from tui.jobqueue import JobQueue
 from tui.manyruns import ManyRuns
 from tui.headless import ended_text
 from tui.messages import TrainerEvent
@@ -124,17 +123,12 @@ class CifarApp(App):
     )
 
     def __init__(self, logdir: str = "runs", data_dir: str | None = None, data_url: str | None = None,
-                 data_md5: str | None = None, clock=time.monotonic, parallel: int | None = None,
-                 devices: list[str] | None = None, on_hangup: str = "keep", placer=None) -> None:
+                 data_md5: str | None = None, clock=time.monotonic, on_hangup: str = "keep",
+                 executor: Executor | None = None) -> None:
         super().__init__()
         self.logdir, self.data_url, self.data_md5 = logdir, data_url, data_md5
-        # parallel: a queue's runs train `parallel` at a time in worker processes (None: one by one, here)
-        self.parallel, self.devices = parallel, devices
-        self.placer = placer  # an executor that places runs elsewhere (core.ray_executor.RayExecutor)
-        if parallel:  # start the workers' helper process now: under Textual, sys.stderr has no descriptor to hand it
-            from multiprocessing import resource_tracker
-
-            resource_tracker.ensure_running()
+        # where the queue's runs train (core.placement.make_executor); default: one by one, here
+        self.executor = executor or ThreadExecutor(logdir, data_url, data_md5)
         self.on_hangup = on_hangup  # keep: a hung-up console trains its queue to the end; stop: stops it
         self.following = Following(self)
         self.many = ManyRuns(self)  # filter, grouping, folding, the queue and full-screen chart screens
@@ -306,44 +300,18 @@ class CifarApp(App):
 
     @work(thread=True, exit_on_error=False, group="training", description="training")
     def _train(self, trained: threading.Event) -> None:
-        """Trains the queue's runs in turn, in this thread, until it is empty; talks to the app
-        only through post_message."""
-        data = SharedData(self.data_url, self.data_md5)  # the queue's runs load each data set once
+        """Trains the queue (core.drain: here one run at a time, placed in rounds) until it is
+        empty; talks to the app only through post_message."""
         try:
-            if self.placed:
-                self._train_in_workers()
-                return
-            while (job := self.queue.take()) is not None:
-                ended = train(job.config, lambda event, key=job.key: self.post_message(TrainerEvent(key, event)),
-                              self.queue.stop, logdir=self.logdir, experiment=job.experiment, run=job.name,
-                              data_url=self.data_url, data_md5=self.data_md5, resume_dir=job.resume_dir,
-                              group=job.group, data=data, folder=job.folder)
-                if is_data_missing(job.config, ended):
-                    self.queue.clear()  # the rest would fail the same way; the app offers synthetic data
-        except BaseException:
-            self.queue.abandon()
-            raise
+            drain(self.queue, self.executor, lambda key, event: self.post_message(TrainerEvent(key, event)))
         finally:
             trained.set()
 
     @property
     def placed(self) -> bool:
-        """Runs train elsewhere (worker processes, Ray tasks), not in the console's thread."""
-        return bool(self.parallel or self.placer)
-
-    def _train_in_workers(self) -> None:
-        """--parallel or --ray: what is queued trains in worker processes (`parallel` at a time) or
-        as Ray tasks; runs queued meanwhile go in the next round. One stop flag for a round: x stops
-        every run of it."""
-        executor = self.placer
-        while jobs := self.queue.take_all():
-            configs = [job.config for job in jobs]
-            executor = executor or ProcessExecutor(self.logdir, self.data_url, self.data_md5, parallel=self.parallel,
-                                                   devices=self.devices or default_devices(configs))
-            ended = executor.run(jobs, lambda key, event: self.post_message(TrainerEvent(key, event)),
-                                 self.queue.stop)
-            if any(is_data_missing(job.config, ended[job.key]) for job in jobs if job.key in ended):
-                self.queue.clear()
+        """Runs train elsewhere (worker processes, Ray tasks), not in the console's thread: x stops
+        every run of the round."""
+        return not self.executor.here
 
     def action_stop(self) -> None:
         key = self.table.selected_key
@@ -477,13 +445,13 @@ class CifarApp(App):
         self.push_screen(PastRunsScreen(runs, self.logdir, title="Resume which run?", single=True), chosen)
 
     def _resume(self, view: RunView) -> None:
-        problem = resume_problem(read_run(view.run_dir))
+        problem = resume_problem(read_run(view.run_dir), CONSOLE_WORDS)
         try:
             if problem:
                 raise RecordError(problem)
             config, experiment, name = resume_config(view.run_dir)
         except (RecordError, ConfigError) as e:
-            self._refuse(for_console(str(e), view.run_dir))
+            self._refuse(str(e))
             return
         view.status, view.message, view.cause, view.config = "queued", "", "", config.to_dict()
         view.past = False  # training here now
@@ -590,7 +558,7 @@ class CifarApp(App):
         self._tick(view)
         view.status, view.cause = event.status, event.cause
         view.run_dir = event.run_dir or view.run_dir
-        view.message = for_console(event.message, view.run_dir)
+        view.message = for_console(event)
         view.live = None
         self._progress.pop(view.key, None)
         if self._timing.pop(view.key, None) is not None and not self._timing:
@@ -599,7 +567,7 @@ class CifarApp(App):
         style = {"finished": "green", "stopped": "yellow"}.get(event.status, "red")
         self.log_line(f"[b]{escape(view.label)}[/]: [{style}]{escape(ended_text(event.status, view.message))}[/]")
         config = RunConfig(**view.config) if view.config else None
-        if config is not None and is_data_missing(config, event):
+        if config is not None and data_missing(config, event):
             rerun = [(Job(key=v.key, name=v.name, experiment=v.experiment, config=RunConfig(**v.config),
                           group=v.group or None), v.recipe)
                      for v in self.views if v.key == view.key or v.status == "queued"]
@@ -822,24 +790,22 @@ class CifarApp(App):
         self.sub_title = f"{message.preset.name} ({n} run{'s' if n != 1 else ''})"
 
 
-def for_console(message: str, run_dir: str) -> str:
-    """Core's sentences name the shell commands (they are shared with `cifar-tui run`); in the
-    console, name its key instead where it has one."""
-    if run_dir:
-        message = message.replace(f"cifar-tui run --resume {run_dir}", "r on its row")
-    message = message.replace(" (add epochs with --set epochs=N)", "")
-    return message.replace("resume it with --set epochs=N to train it longer",  # no key for that here
-                           f"to train it longer, run cifar-tui run --resume {run_dir or 'RUN_DIR'} "
-                           "--set epochs=N in a shell")
+# core.advice's kinds of advice as the console words them: its key where it has one
+CONSOLE_WORDS = {
+    "resume": "{body}; {fix}resume with r on its row.",
+    "again": "{body}; {fix}resume it again with r on its row.",
+    "done": "{body}.",
+    "longer": "{body}; to train it longer, run cifar-tui run --resume {run_dir} --set epochs=N in a shell.",  # no key
+}
+
+
+def for_console(ended: RunEnded) -> str:
+    """A run's end as the console says it (core's message names the shell commands)."""
+    return ended.advice.say(CONSOLE_WORDS) if ended.advice is not None else ended.message
 
 
 def capitalised(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def is_data_missing(config: RunConfig, ended: RunEnded) -> bool:
-    """Whether a run failed because CIFAR-10 is not on disk and could not be fetched."""
-    return config.dataset == "cifar10" and ended.cause == "data"
 
 
 def detach_terminal() -> int:
@@ -855,11 +821,10 @@ def detach_terminal() -> int:
     return write_end
 
 
-def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None, parallel=None, devices=None,
-                on_hangup="keep", placer=None) -> int:
+def run_console(logdir: str, data_dir=None, data_url=None, data_md5=None, on_hangup="keep", executor=None) -> int:
     """Exit status 0, or 128 + N after a quit signal N, like `cifar-tui run`; 1 if the app crashed
-    (Textual has printed the traceback)."""
-    app = CifarApp(logdir=logdir, data_dir=data_dir, data_url=data_url, data_md5=data_md5, parallel=parallel,
-                   devices=devices, on_hangup=on_hangup, placer=placer)
+    (Textual has printed the traceback). `executor`: where the runs train (default: here)."""
+    app = CifarApp(logdir=logdir, data_dir=data_dir, data_url=data_url, data_md5=data_md5, on_hangup=on_hangup,
+                   executor=executor)
     app.run()
     return 128 + app.signalled if app.signalled else app.return_code or 0

@@ -30,3 +30,23 @@ def format_results(results: list[BenchResult], config, auto: str | None = None) 
 
 def print_results(results: list[BenchResult], config, auto: str | None = None) -> None:
     print(format_results(results, config, auto), flush=True)
+
+
+def format_concurrent(results, config) -> str:
+    """`cifar-tui bench --concurrent`: one row per k, the aggregate next to k = 1's."""
+    base = next((r.images_per_s for r in results if r.k == 1 and not r.error), None)
+    lines = [f"device={config.device} batch_size={config.batch_size} augment={config.augment} "
+             f"normalize={config.normalize} precision={config.precision} compile={config.compile}",
+             f"{'k':>3}{'threads/run':>13}{'img/s (all)':>14}{'img/s per run':>15}{'vs k=1':>9}"]
+    for r in results:
+        if r.error:
+            lines.append(f"{r.k:>3}{r.threads:>13}  failed: {r.error}")
+            continue
+        ratio = f"{r.images_per_s / base:8.2f}x" if base else f"{'-':>9}"
+        lines.append(f"{r.k:>3}{r.threads:>13}{r.images_per_s:14.1f}{r.per_run():15.1f}{ratio}")
+    lines.append("img/s (all) is every image the k runs trained, over the span from the first start to the last end.")
+    return "\n".join(lines)
+
+
+def print_concurrent(results, config) -> None:
+    print(format_concurrent(results, config), flush=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 
 from core.config import ConfigError, RunConfig, make_config, parse_assignment
+from core.placement import RAY, add_options, console_usage, from_args, whole
 from core.presets import PresetError
 from core.records import RecordError, check_logdir, default_logdir, safe_name
 
@@ -22,15 +22,6 @@ class UsageError(Exception):
 
 
 COMMON = ("logdir", "data_dir", "data_url", "data_md5")
-RAY_ADDRESSES = ("no ADDRESS (or local) starts Ray on this box; auto joins the cluster ray start set up here; "
-                 "HOST:PORT or ray://HOST:PORT joins that one")
-
-
-def ray_address(text: str) -> str | None:
-    """--ray's value, read alike by `run` and the console: None to start Ray on this box (a bare
-    --ray, or `local`, the console's old spelling), else the address to join."""
-    text = text.strip()
-    return None if text.lower() in ("", "local") else text
 
 
 def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
@@ -48,19 +39,13 @@ def _common(p: argparse.ArgumentParser, default=None, only=COMMON) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="cifar-tui", usage="cifar-tui [-h] [--logdir DIR] [--data-dir DIR] [--data-url URL] [--data-md5 MD5] "
-                                "[--parallel N] [--devices DEV,DEV] [--ray [ADDRESS]] [--on-hangup keep|stop] [COMMAND ...]",
+                                f"{console_usage()} [--on-hangup keep|stop] [COMMAND ...]",
         description="Train small CNNs on CIFAR-10 and watch the curves live. With no COMMAND, cifar-tui opens "
                     "the console (keys: ? inside it); a COMMAND works without it, in the shell.",
         epilog="`cifar-tui COMMAND --help` tells more about one command.")
     _common(p)
     console = p.add_argument_group("console options")  # own dests: `run` has its own --parallel/--devices
-    console.add_argument("--parallel", dest="console_parallel", default=None, metavar="N",
-                         help="the console trains a queue's runs N at once, each in its own process")
-    console.add_argument("--devices", dest="console_devices", default=None, metavar="DEV,DEV",
-                         help="devices for the console's --parallel, e.g. cuda:0,cuda:1 "
-                              "(default: every visible GPU, else the CPU)")
-    console.add_argument("--ray", dest="console_ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                         help="the console trains each run as a Ray task: " + RAY_ADDRESSES)
+    add_options(console, console=True)
     console.add_argument("--on-hangup", default="keep", choices=("keep", "stop"),
                          help="when the console's terminal hangs up while it trains: keep (default) trains its "
                               "queue to the end and exits 0; stop stops the runs cleanly (exit 129)")
@@ -74,14 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--experiment", default=None, help="experiment folder name (default: the preset's name, or 'custom')")
     run.add_argument("--name", default=None, help="run name when running one config (default: 'run')")
     run.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
-    run.add_argument("--parallel", default=None, metavar="N", help="train N runs at once, each in its own process (default: one at a time, here)")
-    run.add_argument("--devices", default=None, metavar="DEV,DEV", help="devices for --parallel, e.g. cuda:0,cuda:1 (default: every visible GPU, else the CPU)")
     run.add_argument("--seeds", default=None, metavar="N | S,S,...",
                      help="repeat every run over N seeds from its seed upward, or over the seeds listed "
                           "(default: the preset's seeds, else one); each seed is its own run folder, RUN-sSEED")
-    run.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
-                     help="train each run as a Ray task: " + RAY_ADDRESSES)
-    run.add_argument("--runs-per-gpu", default=None, metavar="K", help="with --ray, K runs share one GPU (each asks for 1/K of it)")
+    add_options(run)  # where the runs train: --parallel, --devices, --ray, ...
     _common(run, argparse.SUPPRESS)
     compare = sub.add_parser("compare", help="compare the runs of an experiment (or any runs) against the baseline",
                              description="Compare runs: last, smoothed and best values, gap, overfitting onset, "
@@ -175,22 +156,17 @@ def cmd_presets(args) -> int:
 
 def cmd_run(args) -> int:
     from tui.headless import run_queue
-    from tui.parallel import run_parallel
 
     logdir = args.logdir or default_logdir()
-    if args.ray is not None or args.runs_per_gpu is not None:
-        return _run_on_ray(args, logdir)
-    placing = _placement(args.parallel, args.devices)
-    runner = run_parallel if placing else run_queue  # worker processes, or this one
+    placement = from_args(args)
+    options = {"logdir": logdir, "placement": placement, "data_url": args.data_url, "data_md5": args.data_md5}
     if args.resume:
         config, experiment, name = _resumed(args)
-        return runner([(name, config)], logdir=logdir,
-                      experiment=experiment, data_url=args.data_url, data_md5=args.data_md5,
-                      resume_dir=args.resume, **placing)
+        return run_queue([(name, config)], experiment=experiment, resume_dir=args.resume, **options)
     experiment, jobs = _jobs(args)
-    check_logdir(logdir)
-    return runner(jobs, logdir=logdir, experiment=experiment,
-                  data_url=args.data_url, data_md5=args.data_md5, **placing)
+    if placement.kind != RAY:  # Ray checks the log dir as every node sees it, leaving nothing behind
+        check_logdir(logdir)
+    return run_queue(jobs, experiment=experiment, **options)
 
 
 def _resumed(args) -> tuple:
@@ -203,72 +179,6 @@ def _resumed(args) -> tuple:
         raise UsageError("--seeds starts new runs and --resume carries on one run folder; "
                          "use one or the other (resume each seed's folder on its own).")
     return resume_config(args.resume, _overrides(args))
-
-
-def _placement(parallel: str | None, devices: str | None) -> dict:
-    """{parallel, devices} for --parallel/--devices (checked; None: the default), or {} to train
-    in this process."""
-    if parallel is None and devices is None:
-        return {}
-    from core.executor import parse_devices
-
-    devices = parse_devices(devices) if devices is not None else None
-    if parallel is None:
-        return {"parallel": len(devices), "devices": devices}
-    return {"parallel": _whole(parallel, "--parallel", "--parallel 2"),
-            "devices": devices}
-
-
-def _console_ray(address: str | None, args):
-    """The console's --ray: the cluster at `address` joined (None: Ray started here) and its
-    view of the log dir checked before the console opens; one sentence (exit 2) if not."""
-    from core.ray_cluster import connect
-    from core.ray_executor import RayExecutor
-
-    cluster = connect(address)
-    executor = RayExecutor(args.logdir or default_logdir(), args.data_url, args.data_md5, cluster=cluster)
-    try:
-        executor.check([])
-    except BaseException:
-        cluster.close()
-        raise
-    return executor
-
-
-def _run_on_ray(args, logdir: str) -> int:
-    """`run --ray`: the options checked (each with one sentence), then the runs as Ray tasks."""
-    from core.ray_cluster import import_ray
-
-    import_ray()  # without Ray, every Ray option says how to install it
-    if args.ray is None:
-        raise UsageError("--runs-per-gpu packs runs onto a Ray cluster's GPUs; add --ray "
-                         "(on this box, --parallel N shares the GPUs when N exceeds them).")
-    if args.parallel is not None:
-        raise UsageError("--parallel places runs on this box; with --ray the cluster places them, so leave --parallel out.")
-    per_gpu = _whole(args.runs_per_gpu, "--runs-per-gpu", "--runs-per-gpu 4") if args.runs_per_gpu is not None else None
-    device = args.devices and args.devices.strip().lower()
-    if device not in (None, "cpu", "cuda"):
-        raise UsageError(f"--devices: with --ray use cpu or cuda (Ray picks each run's GPU), not {args.devices!r}.")
-    if device == "cpu" and per_gpu:
-        raise UsageError("--runs-per-gpu shares GPUs, but --devices cpu trains on CPUs; leave one of them out.")
-    from tui.rayrun import run_ray
-
-    placing = {"address": ray_address(args.ray), "device": device, "runs_per_gpu": per_gpu,
-               "data_url": args.data_url, "data_md5": args.data_md5}
-    if args.resume:
-        config, experiment, name = _resumed(args)
-        return run_ray([(name, config)], logdir=logdir, experiment=experiment, resume_dir=args.resume, **placing)
-    experiment, jobs = _jobs(args)
-    return run_ray(jobs, logdir=logdir, experiment=experiment, **placing)
-
-
-def _whole(text: str, option: str, example: str) -> int:
-    if not re.fullmatch(r"-?[0-9]+", text.strip()):  # int() would also read "+3", "٣" or "1_0"
-        raise UsageError(f"{option}: {text.strip()!r} is not a whole number; use 1 or more, e.g. {example}.")
-    value = int(text)
-    if value < 1:
-        raise UsageError(f"{option}: {value} is too few; use 1 or more, e.g. {example}.")
-    return value
 
 
 def _points(text, option: str) -> float | None:
@@ -332,9 +242,9 @@ def cmd_bench(args) -> int:
 def _bench_concurrent(args, config, train_images: int, test_images: int) -> int:
     from core import bench
     from core.bench_concurrent import concurrent_problem, measure_concurrent
-    from tui.parallel import print_concurrent
+    from tui.benchprint import print_concurrent
 
-    ks = [_whole(k, "--concurrent", "--concurrent 1,2,4,8")
+    ks = [whole(k, "--concurrent", "--concurrent 1,2,4,8")
           for k in args.concurrent.split(",")]
     if problem := concurrent_problem(ks, bench.resolve_device(config.device)):
         raise UsageError(problem)
@@ -343,16 +253,19 @@ def _bench_concurrent(args, config, train_images: int, test_images: int) -> int:
 
 
 def cmd_console(args) -> int:
+    """The console, its placement parsed as `run` parses it (the console has no --runs-per-gpu),
+    and a Ray cluster joined and checked before the console opens."""
+    from core.placement import make_executor
     from tui.app import run_console
 
-    placing = _placement(args.console_parallel, args.console_devices)
-    if args.console_ray is not None:
-        if placing:
-            raise UsageError("--parallel places runs on this box; with --ray the cluster places them, "
-                             "so leave --parallel and --devices out.")
-        placing = {"placer": _console_ray(ray_address(args.console_ray), args)}
-    return run_console(logdir=args.logdir or default_logdir(), data_dir=args.data_dir,
-                       data_url=args.data_url, data_md5=args.data_md5, on_hangup=args.on_hangup, **placing)
+    logdir = args.logdir or default_logdir()
+    placement = from_args(args, console=True)
+    executor = make_executor(placement, logdir, args.data_url, args.data_md5)
+    try:
+        return run_console(logdir=logdir, data_dir=args.data_dir, data_url=args.data_url, data_md5=args.data_md5,
+                           on_hangup=args.on_hangup, executor=executor)
+    finally:
+        executor.close()
 
 
 COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "bench": cmd_bench,

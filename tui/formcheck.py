@@ -4,17 +4,7 @@ No Textual here: the form widget and the tests both use it.
 """
 from __future__ import annotations
 
-import re
-
-from core.config import FIELDS, ConfigError, RunConfig, make_config
-
-_FIELD = re.compile(r"^(\w+):")
-
-
-def field_of(error: ConfigError) -> str:
-    """The RunConfig field a ConfigError is about ('' if it names none)."""
-    m = _FIELD.match(str(error))
-    return m.group(1) if m and m.group(1) in FIELDS else ""
+from core.config import ConfigError, RunConfig, make_config
 
 
 def check(values: dict, base: RunConfig) -> tuple[RunConfig | None, dict[str, str]]:
@@ -29,7 +19,7 @@ def check(values: dict, base: RunConfig) -> tuple[RunConfig | None, dict[str, st
         try:
             config = make_config(values, base)
         except ConfigError as e:
-            name = field_of(e)
+            name = e.field  # the RunConfig field at fault ('' when none)
             if name not in values or name in errors:
                 errors[name or "form"] = str(e)
                 return None, errors

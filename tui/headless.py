@@ -1,17 +1,17 @@
-"""`cifar-tui run`: a preset's runs (or one config) in turn, with a rich progress bar.
+"""`cifar-tui run`: a preset's runs (or one config), in turn here or placed elsewhere (worker
+processes, Ray tasks: core.placement), with a rich progress bar and one line per epoch.
 
-SIGINT, SIGTERM and SIGHUP set the trainer's stop flag: the current batch
+SIGINT, SIGTERM and SIGHUP stop every run in training: the current batch
 ends, the finished epochs and their checkpoint stay on disk, the logs are
-closed, and the process exits 128 + the signal number. A second signal
-abandons the epoch at once (e.g. during a long evaluation); finished epochs
-are still kept.
+closed, and the process exits 128 + the first signal's number (after waiting for
+its workers, if any). A second signal abandons the epochs at once (e.g. during a
+long evaluation); finished epochs are still kept.
 """
 from __future__ import annotations
 
 import os
 import re
 import signal
-import threading
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -19,10 +19,11 @@ from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
-from core.data import SharedData
+from core.drain import drain
 from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
 from core.job import queue_of
-from core.lifecycle import train
+from core.jobqueue import JobQueue
+from core.placement import Placement, make_executor
 from tui.exitcodes import exit_code
 
 STOP_SIGNALS = [s for s in (getattr(signal, n, None) for n in ("SIGINT", "SIGTERM", "SIGHUP")) if s]
@@ -90,17 +91,23 @@ def silence_terminal() -> None:
 
 
 @contextmanager
-def stop_on_signals(stop: threading.Event):
-    """While inside, the stop signals set `stop`; yields a list that receives the signal number."""
+def stop_on_signals(queue: JobQueue, here: bool = True):
+    """While inside, the stop signals halt `queue`: its runs in training stop within a batch and
+    nothing more starts. A second signal abandons the epoch at once: KeyboardInterrupt where the
+    run trains in this thread (`here`), else the queue's hurry flag (never raise: the workers must
+    be waited for). Yields the list that receives the signal numbers."""
     caught: list[int] = []
 
     def handler(signum, _frame):
         caught.append(signum)
-        if stop.is_set():  # asked twice: do not wait for the batch or evaluation to end
+        if len(caught) > 1 and here:  # asked twice: do not wait for the batch or evaluation to end
             raise KeyboardInterrupt
-        stop.set()
+        queue.halt(hurry=len(caught) > 1)
+        note = (b"\nabandoning the epochs now\n" if len(caught) > 1 else
+                b"\nstopping after the current batch (signal again to abandon the epoch now)\n" if here else
+                b"\nstopping every run after its current batch (signal again to abandon the epochs now)\n")
         try:
-            os.write(2, b"\nstopping after the current batch (signal again to abandon the epoch now)\n")
+            os.write(2, note)
         except OSError:  # the terminal hung up
             silence_terminal()
 
@@ -117,27 +124,35 @@ def stop_on_signals(stop: threading.Event):
             signal.signal(s, h)
 
 
-def run_queue(jobs, *, logdir: str, experiment: str, data_url=None, data_md5=None,
-              resume_dir=None, console: Console | None = None) -> int:
-    """Run jobs (core.job.Job, or (run name, RunConfig) pairs) in turn; returns the process exit
-    code (see cli's docstring). The runs share one loaded copy of the data set (core.data.SharedData)."""
+def run_queue(jobs, *, logdir: str, experiment: str, placement: Placement = Placement(), data_url=None,
+              data_md5=None, resume_dir=None, console: Console | None = None) -> int:
+    """Run jobs (core.job.Job, or (run name, RunConfig) pairs) where `placement` says (default: in
+    turn, here, sharing one loaded copy of the data set); returns the process exit code
+    (tui.exitcodes). Placing elsewhere (Ray) is checked first: one sentence (ConfigError), nothing started."""
     console = console or Console(highlight=False)
-    data = SharedData(data_url, data_md5)
-    stop = threading.Event()
-    ended = []
+    queue = JobQueue()
+    queue.put(queue_of(jobs, experiment, resume_dir))
+    ended: dict = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
-    with stop_on_signals(stop) as caught, Progress(*columns, console=console, transient=True) as progress:
-        printer = _Printer(console, progress)
+    with make_executor(placement, logdir, data_url, data_md5, queue.pending(), resume_dir) as executor, \
+            stop_on_signals(queue, executor.here) as caught, \
+            Progress(*columns, console=console, transient=True) as progress:
+        printers = {job.key: _Printer(console, progress) for job in queue.pending()}
+
+        def on_event(key, event):
+            if isinstance(event, RunEnded):
+                ended[key] = event
+            printers[key](event)
+
         try:
-            for job in queue_of(jobs, experiment, resume_dir):
-                ended.append(train(job.config, printer, stop, logdir=logdir, experiment=job.experiment, run=job.name,
-                                   group=job.group, data=data, resume_dir=job.resume_dir))
-                if caught:
-                    break
+            dropped = drain(queue, executor, on_event).dropped
         except KeyboardInterrupt:  # a second signal outside a run
-            pass
+            dropped = []
+        if dropped:  # they would fail as the run before them did
+            console.print(f"Not run, for want of CIFAR-10: {escape(', '.join(j.name for j in dropped))}.",
+                          soft_wrap=True)
     if caught:
         for s in STOP_SIGNALS:  # records are complete: a further signal must not kill the exit
             signal.signal(s, signal.SIG_IGN)
-    return exit_code(ended, caught)
+    return exit_code(ended.values(), caught)

@@ -123,7 +123,8 @@ class ManyRuns:
     def _lanes(self, queue) -> list:
         app = self.app
         here = sum(1 for r in queue if r.state == "running" and r.lane == HERE)
-        return lanes(queue, {HERE: app.parallel or (max(here, 1) if app.placer else 1)})
+        width = getattr(app.executor, "parallel", None)  # --parallel's workers; Ray: the tasks running now
+        return lanes(queue, {HERE: width or (1 if app.executor.here else max(here, 1))})
 
     def study_left(self) -> float | None:
         """With several runs training at once: the study's time left, as the queue screen says it

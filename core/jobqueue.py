@@ -1,15 +1,17 @@
-"""The runs waiting to train (core.job.Job): the app appends, one training thread takes them in order.
+"""The runs waiting to train (core.job.Job): the console appends (`run` puts its list once), one
+training thread takes them in order (core.drain).
 
 Thread-safe. `put` says when no thread is taking jobs, so the caller starts one; the
 thread ends once `take` finds the queue empty (or after `abandon`), and the next `put`
-starts another. Plain Python, so the tests can drive it without the console.
+starts another. Each take comes with its own stop flag (and hurry flag: abandon the
+epoch at once), so stopping the run in training leaves the queue going on.
 """
 from __future__ import annotations
 
 import threading
 from collections import deque
 
-from core.job import Job  # its key is the RunView's key
+from .job import Job  # its key is the caller's handle (the console's row)
 
 
 class JobQueue:
@@ -20,6 +22,7 @@ class JobQueue:
         self._taking = False       # a training thread is taking jobs
         self.current: Job | None = None  # the job that thread trains now
         self.stop = threading.Event()    # stops `current` (and the jobs taken with it) within a batch
+        self.hurry = threading.Event()   # as well: abandons their epochs at once
 
     def put(self, jobs: list[Job]) -> bool:
         """Append `jobs`; True when no thread takes jobs: the caller must start one."""
@@ -34,7 +37,7 @@ class JobQueue:
             self.current = self._jobs.popleft() if self._jobs else None
             self._taking = self.current is not None
             if self.current is not None:
-                self.stop = threading.Event()
+                self._flags()
             return self.current
 
     def take_all(self) -> list[Job]:
@@ -44,10 +47,13 @@ class JobQueue:
             jobs = list(self._jobs)
             self._jobs.clear()
             if jobs:
-                self.stop = threading.Event()
+                self._flags()
             self.current = jobs[0] if jobs else None
             self._taking = bool(jobs)
             return jobs
+
+    def _flags(self) -> None:
+        self.stop, self.hurry = threading.Event(), threading.Event()
 
     def training(self) -> tuple[Job | None, threading.Event]:
         """`current` and its stop flag, read together (the training thread may take the next)."""
@@ -71,9 +77,12 @@ class JobQueue:
             self._taking, self.current = False, None
             return self.clear()
 
-    def halt(self) -> None:
-        """Stop everything: drop the queue and stop the job in training within a batch."""
+    def halt(self, hurry: bool = False) -> None:
+        """Stop everything: drop the queue and stop the job in training within a batch (`hurry`:
+        abandon its epoch at once)."""
         with self._lock:
             self.clear()
             if self.current is not None:
                 self.stop.set()
+                if hurry:
+                    self.hurry.set()
