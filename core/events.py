@@ -42,6 +42,13 @@ class EpochDone:
 
 
 @dataclass(frozen=True)
+class RunNote:
+    """Something the placement says about a run, e.g. that Ray retried it on another node."""
+    run: str
+    message: str
+
+
+@dataclass(frozen=True)
 class RunEnded:
     run: str
     status: str           # finished | stopped | failed | diverged

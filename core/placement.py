@@ -27,6 +27,10 @@ class Placement:
     address: str | None = None           # ray: the cluster to join (None: start Ray on this box)
     runs_per_gpu: int | None = None      # ray: k runs share one GPU
     device: str | None = None            # ray: cpu or cuda for every run (None: each run's own)
+    cpus_per_run: int = 1                # ray: CPUs (and torch threads) each run asks for
+    max_retries: int = 2                 # ray: how often a run whose worker or node was lost starts again
+    ship_code: bool = False              # ray: this machine's code goes to the nodes (core.ray_cluster)
+    verbose: bool = False                # ray: Ray's own lines printed too (always in LOGDIR/.ray/driver.log)
 
     @property
     def here(self) -> bool:
@@ -48,6 +52,17 @@ OPTIONS = (
      "train each run as a Ray task: " + RAY_ADDRESSES, "the console trains each run as a Ray task: " + RAY_ADDRESSES),
     ("--runs-per-gpu", {"metavar": "K"}, "[--runs-per-gpu K]",
      "with --ray, K runs share one GPU (each asks for 1/K of it)", None),
+    ("--cpus-per-run", {"metavar": "N"}, "[--cpus-per-run N]",
+     "with --ray, CPUs each run asks Ray for, and its torch threads (default: 1)",
+     "with the console's --ray, CPUs each run asks Ray for, and its torch threads (default: 1)"),
+    ("--max-retries", {"metavar": "N"}, "[--max-retries N]",
+     "with --ray, how often a run whose worker or node was lost starts again, from its last checkpoint (default: 2)",
+     "with the console's --ray, how often a run whose worker or node was lost starts again (default: 2)"),
+    ("--ray-ship-code", {"action": "store_true"}, "[--ray-ship-code]",
+     "with --ray, send this machine's cifar-tui code to the nodes (Ray's runtime environment) instead of "
+     "the one installed there", "with the console's --ray, send this machine's cifar-tui code to the nodes"),
+    ("--verbose", {"action": "store_true"}, "[--verbose]",
+     "with --ray, also print Ray's own log lines (always kept in LOGDIR/.ray/driver.log)", None),
 )
 CONSOLE = "console_"  # the console's options' dest prefix: `run` has its own
 
@@ -79,11 +94,17 @@ def ray_address(text: str) -> str | None:
 
 
 def parse(parallel: str | None = None, devices: str | None = None, ray: str | None = None,
-          runs_per_gpu: str | None = None) -> Placement:
+          runs_per_gpu: str | None = None, cpus_per_run: str | None = None, max_retries: str | None = None,
+          ray_ship_code: bool | None = False, verbose: bool | None = False) -> Placement:
     """The placement the options ask for (their text as typed; None: not given). ConfigError with
     one sentence when they do not fit together."""
     if ray is not None or runs_per_gpu is not None:
-        return _ray(parallel, devices, ray, runs_per_gpu)
+        return _ray(parallel, devices, ray, runs_per_gpu,
+                    _ray_tasks(cpus_per_run, max_retries, bool(ray_ship_code), bool(verbose)))
+    given = [name for name, value in (("--cpus-per-run", cpus_per_run), ("--max-retries", max_retries),
+                                      ("--ray-ship-code", ray_ship_code), ("--verbose", verbose)) if value]
+    if given:
+        raise ConfigError(f"{given[0]} is about Ray tasks; add --ray (or leave {given[0]} out).")
     if parallel is None and devices is None:
         return Placement()
     from .processes import parse_devices
@@ -93,7 +114,17 @@ def parse(parallel: str | None = None, devices: str | None = None, ray: str | No
                      parallel=len(names) if parallel is None else whole(parallel, "--parallel", "--parallel 2"))
 
 
-def _ray(parallel, devices, ray, runs_per_gpu) -> Placement:
+def _ray_tasks(cpus_per_run, max_retries, ship_code: bool, verbose: bool) -> dict:
+    """The Ray task options, checked; those not given keep Placement's defaults."""
+    tasks = {"ship_code": ship_code, "verbose": verbose}
+    if cpus_per_run is not None:
+        tasks["cpus_per_run"] = whole(cpus_per_run, "--cpus-per-run", "--cpus-per-run 2")
+    if max_retries is not None:
+        tasks["max_retries"] = whole(max_retries, "--max-retries", "--max-retries 3", least=0)
+    return tasks
+
+
+def _ray(parallel, devices, ray, runs_per_gpu, tasks: dict) -> Placement:
     from .ray_cluster import import_ray
 
     import_ray()  # without Ray, every Ray option says how to install it
@@ -109,16 +140,16 @@ def _ray(parallel, devices, ray, runs_per_gpu) -> Placement:
         raise ConfigError(f"--devices: with --ray use cpu or cuda (Ray picks each run's GPU), not {devices!r}.")
     if device == "cpu" and per_gpu:
         raise ConfigError("--runs-per-gpu shares GPUs, but --devices cpu trains on CPUs; leave one of them out.")
-    return Placement(kind=RAY, address=ray_address(ray), runs_per_gpu=per_gpu, device=device)
+    return Placement(kind=RAY, address=ray_address(ray), runs_per_gpu=per_gpu, device=device, **tasks)
 
 
-def whole(text: str, option: str, example: str) -> int:
-    """A whole number of 1 or more; ConfigError naming `option` if not."""
+def whole(text: str, option: str, example: str, least: int = 1) -> int:
+    """A whole number of `least` or more; ConfigError naming `option` if not."""
     if not re.fullmatch(r"-?[0-9]+", text.strip()):  # int() would also read "+3", "٣" or "1_0"
-        raise ConfigError(f"{option}: {text.strip()!r} is not a whole number; use 1 or more, e.g. {example}.")
+        raise ConfigError(f"{option}: {text.strip()!r} is not a whole number; use {least} or more, e.g. {example}.")
     value = int(text)
-    if value < 1:
-        raise ConfigError(f"{option}: {value} is too few; use 1 or more, e.g. {example}.")
+    if value < least:
+        raise ConfigError(f"{option}: {value} is too few; use {least} or more, e.g. {example}.")
     return value
 
 
@@ -140,13 +171,17 @@ def make_executor(placement: Placement, logdir: str, data_url: str | None = None
     if placement.kind == RAY:
         from .ray_cluster import connect
         from .ray_executor import RayExecutor
+        from .ray_logs import RayLog
 
-        executor = RayExecutor(logdir, data_url, data_md5, cluster=connect(placement.address),
-                               device=placement.device, runs_per_gpu=placement.runs_per_gpu)
+        cluster = connect(placement.address, ship_code=placement.ship_code, log=RayLog(logdir, placement.verbose))
+        executor = RayExecutor(logdir, data_url, data_md5, cluster=cluster, device=placement.device,
+                               runs_per_gpu=placement.runs_per_gpu, cpus_per_run=placement.cpus_per_run,
+                               max_retries=placement.max_retries)
         try:
             executor.check(list(jobs), resume_dir)
         except BaseException:
             executor.close()
             raise
+        cluster.log.keep()  # checked: from here on Ray's own lines go to the log dir
         return executor
     raise ValueError(f"unknown placement {placement.kind!r}")

@@ -17,6 +17,11 @@ Driver and tasks talk through the shared log dir only: `<logdir>/.ray/<study>/` 
 records stopped, resumable) and, per job, the run folder its task writes (so that a retry
 resumes that folder and the driver follows it). When the retries run out, the driver writes
 the record's end: failed, cause `worker lost`, resumable by hand.
+
+Beside it: core.ray_cluster joins Ray (token, shipped code, core.ray_logs for Ray's own lines),
+core.ray_nodes checks each node's cifar-tui, core.ray_probe its view of the log dir,
+core.ray_data sends the data set through the object store, core.ray_retries says where each
+attempt of a run trained.
 """
 from __future__ import annotations
 
@@ -31,14 +36,17 @@ from pathlib import Path
 
 from .advice import resume_advice
 from .config import RunConfig
-from .events import RunEnded, RunStarted
+from .events import RunEnded, RunNote, RunStarted
 from .executor import Executor
 from .job import Job
-from .placed import Placed, prefetch
-from .ray_cluster import Cluster, ClusterError, one_line
-from .records import CONFIG, check_logdir, is_locked, take_lock, write_json
+from .placed import Placed
+from .ray_cluster import Cluster, ClusterError
+from .ray_data import dataset_of, put_data
+from .ray_nodes import check_nodes, checked, cpu_nodes, node_name, packed, task_failure
+from .ray_probe import PROBE_TIMEOUT_S, probe_storage
+from .ray_retries import alive_nodes, first_line, read_attempt, record_attempt, retry_line
+from .records import check_logdir, is_locked, take_lock, write_json
 
-PROBE_TIMEOUT_S = 120.0   # every node must run the storage probe within this
 POLL_S = 0.1              # how often the driver reads the running runs' folders
 STOP_POLL_S = 0.2         # how often a task looks for the stop file
 CONTROL = ".ray"          # <logdir>/.ray/<study>/: the driver's stop file and the jobs' run folders
@@ -93,28 +101,9 @@ class RayExecutor(Executor):
 
     def _probe_storage(self, resume_dir) -> None:
         ray = self.cluster.ray
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        logdir, token = os.path.abspath(self.logdir), uuid.uuid4().hex
-        nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
-        probe = ray.remote(_probe)
-        refs = [probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-                .remote(logdir, f".ray-probe-{token}-{i}", token, resume_dir and os.path.abspath(resume_dir))
-                for i, n in enumerate(nodes)]
-        try:
-            answers = ray.get(refs, timeout=PROBE_TIMEOUT_S)
-        except ray.exceptions.GetTimeoutError:
-            raise ClusterError(f"the Ray nodes did not run the log dir check within {PROBE_TIMEOUT_S:.0f} s; "
-                               "make sure the cluster has free CPUs and try again.") from None
-        seen = [_read_back(Path(logdir, f".ray-probe-{token}-{i}"), token) for i in range(len(nodes))]
-        for node, (wrote, sees_resume), read in zip(nodes, answers, seen):
-            where = node.get("NodeManagerAddress", node["NodeID"])
-            if not (wrote and read):
-                raise ClusterError(f"the Ray node {where} cannot write the log dir {logdir} as this machine sees it; "
-                                   "give --logdir a folder that every node shares (NFS or the like).")
-            if resume_dir and not sees_resume:
-                raise ClusterError(f"the Ray node {where} cannot see the run folder {resume_dir}; move it to a folder "
-                                   "every node shares, or resume it without --ray.")
+        nodes = cpu_nodes(ray)
+        check_nodes(ray, nodes, self.cluster.ships_code)  # first: the probe itself runs our code there
+        probe_storage(ray, nodes, self.logdir, resume_dir)
 
     def run(self, jobs, on_event, stop: threading.Event | None = None,
             hurry: threading.Event | None = None) -> dict[str, RunEnded]:
@@ -124,8 +113,8 @@ class RayExecutor(Executor):
         stop, hurry = stop or threading.Event(), hurry or threading.Event()
         ended: dict[str, RunEnded] = {}
         control, held = _control_folder(Path(self.logdir, CONTROL).absolute())
-        running = [self._submit(job, control)  # CIFAR-10 fetched once, here, before the tasks start
-                   for job in prefetch(list(jobs), on_event, ended, self.data_url, self.data_md5)]
+        queue, data = put_data(ray, list(jobs), on_event, ended, self.data_url, self.data_md5)  # once, here
+        running = [self._submit(job, control, data.get(job.key)) for job in queue]
         stopping = hurrying = False
         try:
             while running:
@@ -161,20 +150,42 @@ class RayExecutor(Executor):
         device, resources = self.placement(config)
         return dataclasses.replace(config, device=device, data_dir=_absolute(config.data_dir)), resources
 
-    def _submit(self, job: Job, control: Path) -> "_Task":
+    def _submit(self, job: Job, control: Path, data=None) -> "_Task":
         ray = self.cluster.ray
         config, resources = self.task_config(job.config)
         kwargs = {**self.train_kwargs(job), "logdir": os.path.abspath(self.logdir),
                   "resume_dir": job.resume_dir and os.path.abspath(job.resume_dir)}
-        task = ray.remote(_train_task).options(name=f"cifar-tui {job.name}", max_retries=self.max_retries,
-                                               retry_exceptions=False, **resources)
-        return _Task(job, ref=task.remote(config, kwargs, self.cpus_per_run, str(control), job.key), control=control)
+        task = ray.remote(checked(_train_task)).options(  # checked: for a node that joined after check()
+            name=f"cifar-tui {job.name}", max_retries=self.max_retries, retry_exceptions=False,
+            scheduling_strategy="SPREAD", **resources)
+        return _Task(job, ref=task.remote(packed(config, kwargs, self.cpus_per_run, str(control), job.key), data),
+                     control=control)
 
     def _watch(self, task: "_Task", on_event) -> None:
+        self._note_attempt(task, on_event, first=False)  # a retry's line before its epochs
         if task.follower is None and (started := _read_json(task.marker())) is not None:
             task.follow(started["run_dir"], started["first_epoch"])
             task.where = {"node": str(started.get("node", ""))}  # the node that trains it
         task.poll(on_event)
+        self._note_attempt(task, on_event, first=True)  # where the run trains, after its RunStarted
+
+    def _note_attempt(self, task: "_Task", on_event, first: bool) -> None:
+        """One line when an attempt of the task has begun (`first`: the first may be said): on
+        which node; for a retry, what was lost too, and where it resumes."""
+        if (task.attempts == 0) != first or task.ended is not None or (first and task.follower is None):
+            return
+        now = read_attempt(task.control, task.job.key, task.attempts + 1)
+        if now is None:
+            return
+        task.attempts += 1
+        earlier = read_attempt(task.control, task.job.key, task.attempts - 1) if task.attempts > 1 else None
+        line = first_line(now) if earlier is None else \
+            retry_line(earlier, now, task.attempts, self.max_retries, self._alive())
+        task.emit([RunNote(task.job.name, line)], on_event)
+
+    def _alive(self) -> set:
+        """The ids of the live nodes, less those the raylet already said died."""
+        return alive_nodes(self.cluster.ray) - (self.cluster.log.dead if self.cluster.log else set())
 
     def _finish(self, task: "_Task", on_event, stop: threading.Event) -> None:
         """The task is over: its record's end, which the driver writes when the worker was lost."""
@@ -185,8 +196,7 @@ class RayExecutor(Executor):
         except ray.exceptions.TaskCancelledError:  # hurried: the trainer recorded the stop itself
             cancelled = True
         except ray.exceptions.RayTaskError as e:  # the task's own code failed, e.g. no cifar-tui on that node
-            returned = RunEnded(task.job.name, "failed", f"the Ray task failed: {one_line(e.cause or e)}",
-                                cause="internal")
+            returned = RunEnded(task.job.name, "failed", task_failure(e, self.cluster.ships_code), cause="internal")
         except ray.exceptions.RayError as e:  # worker or node lost, and Ray's retries ran out
             lost = e
         self._watch(task, on_event)  # the folder may have appeared just before the end
@@ -198,12 +208,16 @@ class RayExecutor(Executor):
         def died(done):  # the trainer could not write its end: the driver does
             if cancelled:  # interrupted outside the trainer's reach, e.g. while it loaded its data
                 return "stopped", resume_advice(f"stopped after {done} finished epoch(s)", path), ""
-            return "failed", resume_advice(f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}; "
-                                           f"{done} finished epoch(s) are recorded", path), LOST
+            return "failed", resume_advice(f"its Ray worker was lost ({type(lost).__name__}) {self._attempts()}"
+                                           f"{self._last_node(task)}; {done} finished epoch(s) are recorded", path), LOST
 
         task.conclude(on_event, died if lost is not None or cancelled else None,
                       returned or RunEnded(task.job.name, "failed", f"the Ray task ended without a status; see {path}.",
                                            run_dir=str(path), cause=LOST if lost else "internal"))
+
+    def _last_node(self, task: "_Task") -> str:
+        last = read_attempt(task.control, task.job.key, task.attempts) if task.attempts else None
+        return f", last on node {node_name(last['node_id'], last['ip'])}" if last else ""
 
     def _unrecorded(self, job: Job, lost, stop: threading.Event) -> RunEnded:
         if lost is None or stop.is_set():
@@ -220,6 +234,7 @@ class RayExecutor(Executor):
 class _Task(Placed):
     ref: object = None
     control: Path | None = None
+    attempts: int = 0  # the attempts (core.ray_retries) the driver has seen begin
 
     def marker(self) -> Path:
         return self.control / f"{self.job.key}.json"
@@ -249,16 +264,6 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def _read_back(path: Path, token: str) -> bool:
-    """Whether a node's probe file is here with its token (and then it is removed)."""
-    try:
-        found = path.read_text() == token
-    except OSError:
-        return False
-    path.unlink(missing_ok=True)
-    return found
-
-
 def _missing_parents(path) -> list[Path]:
     """The folders that creating `path` would make, deepest first."""
     missing, here = [], Path(path).absolute()
@@ -276,21 +281,10 @@ def _absolute(path: str) -> str:
 # --- what runs on the Ray nodes ---------------------------------------------------------------
 
 
-def _probe(logdir: str, name: str, token: str, resume_dir: str | None) -> tuple[bool, bool]:
-    """On one node: write a file the driver will look for (never creating the log dir here:
-    a folder made on this node's own disk would prove nothing), and whether the run folder
-    to resume is visible."""
-    try:
-        Path(logdir, name).write_text(token)
-        wrote = True
-    except OSError:
-        wrote = False
-    return wrote, bool(resume_dir) and Path(resume_dir, CONFIG).is_file()
-
-
-def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key: str) -> RunEnded:
+def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key: str, data=None) -> RunEnded:
     """One run in a Ray worker. A retry (the last worker was lost) resumes the folder that the
-    lost attempt named; the stop file makes the trainer stop within a batch."""
+    lost attempt named; the stop file makes the trainer stop within a batch. `data`: the arrays
+    of its data set, from the object store (core.ray_data)."""
     import torch
 
     from .lifecycle import train
@@ -310,6 +304,7 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
     def on_event(event):
         if isinstance(event, RunStarted):
             stop.begun = True
+            record_attempt(control, key, event.first_epoch)
             if earlier is None:  # the folder exists and is locked
                 write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch,
                                     "node": _node_address()})  # for the console's queue view
@@ -318,7 +313,7 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
     try:
         if stop_file.exists():
             return RunEnded(kwargs["run"], "stopped", "stopped before the run began; nothing was recorded.")
-        return train(config, on_event, stop, **{**kwargs, "resume_dir": resume_dir})
+        return train(config, on_event, stop, **{**kwargs, "resume_dir": resume_dir, "dataset": dataset_of(data)})
     finally:
         over.set()  # the worker process is reused for other tasks: leave no thread behind
 

@@ -21,7 +21,7 @@ import torch
 from eventorder import in_trainer_order
 from exitcases import EXPERIMENT, check_exit_codes
 from core.config import make_config
-from core.events import EpochDone, RunEnded, RunStarted
+from core.events import EpochDone, RunEnded, RunNote, RunStarted
 from core.executor import ThreadExecutor
 from core.job import Job
 from core.lifecycle import train
@@ -104,6 +104,11 @@ def test_a_lost_worker_is_retried_from_its_checkpoint_then_failed_when_retries_r
     info = read_run(lost.run_dir)
     assert (info.status, info.cause) == ("failed", LOST) and resume_problem(info) is None
     assert in_trainer_order(events) and sum(isinstance(e, RunStarted) for e in events) == 1
+    node = f"{ray.get_runtime_context().get_node_id()[:8]} ({ray.util.get_node_ip_address()})"
+    notes = [e.message for e in events if isinstance(e, RunNote)]  # where it trains, and the retry
+    assert notes == [f"trains on node {node}", f"its worker on node {node} was lost; retry 1 of 1 resumes at "
+                     f"epoch {kills[0][0]} on node {node}"]
+    assert f"on each of its 2 attempts, last on node {node}; " in lost.message
     rows = read_metrics(lost.run_dir)
     assert [r["epoch"] for r in rows] == list(range(1, len(rows) + 1)) and len(rows) >= 2
     assert [r["epoch"] for r in rows if r["time"] < kills[0][2]] == list(range(1, kills[0][0]))  # kept, not redone
@@ -326,6 +331,24 @@ def test_run_and_the_console_spell_ray_alike(cluster, tmp_path, capsys, monkeypa
     monkeypatch.setattr("tui.app.run_console", lambda **kw: opened.append(kw) or 0)  # not the TUI itself
     assert main(["--ray", "--logdir", str(tmp_path / "console")]) == 0
     assert isinstance(opened[0]["executor"], RayExecutor), capsys.readouterr().err
+
+
+def test_cpus_per_run_and_max_retries_reach_the_ray_tasks(cluster, tmp_path, monkeypatch):
+    """`run` and the console alike: the executor asks Ray for N CPUs a run and retries as told."""
+    from core.placement import make_executor
+
+    placed = []  # the executors `run` and the console get (not the runs themselves)
+    monkeypatch.setattr("tui.headless.run_queue",
+                        lambda jobs, **kw: placed.append(make_executor(kw["placement"], kw["logdir"])) or 0)
+    monkeypatch.setattr("tui.app.run_console", lambda **kw: placed.append(kw["executor"]) or 0)
+    options = ["--cpus-per-run", "2", "--max-retries", "0", "--logdir", str(tmp_path)]
+    assert main(["run", "quick-demo", "--ray", *options]) == 0 and main(["--ray", *options]) == 0
+    assert len(placed) == 2
+    for executor in placed:
+        assert (executor.cpus_per_run, executor.max_retries) == (2, 0)
+        assert executor.task_config(tiny())[1] == {"num_cpus": 2}
+        executor.close()  # its Ray log; the module's Ray instance stays
+    assert [RayExecutor(str(tmp_path), cluster=cluster).cpus_per_run, RayExecutor(str(tmp_path)).max_retries] == [1, 2]
 
 
 @pytest.mark.parametrize("spelling", [["--ray"], ["--ray", "local"]], ids=["bare", "local"])

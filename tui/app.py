@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 
 from core.config import ConfigError, RunConfig
 from core.drain import data_missing, drain
-from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.events import BatchProgress, EpochDone, RunEnded, RunNote, RunStarted
 from core.executor import Executor, ThreadExecutor
 from core.job import Job
 from core.jobqueue import JobQueue
@@ -541,6 +541,8 @@ class CifarApp(App):
                 self._timing[view.key][2] = self.clock()
             self._tick(view)
             self._mark_charts()
+        elif isinstance(event, RunNote):
+            self.log_line(f"[b]{escape(view.label)}[/]: {escape(event.message)}")
         elif isinstance(event, RunEnded):
             self._ended(view, event)
         self.table.show(view)

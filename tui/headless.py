@@ -20,7 +20,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn)
 
 from core.drain import drain
-from core.events import BatchProgress, EpochDone, RunEnded, RunStarted
+from core.events import BatchProgress, EpochDone, RunEnded, RunNote, RunStarted
 from core.job import queue_of
 from core.jobqueue import JobQueue
 from core.placement import Placement, make_executor
@@ -63,6 +63,8 @@ class _Printer:
                                  description=f"{escape(event.run)} epoch {event.epoch}")
         elif isinstance(event, EpochDone):
             self.console.print(epoch_line(event.run, event.metrics, event.epochs), soft_wrap=True, markup=False)
+        elif isinstance(event, RunNote):
+            self.console.print(f"{escape(event.run)}: {escape(event.message)}", soft_wrap=True)
         elif isinstance(event, RunEnded):
             if self.task is not None:
                 self.progress.remove_task(self.task)
