@@ -16,7 +16,7 @@ class RunStarted:
     precision: str = ""   # what the run trains in: fp32 or bf16 (precision=auto resolved)
     # where it trains, as far as the emitter knows (the console's queue view shows it): the
     # process that holds the run's lock (host, pid), a --parallel worker slot (1, 2, ...; 0: none)
-    # and a Ray node (its address; "": not on Ray)
+    # and a Ray node (core.ray_nodes.node_name: its id and IP; "": not on Ray)
     host: str = ""
     pid: int = 0
     worker: int = 0

@@ -165,7 +165,8 @@ class RayExecutor(Executor):
         self._note_attempt(task, on_event, first=False)  # a retry's line before its epochs
         if task.follower is None and (started := _read_json(task.marker())) is not None:
             task.follow(started["run_dir"], started["first_epoch"])
-            task.where = {"node": str(started.get("node", ""))}  # the node that trains it
+            if now := read_attempt(task.control, task.job.key, max(task.attempts, 1)):  # the node that trains it
+                task.where = {"node": node_name(now["node_id"], now["ip"])}
         task.poll(on_event)
         self._note_attempt(task, on_event, first=True)  # where the run trains, after its RunStarted
 
@@ -306,8 +307,7 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
             stop.begun = True
             record_attempt(control, key, event.first_epoch)
             if earlier is None:  # the folder exists and is locked
-                write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch,
-                                    "node": _node_address()})  # for the console's queue view
+                write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch})
 
     threading.Thread(target=watch_stop_file, name="cifar-tui stop file", daemon=True).start()
     try:
@@ -316,16 +316,6 @@ def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key
         return train(config, on_event, stop, **{**kwargs, "resume_dir": resume_dir, "dataset": dataset_of(data)})
     finally:
         over.set()  # the worker process is reused for other tasks: leave no thread behind
-
-
-def _node_address() -> str:
-    """On a Ray node: its address as Ray names it ("" if Ray cannot say)."""
-    try:
-        import ray
-
-        return ray.util.get_node_ip_address()
-    except Exception:  # noqa: BLE001  (only a label: never fail a run for it)
-        return ""
 
 
 class _StopFile(threading.Event):

@@ -50,7 +50,7 @@ def place_of(event: RunStarted, followed: bool) -> Place:
 
 
 def where_text(place: Place | None, this_host: str | None = None) -> str:
-    """`this console · cpu`, `worker 2 · cuda:1`, `Ray 10.0.0.5 · cuda:0`, `pid 812 · gpu-box`."""
+    """`this console · cpu`, `worker 2 · cuda:1`, `Ray 3f2a1b4c (10.0.0.7) · cuda:0`, `pid 812 · gpu-box`."""
     if place is None:
         return ""
     device = f" · {place.device}" if place.device else ""
