@@ -43,10 +43,19 @@ def live_runs(logdir) -> list[tuple[Path, dict | None]]:
 
 
 def stop_writer(run_dir) -> str:
-    """Ask the process writing `run_dir` to stop it cleanly (SIGTERM: the run ends `stopped`,
-    resumable; a `--parallel` worker stops only its run, a serial `cifar-tui run` its queue).
-    Returns one sentence saying what was done, or why nothing was."""
+    """Ask the process writing `run_dir` to stop (SIGTERM: the run ends `stopped`, resumable; a
+    `--parallel` worker stops only its run, a serial `cifar-tui run` its whole queue). Returns one
+    sentence saying what was done, or why nothing was. One run alone: core.stoprequest."""
+    refusal = signal_writer(run_dir)
+    return refusal or f"asked {owner_text(lock_owner(run_dir))} to stop {Path(run_dir).name} after its current batch."
+
+
+def signal_writer(run_dir, whole: bool = False) -> str | None:
+    """SIGTERM to the process whose lock holds `run_dir` (`whole`: to the process whose queue it
+    trains, when it is a --parallel worker); None when sent, else why not (one sentence)."""
     owner = lock_owner(run_dir)
+    if whole and owner and owner.get("queue_pid"):
+        owner = {**owner, "pid": owner["queue_pid"]}
     if not is_locked(run_dir):
         return f"{run_dir} is not being written now; nothing to stop."
     if owner is None:
@@ -59,11 +68,18 @@ def stop_writer(run_dir) -> str:
         return f"{run_dir}: its writer, {owner_text(owner)}, is gone; nothing to stop."
     except PermissionError:
         return f"{run_dir} is written by {owner_text(owner)}, which this user may not stop."
-    return f"asked {owner_text(owner)} to stop {Path(run_dir).name} after its current batch."
+    return None
 
 
 def owner_text(owner: dict | None) -> str:
     return f"pid {owner['pid']} on {owner.get('host', '?')}" if owner else "its writer"
+
+
+def writer_text(owner: dict | None) -> str:
+    """The whole process that writes a run: its queue's, when a --parallel worker writes it."""
+    if owner and owner.get("queue_pid"):
+        return f"pid {owner['queue_pid']} on {owner.get('host', '?')} (its worker pid {owner['pid']} trains the run)"
+    return owner_text(owner)
 
 
 class Follower:

@@ -5,7 +5,7 @@ Keyword-only, so no caller depends on the order of the fields.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import RunConfig
 
@@ -25,10 +25,11 @@ class Job:
             object.__setattr__(self, "key", self.name)
 
 
-def queue_of(jobs, experiment: str, resume_dir: str | None = None) -> list[Job]:
-    """`run`'s queue: `jobs` (Jobs, or (run name, RunConfig) pairs) in `experiment`, keyed by their
-    place in the queue (names may repeat), each resuming `resume_dir` if given."""
-    return [Job(name=job.name, config=job.config, group=job.group, experiment=experiment,
-                resume_dir=resume_dir, key=str(i))
+def queue_of(jobs, experiment: str | None, resume_dir: str | None = None) -> list[Job]:
+    """`run`'s queue: `jobs` (Jobs, or (run name, RunConfig) pairs) keyed by their place in the
+    queue (names may repeat), in `experiment` and resuming `resume_dir` when given, else in each
+    Job's own (a study's jobs span experiments and run folders)."""
+    return [replace(job, experiment=experiment or job.experiment, resume_dir=resume_dir or job.resume_dir,
+                    key=str(i))
             for i, job in enumerate(job if isinstance(job, Job) else Job(name=job[0], config=job[1])
                                     for job in jobs)]

@@ -71,6 +71,14 @@ class JobQueue:
             self._jobs.clear()
             return dropped
 
+    def remove(self, key: str) -> Job | None:
+        """Take the job `key` off the queue before it starts (x on its row); None if it is not there."""
+        with self._lock:
+            job = next((j for j in self._jobs if j.key == key), None)
+            if job is not None:
+                self._jobs.remove(job)
+            return job
+
     def abandon(self) -> list[Job]:
         """The training thread ends early (an error): drop the rest; the next `put` starts anew."""
         with self._lock:

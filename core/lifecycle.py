@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from . import data as data_mod, trainer as loop
+from . import data as data_mod, stoprequest, trainer as loop
 from .advice import Advice
 from .config import RunConfig
 from .events import EpochDone, RunEnded, RunStarted
@@ -52,6 +52,8 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             path = Path(resume_dir)
             run_dir = str(path)
             lock = _lock_to_resume(path)  # held from the checks on: no other run writes the folder meanwhile
+            stoprequest.clear(path)  # a request left from an earlier writer must not stop this resume
+            stop = stoprequest.StopFlag(path, stop)
             config = keep_precision(load_run_config(path)[0], config)  # "auto" goes on as the run began
             state, first, changed_meta = _resume_state(path, config)
             done = first - 1
@@ -73,6 +75,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
                     "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
             path = new_run_dir(logdir or default_logdir(), experiment, run, folder)
             run_dir = str(path)
+            stop = stoprequest.StopFlag(path, stop)  # x on this run (a request file) stops it, not its queue
             state, first, rows = None, 1, []
             record = RunRecord(path, meta)
         emit = ProgressWriter(path, emit)  # progress.json: followers of the folder see the epoch advance
@@ -176,6 +179,7 @@ def _end(emit, record, run, status, done, run_dir, message, cause="", advice=Non
             record.finish(status, message, done, cause, advice)
         except OSError:
             pass
+        stoprequest.clear(run_dir)  # answered (or too late): gone before the lock is
         record.close()
     event = RunEnded(run, status, message, done, run_dir, cause, advice)
     emit(event)

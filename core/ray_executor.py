@@ -13,7 +13,7 @@ whose worker process or node was lost; the retry resumes the run from its last c
     cluster.close()
 
 Driver and tasks talk through the shared log dir only: `<logdir>/.ray/<study>/` holds the
-`stop` file the driver writes on stop (each task's trainer then stops within a batch:
+stop request (core.stoprequest) the driver writes on stop (each task's trainer then stops within a batch:
 records stopped, resumable) and, per job, the run folder its task writes (so that a retry
 resumes that folder and the driver follows it). When the retries run out, the driver writes
 the record's end: failed, cause `worker lost`, resumable by hand.
@@ -46,10 +46,11 @@ from .ray_nodes import check_nodes, checked, cpu_nodes, node_name, packed, task_
 from .ray_probe import PROBE_TIMEOUT_S, probe_storage
 from .ray_retries import alive_nodes, first_line, read_attempt, record_attempt, retry_line
 from .records import check_logdir, is_locked, take_lock, write_json
+from .stoprequest import StopFlag, request as stop_request
 
 POLL_S = 0.1              # how often the driver reads the running runs' folders
-STOP_POLL_S = 0.2         # how often a task looks for the stop file
-CONTROL = ".ray"          # <logdir>/.ray/<study>/: the driver's stop file and the jobs' run folders
+STOP_POLL_S = 0.2         # how often a task looks for the driver's stop request
+CONTROL = ".ray"          # <logdir>/.ray/<study>/: the driver's stop request and the jobs' run folders
 LOST = "worker lost"      # the cause of a run whose worker was lost more often than Ray retries
 
 
@@ -120,7 +121,7 @@ class RayExecutor(Executor):
             while running:
                 if stop.is_set() and not stopping:
                     stopping = True
-                    (control / "stop").touch()
+                    stop_request(control)
                 if hurry.is_set() and not hurrying:  # KeyboardInterrupt in each task: the epoch is abandoned
                     hurrying = True
                     for task in running:
@@ -134,7 +135,7 @@ class RayExecutor(Executor):
                         ended[task.job.key] = task.ended
         finally:  # an error here (e.g. in on_event) must not leave runs training: stop them cleanly
             if running:
-                (control / "stop").touch()
+                stop_request(control)
                 ray.wait([t.ref for t in running], num_returns=len(running), timeout=PROBE_TIMEOUT_S)
             shutil.rmtree(control, ignore_errors=True)
             held.close()
@@ -284,49 +285,27 @@ def _absolute(path: str) -> str:
 
 def _train_task(config: RunConfig, kwargs: dict, threads: int, control: str, key: str, data=None) -> RunEnded:
     """One run in a Ray worker. A retry (the last worker was lost) resumes the folder that the
-    lost attempt named; the stop file makes the trainer stop within a batch. `data`: the arrays
-    of its data set, from the object store (core.ray_data)."""
+    lost attempt named; the driver's stop request makes the trainer stop within a batch. `data`:
+    the arrays of its data set, from the object store (core.ray_data)."""
     import torch
 
     from .lifecycle import train
 
     torch.set_num_threads(threads)  # equal threads: the same numbers as a local run
-    marker, stop_file = Path(control, f"{key}.json"), Path(control, "stop")
+    marker = Path(control, f"{key}.json")
     earlier = _read_json(marker)
     resume_dir = kwargs["resume_dir"] or (earlier and earlier["run_dir"])
-    stop, over = _StopFile(stop_file), threading.Event()
-
-    def watch_stop_file():
-        while not over.wait(STOP_POLL_S):
-            if stop_file.exists():
-                stop.set()
-                return
+    # until its run has begun, every look reads the driver's request (a run stopped while queued or
+    # loading its data makes no folder); then one look per STOP_POLL_S (no file read per batch)
+    stop = StopFlag(control, every_s=0)
 
     def on_event(event):
         if isinstance(event, RunStarted):
-            stop.begun = True
+            stop.every_s = STOP_POLL_S
             record_attempt(control, key, event.first_epoch)
             if earlier is None:  # the folder exists and is locked
                 write_json(marker, {"run_dir": event.run_dir, "first_epoch": event.first_epoch})
 
-    threading.Thread(target=watch_stop_file, name="cifar-tui stop file", daemon=True).start()
-    try:
-        if stop_file.exists():
-            return RunEnded(kwargs["run"], "stopped", "stopped before the run began; nothing was recorded.")
-        return train(config, on_event, stop, **{**kwargs, "resume_dir": resume_dir, "dataset": dataset_of(data)})
-    finally:
-        over.set()  # the worker process is reused for other tasks: leave no thread behind
-
-
-class _StopFile(threading.Event):
-    """A task's stop flag. Until its run has begun, every look reads the driver's stop file itself
-    (the watcher thread's poll may lag): a run the driver stopped while it was still queued or
-    loading its data makes no folder. Then the watcher's poll sets it (no file read per batch)."""
-    def __init__(self, path: Path):
-        super().__init__()
-        self.path, self.begun = path, False
-
-    def is_set(self) -> bool:
-        if not self.begun and not super().is_set() and self.path.exists():
-            self.set()
-        return super().is_set()
+    if stop.is_set():
+        return RunEnded(kwargs["run"], "stopped", "stopped before the run began; nothing was recorded.")
+    return train(config, on_event, stop, **{**kwargs, "resume_dir": resume_dir, "dataset": dataset_of(data)})

@@ -6,6 +6,7 @@ Anything that reads history (the console, compare, resume) reads these files.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import socket
@@ -312,8 +313,12 @@ def take_lock(run_dir):
 def _name_writer(lock) -> None:
     """Write this process into the held lock file, so a follower can tell who writes the run and
     whether it is alive. Only a writer does: a resume that finds nothing to do leaves it as it was."""
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
+    parent = multiprocessing.parent_process()  # a worker process of a queue (--parallel): whose queue
+    if parent is not None and parent.pid:
+        owner["queue_pid"] = parent.pid
     lock.truncate(0)
-    lock.write(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}))
+    lock.write(json.dumps(owner))
     lock.flush()
 
 

@@ -103,9 +103,10 @@ def progress_problem(sample) -> str:
 
 
 def owner_problem(owner) -> str:
-    """.lock: {host, pid, since}; a pid of 0 or 1 (or below) would signal whole process groups."""
-    return _object(owner) or _fields(owner, {
-        "pid": (lambda v: _whole(v, 2), "a process id"), "host": TEXT, "since": TIME}, required=("pid",))
+    """.lock: {host, pid, since[, queue_pid]}; a pid of 0 or 1 (or below) would signal whole process groups."""
+    pid = (lambda v: _whole(v, 2), "a process id")
+    return _object(owner) or _fields(owner, {"pid": pid, "host": TEXT, "since": TIME, "queue_pid": pid},
+                                     required=("pid",))
 
 
 def row_epoch(row) -> int | None:
@@ -119,3 +120,29 @@ def row_epoch(row) -> int | None:
         return None
     row["epoch"] = int(epoch)
     return int(epoch)
+
+
+def _plan_problem(entry) -> str:
+    """One planned run of study.json: {name, group, seed, folder, config, by}."""
+    problem = _object(entry) or _fields(entry, {
+        "name": TEXT, "group": TEXT, "seed": WHOLE,
+        "folder": (lambda v: _text(v) and v not in ("", ".", "..") and "/" not in v and "\\" not in v,
+                   "a folder name"),
+        "config": (lambda v: isinstance(v, dict), "a table of settings"),
+        "by": (lambda v: v is None or isinstance(v, dict), "an object or null")},
+        required=("name", "group", "seed", "folder", "config"))
+    return problem or _settings_problem(entry["config"])
+
+
+def study_problem(study) -> str:
+    """study.json: {version, experiment, runs: [planned run, ...]}."""
+    problem = _object(study) or _fields(study, {
+        "version": WHOLE, "experiment": TEXT, "runs": (lambda v: isinstance(v, list), "a list of runs")},
+        required=("runs",))
+    if problem:
+        return problem
+    for n, entry in enumerate(study["runs"], 1):
+        if problem := _plan_problem(entry):
+            return (f"its run {n}'s {problem[4:]}" if problem.startswith("its ") else
+                    f"its run {n} {problem[3:]}" if problem.startswith("it has ") else f"its run {n}: {problem}")
+    return ""

@@ -6,6 +6,7 @@ import os
 import pty
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -19,8 +20,10 @@ import pytest
 from apphelp import craft_run, fill, log_text, make_app, ready, sync, wait_for
 from core.follow import Follower, live_runs
 from core.placement import Placement
-from core.records import STATUS, _name_writer, read_metrics, read_run, take_lock
+from core.records import STATUS, _name_writer, lock_owner, read_metrics, read_run, take_lock
 from core.resume import resume_problem
+from core.stoprequest import requested
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.dialogs import PastRunsScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.charts import MetricChart
@@ -31,17 +34,18 @@ ENV = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
 TINY = ("dataset=synthetic", "train_fraction=0.05", "batch_size=100", "device=cpu")
 
 
-def headless_run(logdir, epochs: int) -> tuple[subprocess.Popen, Path]:
-    """`cifar-tui run` of one tiny synthetic config in another process; returns once it trains."""
+def headless_run(logdir, epochs: int, *more: str) -> tuple[subprocess.Popen, Path]:
+    """`cifar-tui run` of one tiny synthetic config (`more`: further arguments, e.g. --seeds) in
+    another process; returns once it trains, with its first run's folder."""
     sets = [a for s in (*TINY, f"epochs={epochs}") for a in ("--set", s)]
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", *sets, "--logdir", str(logdir)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", *sets, *more, "--logdir", str(logdir)], cwd=ROOT,
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 600
     while not live_runs(logdir):
         assert proc.poll() is None, proc.stderr.read().decode()
         assert time.monotonic() < deadline, "the headless run did not start"
         time.sleep(0.05)
-    return proc, logdir / "custom" / "run"
+    return proc, live_runs(logdir)[0][0]
 
 
 async def attach(pilot, app):
@@ -82,29 +86,84 @@ async def test_the_console_attaches_to_a_headless_run_and_draws_its_epochs_as_th
 
 
 @sync
-async def test_x_on_a_followed_run_stops_its_writer_cleanly(tmp_path):
+async def test_x_stops_a_followed_run_only_its_process_trains_its_next_seed_and_X_stops_the_process(tmp_path):
+    """x on a run of a headless queue (two seeds): that run ends stopped, resumable, and the process
+    goes on to its next seed, which the console follows; X asks first (n: nothing happens), then
+    (y) stops the whole process."""
     logdir = tmp_path / "runs"
-    proc, run_dir = headless_run(logdir, epochs=200)
+    proc, first_dir = headless_run(logdir, 200, "--seeds", "2")
     app = make_app(tmp_path)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            view = await attach(pilot, app)
-            await wait_for(pilot, lambda: view.metrics, timeout=600)
+            first = await attach(pilot, app)
+            await wait_for(pilot, lambda: first.metrics, timeout=600)
             app.table.focus()
             await pilot.press("x")
-            await wait_for(pilot, lambda: view.status != "running", timeout=600)
-            assert f"Asked pid {proc.pid} on " in log_text(app)
-            assert view.status == "stopped" and view.label == "run", log_text(app)
-            assert "run: stopped after" in log_text(app)
+            await wait_for(pilot, lambda: first.status != "running", timeout=600)
+            assert (f"Stopping {first_dir.name} (another process, pid {proc.pid} on "
+                    f"{socket.gethostname()}); that process goes on with its queue.") in log_text(app)
+            assert first.status == "stopped", log_text(app)
+            await wait_for(pilot, lambda: len(app.views) == 2, timeout=600)  # its next seed, followed
+            second = list(app.views)[1]
+            await wait_for(pilot, lambda: second.metrics, timeout=600)  # trains
+            assert second.followed and second.status == "running" and proc.poll() is None
+            app.table.move_cursor(row=app.table.get_row_index(second.key))
+            await pilot.press("X")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert f"Stop the whole process pid {proc.pid} on " in app.screen.question
+            await pilot.press("n")
+            await wait_for(pilot, lambda: "Nothing stopped." in log_text(app))
+            assert second.status == "running" and proc.poll() is None
+            await pilot.press("X")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await wait_for(pilot, lambda: second.status != "running", timeout=600)
+            assert f"Stopping the whole process pid {proc.pid} on " in log_text(app)
+            assert second.status == "stopped", log_text(app)
     finally:
         try:
             proc.wait(timeout=300)  # it writes its record, then exits
         except subprocess.TimeoutExpired:
             proc.kill()
+    assert proc.wait() == 128 + signal.SIGTERM  # X: the whole process, by signal
+    for view in (first, second):
+        info = read_run(view.run_dir)
+        assert info.status == "stopped" and 1 <= len(info.metrics) < 200 and resume_problem(info) is None
+        assert not requested(info.path)  # the request was answered and removed
+    assert {Path(first.run_dir).name, Path(second.run_dir).name} == {"run-s4", "run-s5"}
+
+
+@sync
+async def test_X_on_a_run_of_a_followed_parallel_writer_stops_that_whole_process(tmp_path):
+    """The run's lock names its worker; X signals the process whose queue the worker trains, which
+    stops every worker (both seeds end stopped, resumable)."""
+    logdir = tmp_path / "runs"
+    proc, _ = headless_run(logdir, 200, "--seeds", "2", "--parallel", "2", "--devices", "cpu")
+    app = make_app(tmp_path)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, PastRunsScreen))
+            await pilot.press("o")  # follows whatever trains now; the writer's other run is followed as it starts
+            await wait_for(pilot, lambda: len(app.views) == 2 and all(v.metrics for v in app.views), timeout=600)
+            view = next(iter(app.views))
+            assert lock_owner(view.run_dir)["queue_pid"] == proc.pid != lock_owner(view.run_dir)["pid"]
+            app.table.focus()
+            app.table.move_cursor(row=app.table.get_row_index(view.key))
+            await pilot.press("X")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            assert f"Stop the whole process pid {proc.pid} on " in app.screen.question
+            await pilot.press("y")
+            await wait_for(pilot, lambda: all(v.status != "running" for v in app.views), timeout=600)
+            assert f"Stopping the whole process pid {proc.pid} on " in log_text(app)
+    finally:
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
     assert proc.wait() == 128 + signal.SIGTERM
-    info = read_run(run_dir)
-    assert info.status == "stopped" and 1 <= len(info.metrics) < 200
-    assert resume_problem(info) is None  # resumable
+    for view in app.views:
+        info = read_run(view.run_dir)
+        assert view.status == info.status == "stopped" and resume_problem(info) is None, info.message
 
 
 def dead_pid() -> int:
@@ -179,20 +238,33 @@ async def test_parallel_2_trains_two_runs_at_once_in_the_console(tmp_path):
 
 
 @sync
-async def test_x_stops_every_worker_of_a_parallel_console(tmp_path):
+async def test_x_stops_one_worker_of_a_parallel_console_and_X_stops_the_rest(tmp_path):
     app = make_app(tmp_path, placement=Placement(kind="processes", parallel=2, devices=("cpu",)))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: ready(app))
         await fill(pilot, app, epochs="100", train_fraction="0.05", batch_size="100", device="cpu")
         await pilot.press("a")
         await wait_for(pilot, lambda: len(app.views) == 2 and all(v.metrics for v in app.views), timeout=600)
+        one, other = app.views
+        app.table.focus()
+        app.table.move_cursor(row=app.table.get_row_index(one.key))
         await pilot.press("x")
+        await wait_for(pilot, lambda: one.status != "running", timeout=600)
+        assert f"Stopping {one.label} (a worker process; the others go on) at the end of this batch" in log_text(app)
+        assert one.status == "stopped" and other.status == "running", log_text(app)
+        done = len(other.metrics)
+        await wait_for(pilot, lambda: len(other.metrics) > done, timeout=600)  # the other worker trains on
+        await pilot.press("X")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "1 running run stops at the end of this batch; 0 queued runs will not start." in app.screen.question
+        await pilot.press("y")
         await wait_for(pilot, lambda: not app.running, timeout=600)
-        assert "Stopping every running run at the end of this batch" in log_text(app)
+        assert ("Stopping the whole study here: 1 running run stops at the end of this batch; "
+                "0 queued runs will not start.") in log_text(app)
         for view in app.views:
             info = read_run(view.run_dir)
             assert view.status == info.status == "stopped", log_text(app)
-            assert 1 <= len(info.metrics) < 100 and resume_problem(info) is None
+            assert 1 <= len(info.metrics) < 100 and resume_problem(info) is None and not requested(info.path)
 
 
 # quick-demo (the console's first preset) on a twentieth of its training images, in batches of 100:

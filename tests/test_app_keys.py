@@ -23,7 +23,9 @@ from core.lifecycle import train
 from core.placement import Placement
 from core.records import STATUS, _name_writer, read_metrics, read_run, take_lock, write_json, write_status
 from core.resume import resume_problem
+from core.stoprequest import requested
 from tui.screens.compare import CompareScreen
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.dialogs import PastRunsScreen
 from tui.screens.main import MainScreen
 
@@ -265,7 +267,7 @@ class Refused:
 
 @pytest.mark.parametrize("case", ["another host", "no permission", "no writer named"])
 @sync
-async def test_x_on_a_followed_run_it_cannot_stop_says_where_to_stop_it(tmp_path, monkeypatch, case):
+async def test_X_on_a_followed_run_it_cannot_signal_says_where_to_stop_it_and_x_still_asks_for_its_run(tmp_path, monkeypatch, case):
     logdir = tmp_path / "runs"
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # a live pid not ours
     owner = {"another host": {"host": "gpu-box-7", "pid": other.pid, "since": 0},
@@ -281,7 +283,9 @@ async def test_x_on_a_followed_run_it_cannot_stop_says_where_to_stop_it(tmp_path
             await pilot.press("o")  # follow it
             await wait_for(pilot, lambda: len(app.views) == 1)
             (view,) = app.views
-            await pilot.press("t", "x")
+            await pilot.press("t", "X")  # the whole process: a signal, which only its own host may send
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
             expected = {
                 "another host": f"{path} is written by pid {other.pid} on gpu-box-7; stop it on that machine.",
                 "no permission": f"{path} is written by pid {other.pid} on {socket.gethostname()}, "
@@ -291,6 +295,12 @@ async def test_x_on_a_followed_run_it_cannot_stop_says_where_to_stop_it(tmp_path
             }[case]
             await wait_for(pilot, lambda: expected[0].upper() + expected[1:] in log_text(app))
             assert view.status == "running" and view.followed  # nothing changed here
+            assert not requested(path)
+            await pilot.press("x")  # that run only: a request in its folder, which a writer anywhere reads
+            writer = "its writer" if owner is None else f"pid {other.pid} on {owner['host']}"
+            await wait_for(pilot, lambda: f"Stopping theirs (another process, {writer}); that process goes on "
+                                          "with its queue." in log_text(app))
+            assert requested(path)
         assert refused.tried == ([(other.pid, signal.SIGTERM)] if case == "no permission" else [])
         assert other.poll() is None  # the process was not signalled
         assert not (path / STATUS).exists()

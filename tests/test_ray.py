@@ -367,7 +367,8 @@ def test_console_ray_flags_are_checked_before_the_console_opens(capsys, tmp_path
 
 
 def test_x_then_q_in_a_ray_console_stop_its_ray_runs_cleanly(cluster, tmp_path):
-    """`cifar-tui --ray`: x stops every run of the round within a batch and the console stays up;
+    """`cifar-tui --ray`: x stops the selected run of the round within a batch, X (y) the others,
+    and the console stays up;
     q with a run training stops it and quits. Each record ends `stopped`, resumable."""
     from apphelp import fill, log_text, make_app, ready, sync, wait_for
     from core.follow import live_runs
@@ -381,9 +382,16 @@ def test_x_then_q_in_a_ray_console_stop_its_ray_runs_cleanly(cluster, tmp_path):
             await fill(pilot, app, epochs="100", train_fraction="0.05", batch_size="100", device="cpu")
             await pilot.press("a")  # quick-demo: two Ray tasks
             await wait_for(pilot, lambda: len(app.views) == 2 and all(v.metrics for v in app.views), timeout=240)
-            await pilot.press("x")
+            one, other = app.views
+            app.table.focus()
+            app.table.move_cursor(row=app.table.get_row_index(one.key))
+            await pilot.press("x")  # that task's run only (a stop request in its folder)
+            await wait_for(pilot, lambda: one.status != "running", timeout=240)
+            assert f"Stopping {one.label} (a Ray task; the others go on)" in log_text(app)
+            assert (one.status, other.status) == ("stopped", "running"), log_text(app)
+            await pilot.press("X", "y")  # the rest
             await wait_for(pilot, lambda: not app.running, timeout=240)
-            assert "Stopping every running run at the end of this batch" in log_text(app)
+            assert "Stopping the whole study here: 1 running run stops" in log_text(app)
             assert [v.status for v in app.views] == ["stopped", "stopped"], log_text(app)
             await pilot.press("s")  # the console is still up: another run, then q while it trains
             await wait_for(pilot, lambda: len(app.views) == 3 and list(app.views)[2].metrics, timeout=240)
@@ -404,6 +412,7 @@ def test_a_run_stopped_while_it_loads_its_data_leaves_no_folder(tmp_path, monkey
     (the task was queued, or loading its data): nothing is recorded. The task's own code, here."""
     from core import data as data_mod
     from core.ray_executor import _train_task
+    from core.stoprequest import request
 
     control = tmp_path / "logs" / ".ray" / "study"
     control.mkdir(parents=True)
@@ -411,11 +420,11 @@ def test_a_run_stopped_while_it_loads_its_data_leaves_no_folder(tmp_path, monkey
 
     def load_then_stop(self, *args, **kw):
         loaded = load(self, *args, **kw)
-        (control / "stop").touch()  # the driver stops the queue now
+        request(control)  # the driver stops the queue now
         return loaded
 
     monkeypatch.setattr(data_mod.SharedData, "load", load_then_stop)
-    monkeypatch.setattr("core.ray_executor.STOP_POLL_S", 600.0)  # the watcher's poll lags as far as it likes
+    monkeypatch.setattr("core.ray_executor.STOP_POLL_S", 600.0)  # the flag's look, once begun, lags as far as it likes
     kwargs = {**ThreadExecutor(str(tmp_path / "logs")).train_kwargs(Job(key="0", name="a-s6", config=tiny(), experiment="exp")),
               "logdir": str(tmp_path / "logs")}
     ended = _train_task(tiny(), kwargs, 1, str(control), "0")

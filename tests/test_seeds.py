@@ -95,7 +95,7 @@ def test_bad_preset_seeds(tmp_path, value, expected):
     (["quick-demo", "--seeds", "a,b"], "--seeds: 'a' is not a seed"),
     (["quick-demo", "--seeds", "4,5,4"], "--seeds: seed 4 is listed twice"),
     (["--set", "epochs=1", "--seeds", "2,2"], "--seeds: seed 2 is listed twice"),
-    (["--resume", "RUN", "--seeds", "3"], "--seeds starts new runs and --resume carries on one run folder"),
+    (["--resume", "RUN", "--seeds", "3"], "--seeds starts new runs and --resume carries on what was planned"),
     (["PRESET"], "seeds: 'five' is not allowed"),
 ])
 def test_bad_seeds_on_the_command_line_exit_2_and_write_nothing(tmp_path, capsys, counted_loads, args, expected):
@@ -147,7 +147,7 @@ def three_seeds(tmp_path_factory):
 def test_each_seed_is_its_own_record_naming_its_group(three_seeds):
     logdir, loads = three_seeds
     folder = logdir / "quick-demo"
-    names = sorted(p.name for p in folder.iterdir())
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir())  # beside them: study.json
     assert names == [f"{run}-s{seed}" for run in ("augmentation+normalization", "baseline") for seed in (4, 5, 6)]
     assert len(list_runs(logdir)) == 6 and loads == 1  # six runs, one load of the data
     for name in names:

@@ -31,12 +31,14 @@ from core.jobqueue import JobQueue
 from core.presets import load_all
 from core.records import RecordError, list_runs, read_run
 from core.resume import resumable_runs, resume_config, resume_problem
+from tui import studyresume
 from tui.following import FollowFound, Following
 from tui.manyruns import ManyRuns
 from tui.headless import ended_text
 from tui.messages import TrainerEvent
 from tui.recipes import Recipe, again, plan, trained
 from tui.runview import RunView, Views
+from tui.stopping import Stopping
 from tui.screens.compare import CompareScreen
 from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
 from tui.screens.help import HelpScreen, key_rows
@@ -63,6 +65,7 @@ class CifarApp(App):
         Binding("s", "start", "Start"),
         Binding("a", "start_all", "Start all"),
         Binding("x", "stop", "Stop"),
+        Binding("X", "stop_all", "Stop all", show=False),
         Binding("c", "compare", "Compare"),
         Binding("w", "report", "Report", show=False),
         Binding("r", "resume", "Resume", show=False),
@@ -91,14 +94,17 @@ class CifarApp(App):
          "baseline+lr0.01); while a run trains it is queued"),
         ("start_all", "Start all runs of the preset", "start every run of the preset, with the form's edits "
          "(each named after them, as s names a run; queued behind a run in progress)"),
-        ("stop", "Stop", "stop the running run within one batch (finished epochs are kept); "
-         "again: clear the queue too"),
+        ("stop", "Stop", "stop the selected run within one batch, wherever it trains (finished epochs are kept; "
+         "its writer goes on with its queue); on a queued run: take it off the queue; again: clear the queue too"),
+        ("stop_all", "Stop all", "after a y/n question: stop the selected followed run's whole process, "
+         "else everything this console trains (the queue too)"),
         ("compare", "Compare runs", "the runs on screen side by side: sort, pick the charts' runs, "
          "see where test loss starts rising"),
         ("report", "Write report", "the report of the runs on screen: report.html with the figures, verdicts, "
          "settings and environment, report.md, figures/ and CSVs, in reports/EXPERIMENT"),
-        ("resume", "Resume run", "carry on the table's stopped/interrupted/failed run, queued if one trains "
-         "(no run there: choose one under the log dir)"),
+        ("resume", "Resume run", "carry on the table's stopped/interrupted/failed run, queued if one trains; "
+         "on another row, finish its experiment's study (resume the rest, start the runs that never began); "
+         "no run there: choose one under the log dir"),
         ("preset(1)", "Next preset", "choose the next preset"),
         ("preset(-1)", "Previous preset", "choose the previous preset"),
         ("toggle_smoothing", "Toggle smoothing", "smooth the curves (TensorBoard's EMA, weight 0.6)"),
@@ -132,6 +138,7 @@ class CifarApp(App):
         self.on_hangup = on_hangup  # keep: a hung-up console trains its queue to the end; stop: stops it
         self.following = Following(self)
         self.many = ManyRuns(self)  # filter, grouping, folding, the queue and full-screen chart screens
+        self.stopping = Stopping(self)  # what x and X stop
         self.clock = clock
         base = RunConfig(data_dir=data_dir) if data_dir else None
         self.presets, self.preset_errors = load_all(base)
@@ -281,6 +288,8 @@ class CifarApp(App):
                               folder=view.folder))
         if done:
             self.log_line(f"Trained already, not queued again: {escape(', '.join(done))}.")
+        if (queued := studyresume.record(self, experiment, queued)) is None:  # into study.json
+            return
         self._relabel()
         self._enqueue(queued)
 
@@ -309,37 +318,14 @@ class CifarApp(App):
 
     @property
     def placed(self) -> bool:
-        """Runs train elsewhere (worker processes, Ray tasks), not in the console's thread: x stops
-        every run of the round."""
+        """Runs train elsewhere (worker processes, Ray tasks), not in the console's thread."""
         return not self.executor.here
 
     def action_stop(self) -> None:
-        key = self.table.selected_key
-        if self.following.follows(key):  # another process trains it: ask that one
-            self.log_line(escape(capitalised(self.following.stop(key))))
-            return
-        job, stop = self.queue.training()
-        if not self.running or job is None:
-            self.log_line("Nothing is running here; to stop a run followed live, select its row (t, ↑↓), then x."
-                          if self.following.followers else "Nothing is running.")
-            return
-        label = escape(self.views.get(job.key).label)
-        stopping = stop.is_set()
-        stop.set()
-        if self._stop_pressed:  # the second x: nothing more is to run
-            dropped = self._clear_queue()
-            what = (f"cleared the queue ({dropped} run{'s' * (dropped != 1)} not started)" if dropped
-                    else "nothing else was queued")
-            self.log_line(f"{what[0].upper()}{what[1:]}." if stopping else
-                          f"Stopping {label} at the end of this batch; {what}.")
-            return
-        self._stop_pressed = True
-        if self.placed:
-            label = "every running run"
-        waiting = len(self.queue.pending())
-        more = (f" {waiting} run{'s' * (waiting > 1)} still queued: x again clears the queue too."
-                if waiting else "")
-        self.log_line(f"Stopping {label} at the end of this batch…{more}")
+        self.stopping.one(self.table.selected_key)
+
+    def action_stop_all(self) -> None:
+        self.stopping.ask_all(self.table.selected_key)
 
     def _clear_queue(self) -> int:
         """Drop the runs not started yet (rows too); how many."""
@@ -421,6 +407,8 @@ class CifarApp(App):
         if view is None:
             self._pick_resumable()
             return
+        if studyresume.finish_row(self, view):  # not a run to resume: its study, when there is more to do
+            return
         if view.status in ("queued", "running"):
             self._refuse(f"{view.label} is {view.status}; it cannot be resumed.")
             return
@@ -432,7 +420,8 @@ class CifarApp(App):
     def _pick_resumable(self) -> None:
         runs = resumable_runs(self.logdir)
         if not runs:
-            self.log_line("No run under the log dir can be resumed (none was stopped, killed or failed).")
+            if not studyresume.finish(self, Path(self.logdir, self._experiment())):  # the preset's study
+                self.log_line("No run under the log dir can be resumed (none was stopped, killed or failed).")
             return
 
         def chosen(paths: list | None) -> None:
@@ -806,8 +795,6 @@ def for_console(ended: RunEnded) -> str:
     return ended.advice.say(CONSOLE_WORDS) if ended.advice is not None else ended.message
 
 
-def capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
 
 
 def detach_terminal() -> int:

@@ -15,6 +15,7 @@ from core.config import ConfigError, RunConfig, make_config, parse_assignment
 from core.placement import RAY, add_options, console_usage, from_args, whole
 from core.presets import PresetError
 from core.records import RecordError, check_logdir, default_logdir, safe_name
+from tui.studycli import finishing, planned
 
 
 class UsageError(Exception):
@@ -58,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting, e.g. --set lr=0.01 (repeatable)")
     run.add_argument("--experiment", default=None, help="experiment folder name (default: the preset's name, or 'custom')")
     run.add_argument("--name", default=None, help="run name when running one config (default: 'run')")
-    run.add_argument("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run from its last finished epoch")
+    run.add_argument("--resume", action="append", default=[], metavar="RUN_DIR | EXPERIMENT_DIR",
+                     help="continue a stopped, failed or interrupted run from its last finished epoch; for an "
+                          "experiment folder, finish its study: resume every such run and start every planned run "
+                          "that never began (repeatable)")
     run.add_argument("--seeds", default=None, metavar="N | S,S,...",
                      help="repeat every run over N seeds from its seed upward, or over the seeds listed "
                           "(default: the preset's seeds, else one); each seed is its own run folder, RUN-sSEED")
@@ -85,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--equivalence", default=None, metavar="POINTS",
                          help="test whether each run is equivalent to the reference within ±POINTS of test "
                               "accuracy (two one-sided tests; default: the preset's equivalence, if any)")
+    status = sub.add_parser("status", help="where a study stands: each planned run finished, running (where), stopped, failed or never started",
+                            description="One table per study: every run and seed its experiment planned (study.json), "
+                                        "its state (finished, running and where, queued, stopped, failed, interrupted, "
+                                        "diverged, never started) and epochs, then the totals. No argument: every "
+                                        "experiment under the log dir.")
+    status.add_argument("targets", nargs="*", metavar="EXPERIMENT", help="an experiment name or folder")
+    status.add_argument("--logdir", default=argparse.SUPPRESS, help="where the runs are (default: $CIFAR_TUI_LOGDIR or ./runs)")
     report = sub.add_parser("report", help="write a study's report: figures, verdicts, settings, environment",
                             description="Write one folder for a finished study: report.html (one self-contained "
                                         "file, figures inline), report.md, figures/ (SVG and PNG) and the CSVs "
@@ -161,24 +172,27 @@ def cmd_run(args) -> int:
     placement = from_args(args)
     options = {"logdir": logdir, "placement": placement, "data_url": args.data_url, "data_md5": args.data_md5}
     if args.resume:
-        config, experiment, name = _resumed(args)
-        return run_queue([(name, config)], experiment=experiment, resume_dir=args.resume, **options)
+        jobs, home = _resumed(args, logdir)
+        with finishing():
+            return run_queue(jobs, experiment=None, **{**options, "logdir": home}) if jobs else 0
     experiment, jobs = _jobs(args)
     if placement.kind != RAY:  # Ray checks the log dir as every node sees it, leaving nothing behind
         check_logdir(logdir)
-    return run_queue(jobs, experiment=experiment, **options)
+    with planned(logdir, experiment, jobs) as jobs:  # study.json; taken back if none of them begins
+        return run_queue(jobs, experiment=experiment, **options)
 
 
-def _resumed(args) -> tuple:
-    """(config, experiment, run name) of `run --resume RUN_DIR`, its options checked."""
-    from core.resume import resume_config
+def _resumed(args, logdir: str) -> tuple[list, str]:
+    """The jobs of `run --resume TARGET...` (run folders resumed, experiments' studies finished)
+    and the log dir new runs go to, the options checked."""
+    from tui.studycli import resume_queue
 
     if args.preset or args.run:
-        raise UsageError("--resume continues one run folder; give no preset or --run with it.")
+        raise UsageError("--resume continues run folders and finishes studies; give no preset or --run with it.")
     if args.seeds is not None:
-        raise UsageError("--seeds starts new runs and --resume carries on one run folder; "
-                         "use one or the other (resume each seed's folder on its own).")
-    return resume_config(args.resume, _overrides(args))
+        raise UsageError("--seeds starts new runs and --resume carries on what was planned; "
+                         "use one or the other.")
+    return resume_queue(args.resume, logdir, _overrides(args))
 
 
 def _points(text, option: str) -> float | None:
@@ -215,6 +229,12 @@ def cmd_report(args) -> int:
         return report_command(args.targets, args.logdir or default_logdir(), args.out)
     except CompareError as e:
         raise UsageError(str(e)) from None
+
+
+def cmd_status(args) -> int:
+    from tui.studycli import status_command
+
+    return status_command(args.targets, args.logdir or default_logdir())
 
 
 def cmd_bench(args) -> int:
@@ -269,6 +289,7 @@ def cmd_console(args) -> int:
 
 
 COMMANDS = {"presets": cmd_presets, "run": cmd_run, "compare": cmd_compare, "report": cmd_report, "bench": cmd_bench,
+            "status": cmd_status,
             None: cmd_console}
 
 

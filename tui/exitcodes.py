@@ -1,7 +1,8 @@
 """`cifar-tui run`'s exit code, one table for every placement (this process, `--parallel`, `--ray`).
 
-0 every run finished (none failed, diverged or was refused); 1 a run failed or diverged; 2 bad usage,
-which includes a resume target the trainer refused (busy, damaged, inconsistent: nothing
+0 every run finished (none failed, diverged or was refused; a run stopped alone by a
+console's stop request, core.stoprequest, counts as done: its writer's queue went on);
+1 a run failed or diverged; 2 bad usage, which includes a resume target the trainer refused (busy, damaged, inconsistent: nothing
 changed); 128 + N when the command was stopped by signal N. The first that applies wins, in
 the order signal, refused, failed.
 """

@@ -16,7 +16,7 @@ from rich.markup import escape
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from core.follow import Follower, FollowError, live_runs, owner_text, stop_writer
+from core.follow import Follower, FollowError, live_runs, owner_text
 from core.records import RecordError, lock_owner, read_run
 from tui.messages import TrainerEvent
 
@@ -140,7 +140,3 @@ class Following:
                 continue
             for event in events:
                 self.app.post_message(TrainerEvent(key, event))
-
-    def stop(self, key: str) -> str:
-        """x on a followed run: ask its writer to stop it (this host), or say where to."""
-        return stop_writer(self.followers[key].path)

@@ -5,7 +5,8 @@ SIGINT, SIGTERM and SIGHUP stop every run in training: the current batch
 ends, the finished epochs and their checkpoint stay on disk, the logs are
 closed, and the process exits 128 + the first signal's number (after waiting for
 its workers, if any). A second signal abandons the epochs at once (e.g. during a
-long evaluation); finished epochs are still kept.
+long evaluation); finished epochs are still kept. A console's `x` on one run (a stop
+request in its folder) ends that run `stopped` and the queue goes on.
 """
 from __future__ import annotations
 
@@ -126,7 +127,7 @@ def stop_on_signals(queue: JobQueue, here: bool = True):
             signal.signal(s, h)
 
 
-def run_queue(jobs, *, logdir: str, experiment: str, placement: Placement = Placement(), data_url=None,
+def run_queue(jobs, *, logdir: str, experiment: str | None, placement: Placement = Placement(), data_url=None,
               data_md5=None, resume_dir=None, console: Console | None = None) -> int:
     """Run jobs (core.job.Job, or (run name, RunConfig) pairs) where `placement` says (default: in
     turn, here, sharing one loaded copy of the data set); returns the process exit code
@@ -137,7 +138,8 @@ def run_queue(jobs, *, logdir: str, experiment: str, placement: Placement = Plac
     ended: dict = {}
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TimeRemainingColumn())
-    with make_executor(placement, logdir, data_url, data_md5, queue.pending(), resume_dir) as executor, \
+    resumed = resume_dir or next((job.resume_dir for job in queue.pending() if job.resume_dir), None)  # Ray checks it
+    with make_executor(placement, logdir, data_url, data_md5, queue.pending(), resumed) as executor, \
             stop_on_signals(queue, executor.here) as caught, \
             Progress(*columns, console=console, transient=True) as progress:
         printers = {job.key: _Printer(console, progress) for job in queue.pending()}
