@@ -49,7 +49,7 @@ def test_rows_list_running_then_queued_then_planned_with_progress_and_time_left(
     out = rows(views, [queued], elapsed, [plan])
     assert [(r.label, r.state, r.where) for r in out] == [
         ("a", "running", "worker 1 · cpu"), ("b", "running", "worker 2 · cpu"),
-        ("f (live)", "running", "pid 7 · h · cpu"), ("q", "queued", "queued here"), ("sgd", "planned", "not started")]
+        ("f (live)", "running", "pid 7 · h · cpu"), ("q", "queued", "queued here"), ("sgd", "planned", "never started")]
     a, b, f, q, p = out
     assert a.left == 75.0 and a.epoch == 3 and a.done == 0.25
     assert b.left == 20.0 and f.left == 30.0

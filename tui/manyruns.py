@@ -6,16 +6,24 @@ events); the logic is in plain modules (tui.runfilter, tui.tableshape, tui.queue
 """
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from rich.markup import escape
 from rich.text import Text
+from textual.worker import get_current_worker
 
+from core import study
 from core.events import BatchProgress, RunEnded, RunStarted
-from tui.queuerows import HERE, lanes, place_of, rows, study_left, summary
+from core.records import lock_owner, safe_name
+from tui.queuerows import HERE, from_study, lanes, place_of, rows, study_left, summary
 from tui.runfilter import RunFilter, parse
 from tui.screens.chart import ChartScreen
 from tui.screens.filter import FilterScreen
 from tui.screens.queue import QueueScreen
 from tui.tableshape import arrange, next_grouping
+
+STUDY_S = 2.0  # how often the queue screen rereads the studies on screen
 
 
 class ManyRuns:
@@ -25,6 +33,7 @@ class ManyRuns:
         self.group_by: str | None = None
         self.fold = False
         self._hinted = False  # the log has said once that u shows every running run
+        self._studies: tuple[list, list] = ([], [])  # (runs of the studies on screen, why a study.json is unread)
 
     # ---- what the table and the charts show ------------------------------------
     def shown(self, view) -> bool:
@@ -103,7 +112,31 @@ class ManyRuns:
 
     # ---- screens -------------------------------------------------------------------
     def open_queue(self) -> None:
-        self.app.push_screen(QueueScreen(self.queue_state, self.select))
+        screen = QueueScreen(self.queue_state, self.select)
+        self.app.push_screen(screen)
+        self.app.run_worker(lambda: self._read_studies(screen), thread=True, exclusive=True, exit_on_error=False,
+                            group="studies", description="reading study.json")
+
+    def _read_studies(self, screen) -> None:
+        """Worker thread, while the queue screen is open: the studies of the experiments on screen
+        (core.study: study.json and the run folders), every STUDY_S; file I/O stays off the UI."""
+        worker = get_current_worker()
+        while not worker.is_cancelled and screen in self.app.screen_stack:
+            views = list(self.app.views)
+            folders = {Path(v.run_dir).parent if v.run_dir else Path(self.app.logdir, safe_name(v.experiment))
+                       for v in views}
+            shown = {v.run_dir for v in views if v.run_dir}
+            prefix = len({v.experiment for v in views}) > 1
+            planned, damaged = [], []
+            for folder in sorted(folders):
+                try:
+                    found, _ = study.rows(folder)
+                except study.StudyError as e:
+                    damaged.append(str(e))
+                    continue
+                planned += from_study(found, shown, lock_owner, f"{folder.name}/" if prefix else "")
+            self._studies = planned, damaged
+            time.sleep(STUDY_S)
 
     def select(self, key: str) -> None:
         """The queue screen's highlighted run becomes the table's selected one (x, r act on it)."""
@@ -116,9 +149,11 @@ class ManyRuns:
         now = app.clock()
         views = list(app.views)
         elapsed = {key: now - timing[2] for key, timing in app._timing.items()}
-        queue = rows(views, [job.key for job in app.queue.pending()], elapsed)
+        planned, damaged = self._studies
+        queue = rows(views, [job.key for job in app.queue.pending()], elapsed, planned)
         finished = sum(v.status == "finished" for v in views)
-        return queue, summary(self._lanes(queue), finished)
+        never = sum(r.state == "planned" for r in queue)
+        return queue, "\n".join([summary(self._lanes(queue), finished, never)] + damaged)
 
     def _lanes(self, queue) -> list:
         app = self.app

@@ -16,6 +16,7 @@ Plain Python over RunView (no Textual), so the tests drive it directly.
 """
 from __future__ import annotations
 
+import os
 import socket
 from dataclasses import dataclass
 from statistics import fmean
@@ -88,12 +89,40 @@ class QueueRow:
 
 @dataclass(frozen=True)
 class Planned:
-    """A run the study's manifest plans and nobody has started (or a followed writer will)."""
+    """A run of a study (its study.json) that no row on screen stands for: queued in another
+    process, never started, or trained by a process this console does not follow."""
     key: str
     label: str
     config: dict
-    lane: str = ""         # the followed writer that will train it ("" : nobody yet)
+    lane: str = ""         # the process that will train it, or trains it ("": nobody yet)
     epochs_done: int = 0
+    state: str = "planned"  # planned (never started) | queued (another process's queue) | running
+    where: str = "never started"
+
+
+def from_study(study_rows, shown: set[str], owner_of, prefix: str = "") -> list[Planned]:
+    """The rows of one study (core.study.rows) the queue view adds to the runs on screen: runs
+    another process has queued or trains unfollowed (in its lane), and runs never started.
+    `shown`: run folders on screen; `owner_of(path)`: a run folder's writer (core.records.lock_owner).
+    This console's own queued runs are on screen already (core.study says `never started` for them)."""
+    me = (socket.gethostname(), os.getpid())
+    out = []
+    for row in study_rows:
+        by = (row.planned.by or {}) if row.planned is not None else {}
+        if (row.path is not None and str(row.path) in shown) or (by.get("host"), by.get("pid")) == me:
+            continue
+        key = f"study:{row.path or row.name}"
+        name = row.path.name if row.path is not None else row.planned.folder if row.planned is not None else row.name
+        config = row.planned.config if row.planned is not None else (row.info.config if row.info else {})
+        if row.state == "queued":
+            lane = f"pid {by.get('pid')} on {_host(by.get('host', ''))}"
+            out.append(Planned(key, prefix + name, config, lane, 0, "queued", f"queued in {lane}"))
+        elif row.state == "never started":
+            out.append(Planned(key, prefix + name, config))
+        elif row.state == "running" and (owner := owner_of(row.path)):
+            lane = f"pid {owner.get('pid')} on {_host(owner.get('host', ''))}"
+            out.append(Planned(key, prefix + name, config, lane, row.done, "running", f"{lane} (o follows it)"))
+    return out
 
 
 def image_seconds(views) -> dict[str, float]:
@@ -133,10 +162,10 @@ def rows(views, pending: list[str], epoch_elapsed: dict[str, float], planned: li
                                 epoch_s=estimate(view.config, 1, rates), trained=view.time))
     for plan in planned:
         epochs = int(plan.config.get("epochs", 0) or 0)
-        out.append(QueueRow(plan.key, plan.label, "planned", plan.lane or "not started", plan.lane,
+        out.append(QueueRow(plan.key, plan.label, plan.state, plan.where, plan.lane,
                             plan.epochs_done / epochs if epochs else 0.0, plan.epochs_done, epochs,
                             estimate(plan.config, epochs - plan.epochs_done, rates),
-                            epoch_s=estimate(plan.config, 1, rates)))
+                            epoch_s=estimate(plan.config, 1, rates), kind="process" * (plan.state == "running")))
     place_rank = {"here": 0, "worker": 1, "ray": 2, "process": 3}
     return sorted(out, key=lambda r: (ORDER[r.state], place_rank.get(r.kind, 4), order.get(r.key, 0)))
 
@@ -186,10 +215,12 @@ def study_left(all_lanes: list[Lane]) -> float | None:
     return max((lane.left for lane in all_lanes if lane.left is not None), default=None)
 
 
-def summary(all_lanes: list[Lane], finished: int = 0) -> str:
-    """One line: the study's time left and each lane's share; `finished`: runs done on screen."""
+def summary(all_lanes: list[Lane], finished: int = 0, never: int = 0) -> str:
+    """One line: the study's time left and each lane's share; `finished`: runs done on screen,
+    `never`: planned runs nobody has started (not in the time left)."""
+    unstarted = f" · {never} never started (not counted; r finishes the study)" if never else ""
     if not all_lanes:
-        return f"Nothing runs or waits{f' ({finished} finished)' if finished else ''}."
+        return f"Nothing runs or waits{f' ({finished} finished)' if finished else ''}{unstarted}."
     left = study_left(all_lanes)
     untimed = sum(lane.untimed for lane in all_lanes)
     total = "not known yet (no epoch timed)" if left is None else \
@@ -198,7 +229,7 @@ def summary(all_lanes: list[Lane], finished: int = 0) -> str:
              + (f", {lane.width} at a time" if lane.width > 1 else "")
              + ("" if lane.left is None else f", {_duration(lane.left)}") for lane in all_lanes]
     done = f" · {finished} finished" if finished else ""
-    return f"Study time left {total}{done} — " + "; ".join(parts)
+    return f"Study time left {total}{done} — " + "; ".join(parts) + unstarted
 
 
 def _duration(seconds: float) -> str:
