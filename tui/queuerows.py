@@ -218,7 +218,7 @@ def study_left(all_lanes: list[Lane]) -> float | None:
 def summary(all_lanes: list[Lane], finished: int = 0, never: int = 0) -> str:
     """One line: the study's time left and each lane's share; `finished`: runs done on screen,
     `never`: planned runs nobody has started (not in the time left)."""
-    unstarted = f" · {never} never started (not counted; r finishes the study)" if never else ""
+    unstarted = f" · {never} never started (not counted; r on one of its runs finishes the study)" if never else ""
     if not all_lanes:
         return f"Nothing runs or waits{f' ({finished} finished)' if finished else ''}{unstarted}."
     left = study_left(all_lanes)
