@@ -51,14 +51,11 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
         if resume_dir is not None:  # check the run folder before a possibly long data load
             path = Path(resume_dir)
             run_dir = str(path)
-            lock = _lock_to_resume(path)  # held from the checks on: no other run writes the folder meanwhile
-            stoprequest.clear(path)  # a request left from an earlier writer must not stop this resume
+            lock, config, state, first, changed_meta = take_resume(path, config)
             stop = stoprequest.StopFlag(path, stop)
-            config = keep_precision(load_run_config(path)[0], config)  # "auto" goes on as the run began
-            state, first, changed_meta = _resume_state(path, config)
             done = first - 1
             if first > config.epochs:
-                return _already_finished(emit, path, run, first - 1)
+                return already_finished(emit, path, run, first - 1)
         config = resolve_precision(config, device)  # once per run; config.json records the result
         if dataset is None:
             dataset = (data or data_mod.SharedData(data_url, data_md5)).load(config, device)
@@ -70,9 +67,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             rows = state["metrics"] if state else []
             record = RunRecord(path, changed_meta, resume_from=first, rows=rows, lock=lock)
         else:
-            meta = {"experiment": experiment, "run": run, "group": group or run, "config": config.to_dict(),
-                    "device": str(device), "started": time.time(), "torch": torch.__version__, **_versions(),
-                    "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
+            meta = run_meta(config, device, dataset, experiment, run, group)
             path = new_run_dir(logdir or default_logdir(), experiment, run, folder)
             run_dir = str(path)
             stop = stoprequest.StopFlag(path, stop)  # x on this run (a request file) stops it, not its queue
@@ -88,15 +83,13 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
         for epoch in range(first, config.epochs + 1):
             row = loop.run_epoch(r, epoch, emit, stop, run)
             if not all(math.isfinite(v) for v in row.values()):
-                return _end(emit, record, run, "diverged", done, run_dir,
-                            f"diverged at epoch {epoch}: the loss became NaN or infinite; "
-                            "lower the learning rate (lr).")
+                return _end(emit, record, run, "diverged", done, run_dir, diverged_message(epoch))
             record.log_epoch(row)
             rows.append(row)
             record.save_checkpoint(loop.checkpoint(r, epoch, rows))  # every epoch: a stop loses at most one
             done = epoch
             emit(EpochDone(run, epoch, config.epochs, row))
-        return _end(emit, record, run, "finished", done, run_dir, f"finished {done} epoch{'s' * (done != 1)}.")
+        return _end(emit, record, run, "finished", done, run_dir, finished_message(done))
     except (loop.Stopped, KeyboardInterrupt, Exception) as e:
         ended = outcome(e, config, run_dir, done, record is not None)
         if ended.cause == "internal":  # a bug, not a user error: keep the details in the run folder
@@ -111,6 +104,36 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
     del r
     _free_device_memory()
     return _end(emit, record, run, ended.status, done, run_dir, ended.message, ended.cause, ended.advice)
+
+
+def take_resume(path: Path, config: RunConfig) -> tuple:
+    """The checks before a run folder is resumed: (its lock, held from the checks on so that no
+    other run writes the folder meanwhile; the config as the run began, "auto" precision kept;
+    its checkpoint or None; the epoch to start at; the config.json to write or None).
+    ResumeRefused, with nothing changed and no lock held, when it cannot carry on as asked."""
+    lock = _lock_to_resume(path)
+    stoprequest.clear(path)  # a request left from an earlier writer must not stop this resume
+    try:
+        config = keep_precision(load_run_config(path)[0], config)
+        return (lock, config, *_resume_state(path, config))
+    except BaseException:
+        lock.close()
+        raise
+
+
+def run_meta(config: RunConfig, device, dataset, experiment: str, run: str, group: str | None) -> dict:
+    """config.json of a new run."""
+    return {"experiment": experiment, "run": run, "group": group or run, "config": config.to_dict(),
+            "device": str(device), "started": time.time(), "torch": torch.__version__, **_versions(),
+            "train_images": len(dataset.train_y), "test_images": len(dataset.test_y)}
+
+
+def diverged_message(epoch: int) -> str:
+    return f"diverged at epoch {epoch}: the loss became NaN or infinite; lower the learning rate (lr)."
+
+
+def finished_message(done: int) -> str:
+    return f"finished {done} epoch{'s' * (done != 1)}."
 
 
 def _resume_state(path: Path, config: RunConfig) -> tuple[dict | None, int, dict | None]:
@@ -150,7 +173,7 @@ def _lock_to_resume(path: Path):
     return lock
 
 
-def _already_finished(emit, path: Path, run: str, done: int) -> RunEnded:
+def already_finished(emit, path: Path, run: str, done: int) -> RunEnded:
     """Resuming a run that has all its epochs: nothing to train; make its status say so."""
     advice = Advice("done", f"already finished all {done} epochs; nothing to do", str(path))
     if read_run(path).status != "finished":  # killed after its last checkpoint

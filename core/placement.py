@@ -31,6 +31,7 @@ class Placement:
     max_retries: int = 2                 # ray: how often a run whose worker or node was lost starts again
     ship_code: bool = False              # ray: this machine's code goes to the nodes (core.ray_cluster)
     verbose: bool = False                # ray: Ray's own lines printed too (always in LOGDIR/.ray/driver.log)
+    records: str = "auto"                # ray: who writes the run folders (core.ray_executor.RayExecutor)
 
     @property
     def here(self) -> bool:
@@ -39,6 +40,10 @@ class Placement:
 
 RAY_ADDRESSES = ("no ADDRESS (or local) starts Ray on this box; auto joins the cluster ray start set up here; "
                  "HOST:PORT or ray://HOST:PORT joins that one")
+RECORDS = ("auto", "shared", "driver")
+RAY_RECORDS = ("who writes the run folders with --ray: auto (default) the tasks where every node shares the "
+               "log dir, else this machine from what they send through Ray; shared: the tasks, refused unless "
+               "every node shares the log dir; driver: this machine")
 # The options that choose a placement, as `run` (and, with a console help, the console) takes them:
 # (flag, argparse keywords, usage, help for run, help for the console or None: run only)
 OPTIONS = (
@@ -63,6 +68,7 @@ OPTIONS = (
      "the one installed there", "with the console's --ray, send this machine's cifar-tui code to the nodes"),
     ("--verbose", {"action": "store_true"}, "[--verbose]",
      "with --ray, also print Ray's own log lines (always kept in LOGDIR/.ray/driver.log)", None),
+    ("--ray-records", {"metavar": "auto|shared|driver"}, "[--ray-records auto|shared|driver]", RAY_RECORDS, RAY_RECORDS),
 )
 CONSOLE = "console_"  # the console's options' dest prefix: `run` has its own
 
@@ -95,12 +101,14 @@ def ray_address(text: str) -> str | None:
 
 def parse(parallel: str | None = None, devices: str | None = None, ray: str | None = None,
           runs_per_gpu: str | None = None, cpus_per_run: str | None = None, max_retries: str | None = None,
-          ray_ship_code: bool | None = False, verbose: bool | None = False) -> Placement:
+          ray_ship_code: bool | None = False, verbose: bool | None = False,
+          ray_records: str | None = None) -> Placement:
     """The placement the options ask for (their text as typed; None: not given). ConfigError with
     one sentence when they do not fit together."""
+    records = _records(ray, ray_records)
     if ray is not None or runs_per_gpu is not None:
         return _ray(parallel, devices, ray, runs_per_gpu,
-                    _ray_tasks(cpus_per_run, max_retries, bool(ray_ship_code), bool(verbose)))
+                    {**_ray_tasks(cpus_per_run, max_retries, bool(ray_ship_code), bool(verbose)), "records": records})
     given = [name for name, value in (("--cpus-per-run", cpus_per_run), ("--max-retries", max_retries),
                                       ("--ray-ship-code", ray_ship_code), ("--verbose", verbose)) if value]
     if given:
@@ -122,6 +130,18 @@ def _ray_tasks(cpus_per_run, max_retries, ship_code: bool, verbose: bool) -> dic
     if max_retries is not None:
         tasks["max_retries"] = whole(max_retries, "--max-retries", "--max-retries 3", least=0)
     return tasks
+
+
+def _records(ray, text: str | None) -> str:
+    """--ray-records' value (default auto); ConfigError without --ray, or for another word."""
+    if text is None:
+        return "auto"
+    if ray is None:
+        raise ConfigError("--ray-records says who writes the records of runs on a Ray cluster; add --ray.")
+    if text.strip().lower() not in RECORDS:
+        raise ConfigError(f"--ray-records: {text.strip()!r} is not one of auto, shared or driver; "
+                          "e.g. --ray-records driver when the Ray nodes do not share the log dir.")
+    return text.strip().lower()
 
 
 def _ray(parallel, devices, ray, runs_per_gpu, tasks: dict) -> Placement:
@@ -176,7 +196,7 @@ def make_executor(placement: Placement, logdir: str, data_url: str | None = None
         cluster = connect(placement.address, ship_code=placement.ship_code, log=RayLog(logdir, placement.verbose))
         executor = RayExecutor(logdir, data_url, data_md5, cluster=cluster, device=placement.device,
                                runs_per_gpu=placement.runs_per_gpu, cpus_per_run=placement.cpus_per_run,
-                               max_retries=placement.max_retries)
+                               max_retries=placement.max_retries, records=placement.records)
         try:
             executor.check(list(jobs), resume_dir)
         except BaseException:

@@ -22,6 +22,10 @@ Beside it: core.ray_cluster joins Ray (token, shipped code, core.ray_logs for Ra
 core.ray_nodes checks each node's cifar-tui, core.ray_probe its view of the log dir,
 core.ray_data sends the data set through the object store, core.ray_retries says where each
 attempt of a run trained.
+
+Where the nodes do not share the log dir (the storage probe finds a node that cannot write it,
+or `records="driver"` asks for it), the tasks send their records through Ray and this process
+writes them: core.ray_records.
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ import os
 import shutil
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .advice import resume_advice
@@ -43,7 +47,7 @@ from .placed import Placed
 from .ray_cluster import Cluster, ClusterError
 from .ray_data import dataset_of, put_data
 from .ray_nodes import check_nodes, checked, cpu_nodes, node_name, packed, task_failure
-from .ray_probe import PROBE_TIMEOUT_S, probe_storage
+from .ray_probe import PROBE_TIMEOUT_S, NotShared, probe_storage
 from .ray_retries import alive_nodes, first_line, read_attempt, record_attempt, retry_line
 from .records import check_logdir, is_locked, take_lock, write_json
 from .stoprequest import StopFlag, request as stop_request
@@ -59,12 +63,18 @@ class RayExecutor(Executor):
     """Runs every job as one Ray task at once (Ray queues what does not fit). `device`: cpu or
     cuda for every run (None: each run's own setting; auto takes a GPU where the cluster has
     one); `runs_per_gpu`: k runs share a GPU; `cpus_per_run`: CPUs (and torch threads) per run;
-    `max_retries`: how often Ray runs a task again after its worker was lost."""
+    `max_retries`: how often a task runs again after its worker was lost. `records`: who writes
+    the run folders: shared (the tasks, into the log dir every node shares), driver (this process,
+    from what the tasks send through Ray: core.ray_records) or auto (shared where check() finds
+    that every node shares the log dir, else driver)."""
     cluster: Cluster | None = None
     device: str | None = None
     runs_per_gpu: int | None = None
     cpus_per_run: int = 1
     max_retries: int = 2
+    records: str = "auto"
+    attempts: dict = field(default_factory=dict)  # driver records: {job key: [where each attempt ran]}
+    note: str = ""  # a line for the user once check() has run (who writes the records), or ""
 
     def placement(self, config: RunConfig) -> tuple[str, dict]:
         """(the device the task trains on, the resources it asks Ray for); ClusterError when the
@@ -81,19 +91,23 @@ class RayExecutor(Executor):
 
     def check(self, jobs, resume_dir=None) -> None:
         """Before anything starts: every run can be placed, and every node writes the log dir this
-        process reads (and sees `resume_dir`). ClusterError with one sentence, nothing left behind."""
+        process reads (and sees `resume_dir`); where one does not, this process will write the
+        records (auto), or (shared) ClusterError with one sentence, nothing left behind."""
         for job in jobs:
             self.placement(job.config)
         created = _missing_parents(self.logdir)
         check_logdir(self.logdir)
         try:
             self._probe_storage(resume_dir)
+        except NotShared:
+            if self.records == "shared":
+                _remove_empty(created)
+                raise
+            self.records = "driver"  # auto: the tasks send their records here
+            self.note = ("The Ray nodes do not share the log dir: this machine writes the records, "
+                         "from what the runs send through Ray.")
         except BaseException:
-            for path in created:  # only what this check made, and only while empty
-                try:
-                    os.rmdir(path)
-                except OSError:
-                    break
+            _remove_empty(created)
             raise
 
     def close(self) -> None:
@@ -104,7 +118,8 @@ class RayExecutor(Executor):
         ray = self.cluster.ray
         nodes = cpu_nodes(ray)
         check_nodes(ray, nodes, self.cluster.ships_code)  # first: the probe itself runs our code there
-        probe_storage(ray, nodes, self.logdir, resume_dir)
+        if self.records != "driver":  # the driver keeps the records: no node needs the log dir
+            probe_storage(ray, nodes, self.logdir, resume_dir)
 
     def run(self, jobs, on_event, stop: threading.Event | None = None,
             hurry: threading.Event | None = None) -> dict[str, RunEnded]:
@@ -112,6 +127,10 @@ class RayExecutor(Executor):
         {job.key: RunEnded}. `stop`: every run stops within a batch; `hurry` as well: at once."""
         ray = self.cluster.ray
         stop, hurry = stop or threading.Event(), hurry or threading.Event()
+        if self.records == "driver":
+            from .ray_records import run_with_driver_records
+
+            return run_with_driver_records(self, jobs, on_event, stop, hurry)
         ended: dict[str, RunEnded] = {}
         control, held = _control_folder(Path(self.logdir, CONTROL).absolute())
         queue, data = put_data(ray, list(jobs), on_event, ended, self.data_url, self.data_md5)  # once, here
@@ -273,6 +292,15 @@ def _missing_parents(path) -> list[Path]:
         missing.append(here)
         here = here.parent
     return missing
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders a check made (deepest first), only while empty."""
+    for path in created:
+        try:
+            os.rmdir(path)
+        except OSError:
+            break
 
 
 def _absolute(path: str) -> str:

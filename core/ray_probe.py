@@ -34,7 +34,8 @@ def probe_storage(ray, nodes: list[dict], logdir: str, resume_dir: str | None) -
     for node, (wrote, sees_resume), read in zip(nodes, answers, seen):
         if not (wrote and read):
             raise NotShared(f"the Ray node {name_of(node)} cannot write the log dir {logdir} as this machine "
-                            "sees it; give --logdir a folder that every node shares (NFS or the like).")
+                            "sees it; give --logdir a folder that every node shares (NFS or the like), or leave out "
+                            "--ray-records shared to have this machine write the records.")
         if resume and not sees_resume:
             raise NotShared(f"the Ray node {name_of(node)} cannot see the run folder {resume}; move it to a "
                             "folder every node shares, or resume it without --ray.")

@@ -355,6 +355,18 @@ def _after_earlier_event_files(path: Path, most: float = 2.0) -> None:
         time.sleep(0.05)
 
 
+def checkpoint_bytes(state: dict) -> memoryview:
+    """checkpoint.pt's bytes. Serialized in memory first: torch.save writing to a full disk raises
+    RuntimeError, while the file's own write raises OSError with the real errno (ENOSPC)."""
+    import io
+
+    import torch
+
+    blob = io.BytesIO()
+    torch.save(state, blob)
+    return blob.getbuffer()
+
+
 class RunRecord:
     """Writes one run's folder while it trains. Holds an OS lock so two writers never mix."""
 
@@ -398,15 +410,11 @@ class RunRecord:
         self._tb.flush()
 
     def save_checkpoint(self, state: dict) -> None:
-        """Serialized in memory first: torch.save writing to a full disk raises RuntimeError,
-        while the file's own write raises OSError with the real errno (ENOSPC)."""
-        import io
+        self.save_checkpoint_bytes(checkpoint_bytes(state))
 
-        import torch
-
-        blob = io.BytesIO()
-        torch.save(state, blob)
-        atomic_write(self.path / CHECKPOINT, lambda f: f.write(blob.getbuffer()))
+    def save_checkpoint_bytes(self, blob) -> None:
+        """checkpoint.pt from a checkpoint_bytes blob (one made here, or sent from a Ray task)."""
+        atomic_write(self.path / CHECKPOINT, lambda f: f.write(blob))
 
     def finish(self, status: str, message: str, epochs_done: int, cause: str = "", advice=None) -> None:
         write_status(self.path, status, message, epochs_done, cause, advice)

@@ -236,7 +236,7 @@ def test_bad_ray_placement_is_one_sentence_and_exit_2(cluster, capsys, tmp_path,
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) to give a Ray node its own view of a folder")
 def test_a_log_dir_or_run_folder_the_nodes_cannot_see_is_refused(tmp_path, one_thread):
     """A one-node cluster whose processes see an empty tmpfs where this machine sees `shared`:
-    a node that does not share our disk."""
+    a node that does not share our disk, with --ray-records shared (the tasks must write the records)."""
     shared = tmp_path / "shared"
     shared.mkdir()
     train(tiny(epochs=1), logdir=str(shared), experiment="exp", run="old")
@@ -261,7 +261,8 @@ def test_a_log_dir_or_run_folder_the_nodes_cannot_see_is_refused(tmp_path, one_t
         env = {**os.environ, "PYTHONPATH": ROOT, "RAY_AUTH_MODE": "token"}
 
         def cli(*args):
-            proc = subprocess.run([sys.executable, "-m", "tui.cli", "run", *args, "--ray", f"127.0.0.1:{port}"],
+            proc = subprocess.run([sys.executable, "-m", "tui.cli", "run", *args, "--ray", f"127.0.0.1:{port}",
+                                   "--ray-records", "shared"],  # (the default, auto, has this process write them)
                                   cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
             lines = [line for line in proc.stderr.splitlines() if line.startswith("cifar-tui:")]
             return proc.returncode, lines

@@ -152,7 +152,7 @@ def test_probe_files_go_also_where_only_a_node_sees_them(nodes, tmp_path):
     """`hidden` is a folder on both sides, but node A's is its own: refused, naming node A, and
     its probe file is gone from the folder only it sees."""
     code, _, err = drive(nodes, "quick-demo", *TINY, "--set", "dataset=synthetic", "--ray-ship-code",
-                         "--logdir", str(nodes.hidden))
+                         "--ray-records", "shared", "--logdir", str(nodes.hidden))  # (auto: the driver writes them)
     assert code == 2 and err.count("\n") == 1, err
     assert re.search(f"the Ray node {named(nodes.a_id)} cannot write the log dir {nodes.hidden} ", err), err
     assert not [f for f in as_node_a_sees(nodes, nodes.hidden) if f.startswith(".ray-probe")]

@@ -143,6 +143,8 @@ def run_queue(jobs, *, logdir: str, experiment: str | None, placement: Placement
             stop_on_signals(queue, executor.here) as caught, \
             Progress(*columns, console=console, transient=True) as progress:
         printers = {job.key: _Printer(console, progress) for job in queue.pending()}
+        if note := getattr(executor, "note", ""):  # e.g. who writes a Ray cluster's records
+            console.print(note)
 
         def on_event(key, event):
             if isinstance(event, RunEnded):
