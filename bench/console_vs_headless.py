@@ -29,6 +29,7 @@ from core.config import make_config  # noqa: E402
 from core.lifecycle import train  # noqa: E402
 from core.records import read_metrics  # noqa: E402
 from tui.app import CifarApp  # noqa: E402
+from tui.recipes import Recipe, plan  # noqa: E402
 
 
 def headless(config, logdir: str) -> list[float]:
@@ -63,7 +64,7 @@ async def console(config, logdir: str, size=(120, 40)) -> tuple[list[float], int
     async with app.run_test(size=size) as pilot:
         while not app.screen_stack or not app.screen_stack[0].query("SidePanel") or not app.side.preset:
             await pilot.pause(0.05)
-        app._launch("bench", [("console", config)])
+        app.launch("bench", plan([Recipe("console", config, config)]))
         while app.running or not len(app.views):
             # not pilot.pause: that posts a callback to every widget, work a real terminal never does
             await asyncio.sleep(0.25)

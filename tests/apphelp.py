@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import subprocess
+import sys
 import time
 
 from core.data import synthetic as _synthetic  # the original, before tests patch it
@@ -78,9 +81,7 @@ def drawn_all(app) -> bool:
     """The charts' refresh timer has drawn everything the app marked for them, no progress line
     waits to be drawn, and the runs table has measured its changed cells (a DataTable widens
     its columns when it is next idle): what a test reads off the screen now stays as it is."""
-    table = app.table
-    return (not app._charts_dirty and not app._progress
-            and not table._updated_cells and not table._require_update_dimensions)
+    return not app.model.charts_dirty and not app.model.progress and app.table.settled
 
 
 def log_text(app) -> str:
@@ -128,7 +129,7 @@ def open_past(app, paths) -> list:
     from core.records import read_run
 
     views = [app.views.add_past(read_run(path)) for path in paths]
-    app._relabel()
+    app.model.relabel()
     return views
 
 
@@ -156,3 +157,52 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
+
+
+def headless_writer(logdir, *args: str, timeout: float = 600.0) -> subprocess.Popen:
+    """`cifar-tui run ARGS --logdir LOGDIR` in another process (output: its stderr pipe);
+    returns once it trains a run (a live lock under the log dir)."""
+    from core.follow import live_runs
+
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", *args, "--logdir", str(logdir)], cwd=ROOT,
+                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    try:
+        while not live_runs(logdir):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "the headless run did not start"
+            time.sleep(0.05)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
+def dead_pid() -> int:
+    """A process id that was in use a moment ago and is free now."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def app_without_cifar(tmp_path) -> CifarApp:
+    """A console where CIFAR-10 is not on disk and its download fails at once (nothing listens
+    on port 9), offline-style."""
+    return make_app(tmp_path, data_dir=str(tmp_path / "empty"), data_url="http://127.0.0.1:9/c.tar.gz")
+
+
+async def start_without_cifar(pilot, app) -> None:
+    """Start the preset's baseline for 1 epoch on CIFAR-10 and wait for the synthetic-data offer."""
+    from tui.screens.dialogs import DataMissingScreen
+
+    await wait_for(pilot, lambda: ready(app))
+    app.side.choose("baseline")
+    await pilot.pause()
+    await fill(pilot, app, epochs="1", **FAST)
+    await pilot.press("s")
+    await wait_for(pilot, lambda: isinstance(app.screen, DataMissingScreen))

@@ -44,3 +44,12 @@ def _isolate_env(monkeypatch, tmp_path):
     for var in ("CIFAR_TUI_DATA", "CIFAR_TUI_DATA_URL", "CIFAR_TUI_DATA_MD5", "CIFAR_TUI_LOGDIR", "CIFAR_TUI_PRESETS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def small_synthetic(monkeypatch):
+    """dataset=synthetic runs train on a small set (apphelp.tiny_synthetic), so a console run takes
+    seconds; console test modules use it for every test (pytestmark)."""
+    from apphelp import tiny_synthetic
+
+    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())

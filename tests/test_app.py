@@ -4,23 +4,20 @@ from pathlib import Path
 
 import pytest
 
-from apphelp import (FAST, FakeClock, craft_run, drawn_lines, feed, fill, log_text, make_app, open_past, ready,
-                     start_long_run, statuses, sync, tiny_synthetic, type_into, wait_for)
+from apphelp import (FAST, FakeClock, app_without_cifar, craft_run, drawn_lines, feed, fill, log_text, make_app,
+                     open_past, ready, start_long_run, start_without_cifar, statuses, sync, type_into, wait_for)
 from core.config import make_config
 from core.lifecycle import train
 from core.records import read_metrics, read_run
 from textual.widgets import Select
 from tui.formcheck import check
 from tui.runview import smooth
-from tui.screens.dialogs import DataMissingScreen, PastRunsScreen
+from tui.screens.dialogs import PastRunsScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.charts import MetricChart
 
 
-@pytest.fixture(autouse=True)
-def small_synthetic(monkeypatch):
-    """dataset=synthetic runs train on a small set, so a run takes seconds."""
-    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+pytestmark = pytest.mark.usefixtures("small_synthetic")
 
 
 def test_smoothing_is_tensorboards_debiased_ema():
@@ -129,7 +126,7 @@ async def test_quit_mid_run_stops_the_worker_then_exits(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await start_long_run(pilot, app)
-        worker = app._worker
+        worker = app.training_worker
         await pilot.press("q")
         await wait_for(pilot, lambda: app.return_code is not None)
         assert worker.is_finished and app.return_code == 0
@@ -141,15 +138,9 @@ async def test_quit_mid_run_stops_the_worker_then_exits(tmp_path):
 
 @sync
 async def test_missing_cifar10_offers_the_synthetic_data_set(tmp_path):
-    # nothing listens on port 9: the download fails at once, offline-style
-    app = make_app(tmp_path, data_dir=str(tmp_path / "empty"), data_url="http://127.0.0.1:9/c.tar.gz")
+    app = app_without_cifar(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: ready(app))
-        app.side.choose("baseline")
-        await pilot.pause()
-        await fill(pilot, app, epochs="1", **FAST)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, DataMissingScreen))
+        await start_without_cifar(pilot, app)
         (failed,) = app.views
         assert failed.message.startswith("could not download CIFAR-10")
         assert failed.label == "baseline+ep1+cpu"  # the preset's run, named after the form's edits
@@ -271,7 +262,8 @@ def test_console_sentences_name_its_keys_and_say_each_word_once():
     from core.events import RunEnded
     from core.records import RunInfo
     from core.resume import resume_problem
-    from tui.app import CONSOLE_WORDS, ended_text, for_console
+    from tui.consolewords import CONSOLE_WORDS, for_console
+    from tui.headless import ended_text
 
     run_dir = "/tmp/runs/demo/baseline-2"
     advice = resume_advice("stopped after 2 finished epoch(s)", run_dir)
@@ -333,7 +325,7 @@ def test_the_queue_hands_jobs_to_one_thread_at_a_time():
 
 
 def test_eta_from_measured_epoch_times():
-    from tui.widgets.progress import epoch_seconds, run_left
+    from tui.eta import epoch_seconds, run_left
 
     assert epoch_seconds([], elapsed=3.0, batch=10, batches=40) == 12.0  # before any epoch ends
     assert epoch_seconds([], elapsed=0.0, batch=0, batches=40) is None
@@ -401,7 +393,7 @@ async def test_keys_change_what_the_charts_draw(tmp_path):
         await pilot.press("ctrl+p")  # the palette runs the same actions
         await pilot.press(*"Toggle smoothing", "enter")
         await redrawn(pilot, chart, plain)
-        assert app.smoothing
+        assert app.model.smoothing
 
 
 @sync
@@ -473,7 +465,7 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
         feed(app, never, RunEnded("never", "failed", "could not write", 0, "", "record"))
         view = app.views.add("baseline", "demo", config=config.to_dict(), epochs=3)
         app.queue.put([Job(key="later", name="later", experiment="demo", config=config.replace(epochs=2))])  # one run waits
-        app._relabel()
+        app.model.relabel()
         run_dir = str(tmp_path / "runs" / "demo" / "baseline-2")
         progress = app.get_screen_main().query_one("#progress")
 
@@ -482,7 +474,7 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
         clock.now += 3
         feed(app, view, BatchProgress("baseline", 1, 10, 40, train_loss=2.25))
         assert view.live == (1, 2.25) and view.colour == PALETTE[0]  # the failed run took no colour
-        app._refresh_views()
+        app.redraw()
         # 10 of 40 batches in 3 s: 12 s an epoch; 9 s left of this one, 2 more; the queued run 2 x 12 s
         assert progress.text == "ep 1/3 baseline-2 ETA 0:33 · all 0:57"
         assert app.table.get_row(view.key)[9] == "0:03"
@@ -490,7 +482,7 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
 
         clock.now += 9
         feed(app, view, BatchProgress("baseline", 1, 40, 40, phase="eval"))
-        app._refresh_views()
+        app.redraw()
         assert progress.text.startswith("ep 1/3 baseline-2 evaluating")
         clock.now += 2
         feed(app, view, EpochDone("baseline", 1, 3, {"epoch": 1, "train_loss": 2.0, "seconds": 13.5}))
@@ -498,7 +490,7 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
         clock.now += 6  # stopped 20 s after it started, 6 s into epoch 2
         advice = resume_advice("stopped after 1 finished epoch(s)", run_dir)  # as the trainer ends a stopped run
         feed(app, view, RunEnded("baseline", "stopped", advice.say(), 1, run_dir, advice=advice))
-        app._refresh_views()
+        app.redraw()
         assert app.table.get_row(view.key)[9] == "0:20"  # not back to the 13.5 s on record
         assert "baseline-2: stopped after 1 finished epoch(s); resume with r on its row." in log_text(app)
         assert progress.text.startswith("idle")
@@ -506,7 +498,7 @@ async def test_time_live_loss_progress_and_sentences_follow_the_events(tmp_path)
         clock.now += 100  # resumed later: the time goes on from 0:20
         feed(app, view, RunStarted("baseline", "demo", run_dir, 3, 40, "cpu", first_epoch=2))
         clock.now += 5
-        app._refresh_views()
+        app.redraw()
         assert app.table.get_row(view.key)[9] == "0:25"
         assert "baseline-2 (demo) resumed at epoch 2 on cpu." in log_text(app)
 

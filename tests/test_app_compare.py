@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from apphelp import FAST, fill, log_text, make_app, open_past, ready, start_long_run, sync, tiny_synthetic, wait_for
+from apphelp import FAST, fill, log_text, make_app, open_past, ready, start_long_run, sync, wait_for
 from core import trainer
 from core.config import make_config
 from core.events import EpochDone
@@ -20,9 +20,7 @@ from tui.widgets.charts import MetricChart
 
 
 
-@pytest.fixture(autouse=True)
-def small_synthetic(monkeypatch):
-    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+pytestmark = pytest.mark.usefixtures("small_synthetic")
 
 
 def craft(logdir, name, test_acc, test_loss, status="finished"):
@@ -188,8 +186,8 @@ async def test_quit_signal_stops_the_run_cleanly(tmp_path, signum, on_hangup):
     app = make_app(tmp_path, on_hangup=on_hangup)  # SIGTERM stops whatever a hang-up would do
     async with app.run_test(size=(80, 24)) as pilot:
         await start_long_run(pilot, app)
-        app._on_signal(signum, None)
-        app._on_signal(signum, None)  # a second one changes nothing
+        app.signals.handle(signum, None)
+        app.signals.handle(signum, None)  # a second one changes nothing
         await wait_for(pilot, lambda: app.return_code is not None)
     (view,) = app.views
     assert app.signalled == signum and read_run(view.run_dir).status == "stopped"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from apphelp import craft_run, fill, log_text, make_app, ready, sync, wait_for
+from apphelp import ENV, ROOT, craft_run, dead_pid, fill, headless_writer, log_text, make_app, ready, sync, wait_for
 from core.follow import Follower, live_runs
 from core.placement import Placement
 from core.records import STATUS, _name_writer, lock_owner, read_metrics, read_run, take_lock
@@ -29,22 +29,13 @@ from tui.screens.help import HelpScreen
 from tui.widgets.charts import MetricChart
 import tui.following
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
 TINY = ("dataset=synthetic", "train_fraction=0.05", "batch_size=100", "device=cpu")
 
 
 def headless_run(logdir, epochs: int, *more: str) -> tuple[subprocess.Popen, Path]:
     """`cifar-tui run` of one tiny synthetic config (`more`: further arguments, e.g. --seeds) in
     another process; returns once it trains, with its first run's folder."""
-    sets = [a for s in (*TINY, f"epochs={epochs}") for a in ("--set", s)]
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", *sets, *more, "--logdir", str(logdir)], cwd=ROOT,
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 600
-    while not live_runs(logdir):
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.monotonic() < deadline, "the headless run did not start"
-        time.sleep(0.05)
+    proc = headless_writer(logdir, *[a for s in (*TINY, f"epochs={epochs}") for a in ("--set", s)], *more)
     return proc, live_runs(logdir)[0][0]
 
 
@@ -164,12 +155,6 @@ async def test_X_on_a_run_of_a_followed_parallel_writer_stops_that_whole_process
     for view in app.views:
         info = read_run(view.run_dir)
         assert view.status == info.status == "stopped" and resume_problem(info) is None, info.message
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
 
 
 @sync

@@ -2,14 +2,12 @@
 record (precision as resolved): the console's groups are the ones compare finds."""
 import pytest
 
-from apphelp import FAST, fill, make_app, ready, sync, tiny_synthetic, wait_for
+from apphelp import FAST, fill, make_app, ready, sync, wait_for
 from core.records import read_run
 from tui.runview import Views
 
 
-@pytest.fixture(autouse=True)
-def small_synthetic(monkeypatch):
-    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+pytestmark = pytest.mark.usefixtures("small_synthetic")
 
 
 @sync

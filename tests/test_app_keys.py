@@ -10,12 +10,12 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from apphelp import FAST, fill, log_text, make_app, open_past, ready, sync, tiny_synthetic, wait_for
+from apphelp import (FAST, dead_pid, fill, headless_writer, log_text, make_app, open_past, ready, sync, tiny_synthetic,
+                     wait_for)
 from core.config import make_config
 from core.events import EpochDone
 from core.follow import live_runs
@@ -29,13 +29,9 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.dialogs import PastRunsScreen
 from tui.screens.main import MainScreen
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = {**os.environ, "PYTHONPATH": ROOT, "OMP_NUM_THREADS": "1"}
 
 
-@pytest.fixture(autouse=True)
-def small_synthetic(monkeypatch):
-    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+pytestmark = pytest.mark.usefixtures("small_synthetic")
 
 
 def seed_record(logdir, group: str, seed: int, test_acc: list, status="finished") -> Path:
@@ -136,12 +132,6 @@ def stopped_after_one_epoch(logdir, run: str) -> Path:
                   experiment="exp", run=run, dataset=tiny_synthetic())
     assert ended.status == "stopped" and ended.epochs_done == 1
     return Path(ended.run_dir)
-
-
-def dead_pid() -> int:
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
 
 
 @sync
@@ -316,15 +306,9 @@ async def test_the_next_run_of_a_followed_process_is_followed_as_it_starts(tmp_p
     console attaches to its first run, so the second cannot have started yet."""
     logdir = tmp_path / "runs"
     sets = [a for s in ("epochs=2", "train_fraction=0.05", "batch_size=100", "device=cpu") for a in ("--set", s)]
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "quick-demo", *sets, "--logdir", str(logdir)],
-                            cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = headless_writer(logdir, "quick-demo", *sets)
     first, second = logdir / "quick-demo" / "baseline", logdir / "quick-demo" / "augmentation+normalization"
     try:
-        deadline = time.monotonic() + 120
-        while not live_runs(logdir):
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "the headless run did not start"
-            time.sleep(0.05)
         proc.send_signal(signal.SIGSTOP)
         app = make_app(tmp_path)
         async with app.run_test(size=(120, 40)) as pilot:

@@ -26,7 +26,7 @@ async def four_runs(pilot, app) -> dict:
         view = app.views.add(name, "ex3", config=config, status=status, epochs=12, metrics=curve(12, 0.05 * k),
                              run_dir=f"runs/ex3/{name}")
         keys[name] = view.key
-    app._relabel()
+    app.model.relabel()
     await wait_for(pilot, lambda: drawn_all(app) and len(app.charts.query_one("#chart-test_acc").series) == 4)
     return keys
 

@@ -7,18 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from apphelp import FAST, craft_run, fill, log_text, make_app, open_past, ready, sync, tiny_synthetic, wait_for
+from apphelp import (FAST, app_without_cifar, craft_run, fill, log_text, make_app, open_past, ready,
+                     start_without_cifar, sync, wait_for)
 from core.placement import Placement
 from tui.screens.compare import CompareScreen
-from tui.screens.dialogs import DataMissingScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
-from tui.widgets.charts import ChartKey, MetricChart
+from tui.widgets.chartkey import ChartKey
+from tui.widgets.charts import MetricChart
 
 
-@pytest.fixture(autouse=True)
-def small_synthetic(monkeypatch):
-    monkeypatch.setattr("core.data.synthetic", lambda *a, **k: tiny_synthetic())
+pytestmark = pytest.mark.usefixtures("small_synthetic")
 
 
 @sync
@@ -40,15 +39,9 @@ async def test_queued_rows_name_the_folders_their_runs_get(tmp_path):
 
 @sync
 async def test_the_synthetic_offer_names_the_run_as_the_form_does(tmp_path):
-    # nothing listens on port 9: the download fails at once, offline-style
-    app = make_app(tmp_path, data_dir=str(tmp_path / "empty"), data_url="http://127.0.0.1:9/c.tar.gz")
+    app = app_without_cifar(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: ready(app))
-        app.side.choose("baseline")
-        await pilot.pause()
-        await fill(pilot, app, epochs="1", **FAST)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, DataMissingScreen))
+        await start_without_cifar(pilot, app)
         await pilot.press("y")
         await wait_for(pilot, lambda: len(app.views) == 2 and not app.running)
         failed, rerun = app.views
@@ -95,7 +88,7 @@ async def test_the_key_says_plus_n_more_at_80x24_and_the_table_lists_every_curve
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: ready(app))
         open_past(app, nine_runs(tmp_path / "runs"))
-        app._mark_charts()
+        app.model.mark_charts()
         key = app.get_screen_main().query_one(ChartKey)
         await wait_for(pilot, lambda: "more" in str(key.render()))
         lines = str(key.render()).splitlines()
@@ -138,7 +131,7 @@ async def test_a_run_started_twice_on_one_seed_has_its_compare_row_or_says_why_n
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: ready(app))
         open_past(app, [first, second, other])
-        app._mark_charts()
+        app.model.mark_charts()
         chart = app.get_screen_main().query_one("#chart-train_loss", MetricChart)
         await wait_for(pilot, lambda: len(chart.series) == 3)  # both starts drawn, each on its own
         await pilot.press("escape", "c")

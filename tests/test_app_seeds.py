@@ -12,7 +12,8 @@ from core.config import make_config
 from core.seeds import parse_seeds
 from cpu import one_thread
 from test_charts import Drawn
-from tui.widgets.charts import ChartKey, MetricChart
+from tui.widgets.chartkey import ChartKey
+from tui.widgets.charts import MetricChart
 from core.records import read_run, write_json, write_status
 from tui.report import COLUMNS
 from tui.screens.compare import CompareScreen
@@ -54,7 +55,7 @@ async def test_compare_screen_has_a_row_per_group_with_its_evidence(tmp_path):
         await wait_for(pilot, lambda: ready(app))
         for path in paths:
             app.table.show(app.views.add_past(read_run(path)))
-        app._mark_charts()
+        app.model.mark_charts()
         await pilot.press("escape", "c")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
         screen = app.screen
@@ -170,7 +171,7 @@ def add_group(app, name, losses_by_seed, experiment="quick-demo", **config):
              for seed, losses in losses_by_seed.items()]
     for view in views:
         app.table.show(view)
-    app._mark_charts()
+    app.model.mark_charts()
     return views
 
 
@@ -262,7 +263,7 @@ async def test_a_group_still_training_draws_the_seeds_it_has(tmp_path):
         seeds[2].status = "running"
         waiting = app.views.add("baseline-s4", "quick-demo", group="baseline", status="queued",
                                 config=make_config({"dataset": "synthetic", "seed": 4}).to_dict())
-        app._mark_charts()
+        app.model.mark_charts()
         chart = chart_of(app)
         await wait_for(pilot, lambda: len(chart.series) == 1 and chart.series[0][0] == "baseline (n=3)")
         ((_, _, x, y),) = chart.drawn()
@@ -281,7 +282,7 @@ async def test_seed_records_opened_from_the_log_dir_draw_as_their_groups(tmp_pat
         await wait_for(pilot, lambda: ready(app))
         for path in paths:
             app.table.show(app.views.add_past(read_run(path)))
-        app._mark_charts()
+        app.model.mark_charts()
         chart = chart_of(app, "test_acc")
         await wait_for(pilot, lambda: len(chart.series) == 2)
         # one epoch each: the means by hand, (0.50+0.52+0.51)/3 and (0.60+0.63)/2

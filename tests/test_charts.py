@@ -15,7 +15,9 @@ from rich.console import Console
 
 from apphelp import craft_run, make_app, open_past, ready, sync, wait_for
 from tui.widgets.axes import decimals, drawn_row, x_ticks, y_axis
-from tui.widgets.charts import CHARTS, CURSOR_COLOUR, LIVE_MARKER, ChartGrid, ChartKey, MetricChart
+from tui.widgets.chartgrid import ChartGrid
+from tui.widgets.chartkey import ChartKey
+from tui.widgets.charts import CHARTS, CURSOR_COLOUR, LIVE_MARKER, MetricChart
 
 BRAILLE = re.compile("[\u2801-\u28ff]")
 LABEL = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -148,7 +150,7 @@ async def with_views(pilot, app, runs=FOUR):
     views = [app.views.add(name, "study", metrics=metrics, status="finished", epochs=8) for name, metrics in runs]
     for view in views:
         app.table.show(view)
-    app._mark_charts()
+    app.model.mark_charts()
     chart = chart_of(app, "train_loss")
     await wait_for(pilot, lambda: len(chart.series) == len(runs))
     return views
@@ -329,7 +331,7 @@ async def test_the_epoch_in_progress_is_drawn_and_replaced_by_the_epochs_value(t
         views = await with_views(pilot, app)
         running = views[3]  # 5 epochs finished
         running.live = (6, 1.1)
-        app._mark_charts()
+        app.model.mark_charts()
         chart = chart_of(app, "train_loss")
         await wait_for(pilot, lambda: chart.live)
         drawn = Drawn(chart)
@@ -345,7 +347,7 @@ async def test_the_epoch_in_progress_is_drawn_and_replaced_by_the_epochs_value(t
         assert "dropout 1.100 so far" in " ".join(str(app.get_screen_main().query_one(ChartKey).render()).split())
         running.metrics.append(dict(epoch=6, train_loss=1.2, test_loss=1.3, train_acc=0.5, test_acc=0.4))
         running.live = None
-        app._mark_charts()
+        app.model.mark_charts()
         await wait_for(pilot, lambda: not chart.live)
         assert not Drawn(chart).cells(running.colour, re.compile(re.escape(LIVE_MARKER)))
 

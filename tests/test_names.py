@@ -16,7 +16,7 @@ from tui.groupview import curves
 from tui.recipes import Recipe, again, plan, trained
 from tui.report import compare_command
 from tui.runview import Views
-from tui.widgets.charts import key_lines
+from tui.widgets.chartkey import key_lines
 
 
 def test_a_queued_run_keeps_the_folder_promised_to_it_while_its_trainer_makes_it(tmp_path):

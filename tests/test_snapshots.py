@@ -87,7 +87,7 @@ def test_four_finished_runs(snap_compare, tmp_path, size):
             view = app.views.add(name, "ex3-optimizers", status="finished", epochs=10, metrics=metrics,
                                  run_dir=f"runs/ex3-optimizers/{folder}")
             app.table.show(view)
-        app._mark_charts()
+        app.model.mark_charts()
         await wait_for(pilot, lambda: len(app.charts.query_one("#chart-train_loss").series) == 4 and drawn_all(app))
 
     assert snap_compare(app, terminal_size=size, run_before=four_runs)
@@ -118,7 +118,7 @@ def test_quick_demo_over_three_seeds_draws_each_group_with_its_spread(snap_compa
                                  group=job.group, run_dir=f"runs/quick-demo/{job.name}",
                                  metrics=seed_curve(shifts[job.group], wobbles[job.config.seed]))
             app.table.show(view)
-        app._mark_charts()
+        app.model.mark_charts()
         await wait_for(pilot, lambda: len(app.charts.query_one("#chart-train_loss").series) == 2 and drawn_all(app))
 
     assert snap_compare(app, terminal_size=size, run_before=three_seeds)

@@ -37,7 +37,7 @@ def opened(app, tmp_path):
     async def run_before(pilot):
         await wait_for(pilot, lambda: ready(app))
         open_past(app, two_experiments(tmp_path / "runs"))
-        app._mark_charts()
+        app.model.mark_charts()
         await wait_for(pilot, lambda: len(app.charts.query_one("#chart-train_loss").series) == 4)
         await pilot.press("escape")
         await pilot.pause(0.5)

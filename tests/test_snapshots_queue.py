@@ -40,7 +40,7 @@ async def three_running(pilot, app) -> None:
         view = app.views.add(name, "ex3", config=config, status="queued" if where else status, epochs=10,
                              metrics=rows(done), followed="host" in (where or {}))
         if where is not None:
-            app._timing[view.key] = [NOW - 40.0, 0.0, NOW - 4.0]  # 4 s into its epoch
+            app.model.timing[view.key] = [NOW - 40.0, 0.0, NOW - 4.0]  # 4 s into its epoch
             view.metrics = []  # its epochs arrive as events, as from a trainer
             app.post_message(TrainerEvent(view.key, RunStarted(name, "ex3", f"/runs/ex3/{name}", 10, 20, **where)))
             for row in rows(done):
@@ -50,11 +50,11 @@ async def three_running(pilot, app) -> None:
             view.run_dir = f"/runs/ex3/{name}"
         else:  # waiting in this console's queue (no thread takes it in this test)
             app.queue.put([Job(key=view.key, name=name, experiment="ex3", config=RunConfig(**config))])
-    app._relabel()
+    app.model.relabel()
     await wait_for(pilot, lambda: sum(v.status == "running" for v in app.views) == 3
                    and all(v.progress for v in app.views if v.status == "running")
                    and sum(len(v.metrics) for v in app.views) == 20)
-    app._timing = {v.key: [NOW - 40.0, 0.0, NOW - 4.0] for v in app.views if v.status == "running"}
+    app.model.timing = {v.key: [NOW - 40.0, 0.0, NOW - 4.0] for v in app.views if v.status == "running"}
 
 
 async def the_queue(pilot, app) -> None:

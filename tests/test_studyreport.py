@@ -232,8 +232,8 @@ async def test_the_consoles_w_key_writes_the_report_of_the_runs_on_screen(logdir
         await wait_for(pilot, lambda: "No recorded run on screen to report" in log_text(app))
         for path in sorted(p for p in (tmp_path / "runs" / "quick-demo").iterdir() if p.is_dir()):
             app.views.add_past(read_run(path))
-        app._relabel()
-        app._mark_charts()
+        app.model.relabel()
+        app.model.mark_charts()
         await wait_for(pilot, lambda: all(v.colour is not None for v in app.views))
         await pilot.press("w")
         await wait_for(pilot, lambda: "Report of quick-demo written" in log_text(app), timeout=300)

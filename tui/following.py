@@ -64,6 +64,24 @@ class Following:
         shown = {v.run_dir for v in self.app.views}
         return [(read_run(path), owner) for path, owner in live_runs(self.app.logdir) if str(path) not in shown]
 
+    def offer(self) -> None:
+        """At start-up: runs under the log dir that other processes write now, offered to follow."""
+        from tui.screens.dialogs import PastRunsScreen
+
+        app, live = self.app, self.live()
+        if not live:
+            return
+        app.log_line(f"{len(live)} run{'s' * (len(live) > 1)} under {escape(app.logdir)} "
+                     f"{'are' if len(live) > 1 else 'is'} training in another process; o follows "
+                     f"{'them' if len(live) > 1 else 'it'} live.")
+
+        def chosen(paths: list | None) -> None:
+            for path in paths or []:
+                self.add(path)
+
+        app.push_screen(PastRunsScreen([info for info, _ in live], app.logdir, preselect=True,
+                                       title=f"Training now under {app.logdir}: follow live?"), chosen)
+
     def follows(self, key: str | None) -> bool:
         return key in self.followers
 
@@ -91,7 +109,7 @@ class Following:
             if owner:
                 self.writers.add((owner.get("host"), owner.get("pid")))
             self.followers[view.key] = follower
-        app._relabel()  # its row, at once
+        app.model.relabel()  # its row, at once
         app.log_line(f"Following [b]{escape(view.label)}[/], written by {escape(owner_text(owner))}.")
 
     def forget(self, view) -> None:

@@ -81,7 +81,7 @@ class ManyRuns:
         self.caption()
         for chart in self.app.charts.charts:
             chart.empty_note = f"no run matches the filter {run_filter.text} (/ changes it)" if run_filter else ""
-        self.app._mark_charts()
+        self.app.model.mark_charts()
 
     def caption(self) -> None:
         """The table's first column header says a filter hides runs: `run (/ 3 of 12)`."""
@@ -146,9 +146,9 @@ class ManyRuns:
 
     def queue_state(self) -> tuple[list, str]:
         app = self.app
-        now = app.clock()
+        now = app.model.clock()
         views = list(app.views)
-        elapsed = {key: now - timing[2] for key, timing in app._timing.items()}
+        elapsed = {key: now - timing[2] for key, timing in app.model.timing.items()}
         planned, damaged = self._studies
         queue = rows(views, [job.key for job in app.queue.pending()], elapsed, planned)
         finished = sum(v.status == "finished" for v in views)
@@ -173,5 +173,5 @@ class ManyRuns:
         self.app.push_screen(ChartScreen(chart.metric, chart.title, self.chart_data, chart.cursor))
 
     def chart_data(self) -> tuple:
-        app = self.app
-        return app.drawn(), app.smoothing, app.log_y, app.seeds_shown
+        model = self.app.model
+        return model.drawn(), model.smoothing, model.log_y, model.seeds_shown

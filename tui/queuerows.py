@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from statistics import fmean
 
 from core.events import RunStarted
-from tui.widgets.progress import RECENT_EPOCHS, epoch_seconds, run_left
+from tui.eta import RECENT_EPOCHS, epoch_seconds, run_left
 
 HERE = "this console"
 ORDER = {"running": 0, "queued": 1, "planned": 2}

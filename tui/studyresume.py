@@ -26,7 +26,7 @@ def record(app, experiment: str, jobs: list[Job]) -> list[Job] | None:
     except RecordError as e:
         for job in jobs:
             app.views.remove(job.key)
-        app._refuse(str(e))
+        app.model.refuse(str(e))
         return None
     for job in placed:
         app.views.get(job.key).folder = job.folder
@@ -53,7 +53,7 @@ def finish(app, exp_dir) -> bool:
     try:
         plan = study.finish(exp_dir, busy=_own(app))
     except (RecordError, ConfigError) as e:
-        return app._refuse(str(e))
+        return app.model.refuse(str(e))
     if not plan.jobs:
         return False
     for note in plan.notes:
@@ -63,10 +63,10 @@ def finish(app, exp_dir) -> bool:
         return False
     fresh = [job for job in claimed if job.resume_dir is None]
     jobs = [_resumed(app, job) if job.resume_dir else _planned(app, job) for job in claimed]
-    app._relabel()
+    app.model.relabel()
     app.log_line(f"Finishing the study [b]{escape(plan.experiment)}[/]: resuming {len(jobs) - len(fresh)}, "
                  f"starting {len(fresh)} that never began.")
-    app._enqueue(jobs)
+    app.enqueue(jobs)
     return True
 
 

@@ -13,7 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, Static
 
 from core.presets import Preset
-from tui.widgets.charts import ChartGrid, MetricChart
+from tui.widgets.chartgrid import ChartGrid
+from tui.widgets.charts import MetricChart
 from tui.widgets.progress import EpochProgress
 from tui.widgets.runs_table import RunsTable
 from tui.widgets.side_panel import SidePanel

@@ -1,4 +1,5 @@
-"""Metric charts: every run on screen overlaid, one fixed colour per run.
+"""One metric's chart: every run on screen overlaid, one fixed colour per run (the grid of
+four is tui.widgets.chartgrid, the key under it tui.widgets.chartkey).
 
 plotext draws its legend inside the plot, over the curves, so the charts draw no
 legend there: a key row of `● label` items sits under them (one row shared by the
@@ -24,18 +25,15 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Span, Text
 from textual import events
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, Vertical
 from textual.message import Message
-from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from core.curves import overfit_onset, smooth
 from tui.groupview import curves
-from tui.labels import fit
 from tui.runview import PALETTE, RunView
 from tui.widgets.axes import label_positions, on_column, on_row, x_ticks, y_axis
+from tui.widgets.chartkey import fitted, fmt, key_lines
 
 CHARTS = (("train_loss", "train loss"), ("test_loss", "test loss"),
           ("train_acc", "train acc"), ("test_acc", "test acc"))
@@ -60,66 +58,6 @@ def min_span(metric: str, values: list[float]) -> float:
     middle = (min(values) + max(values)) / 2 if values else 1.0
     return max(LOSS_MIN_SPAN * abs(middle), 1e-3)
 
-
-def fmt(value: float | None) -> str:
-    return "–" if value is None else f"{value:.3f}" if abs(value) < 100 else f"{value:.4g}"
-
-
-KEY_LINES = 3  # the grid's key: at most this many rows (the charts keep the rest)
-
-
-def key_lines(items: list[tuple[int, str]], width: int, prefix: str = "", max_lines: int | None = None) -> list[Text]:
-    """`● label` items (colour, text) wrapped into lines of `width`, never splitting an item.
-    Beyond `max_lines` the last line ends with `+N more` (every curve is a row of the table)."""
-    lines = _wrap(items, width, prefix)
-    if max_lines is None or len(lines) <= max_lines:
-        return lines
-    for keep in range(len(items) - 1, -1, -1):
-        for more in (f"+{len(items) - keep} more (all in the table)", f"+{len(items) - keep} more"):
-            lines = _wrap(items[:keep], width, prefix, more)
-            if len(lines) <= max_lines:
-                return lines
-    return lines[:max_lines]
-
-
-def _wrap(items, width: int, prefix: str = "", more: str = "") -> list[Text]:
-    lines, line = [], Text(prefix)
-    pieces = [Text.assemble(("●", f"color({colour})"), " ", text) for colour, text in items]
-    for item in pieces + ([Text(more, style="dim")] if more else []):
-        gap = "  " if line.cell_len else ""
-        if line.cell_len and line.cell_len + len(gap) + item.cell_len > width:
-            lines.append(line)
-            line, gap = Text(), ""
-        line.append(gap)
-        line.append_text(item)
-    if line.cell_len or not lines:
-        lines.append(line)
-    for line in lines:
-        line.truncate(width, overflow="ellipsis")
-    return lines
-
-
-MIN_KEY_LABEL = 16  # a key label is not shortened below this to fit more labels into the key's rows
-
-
-def fitted(items: list[tuple[int, str, str]], width: int, prefix: str = "",
-           max_lines: int | None = None) -> list[tuple[int, str]]:
-    """(colour, label, value) as key items, labels fitted apart (tui.labels.fit): whole where the
-    width allows; where the items would take more than `max_lines`, shortened (to MIN_KEY_LABEL
-    at most) until every item fits, else to MIN_KEY_LABEL: the most items the rows can hold."""
-    values = max((len(value) + 1 for _, _, value in items if value), default=0)
-    full = width - 2 - values
-    longest = max((len(label) for _, label, _ in items), default=0)
-    for room in range(min(full, longest), MIN_KEY_LABEL - 1, -1) if max_lines else ():
-        out = _items(items, room)
-        if len(_wrap(out, width, prefix)) <= max_lines:
-            return out
-    return _items(items, min(full, MIN_KEY_LABEL) if max_lines else full)  # as many as the rows hold
-
-
-def _items(items, room: int) -> list[tuple[int, str]]:
-    labels = fit([label for _, label, _ in items], room)
-    return [(colour, f"{label} {value}" if value else label) for (colour, _, value), label in zip(items, labels)]
 
 
 def dim_spread(text: Text) -> Text:
@@ -400,106 +338,3 @@ class MetricChart(PlotextPlot):
         plt.yticks(*label_positions(axis, rows))
         plt.xlim(first, last)
         plt.xticks([first - 1 + t for t in x_ticks(last - first + 1, width - max(map(len, axis.labels)) - 2)])
-
-
-class ChartKey(Static):
-    """The key row(s) shared by the grid's charts: the focused chart's readout when its cursor is on."""
-
-    def __init__(self, grid: ChartGrid, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.grid = grid
-
-    def render(self):
-        chart = self.grid.key_chart()
-        if chart is None:
-            return ""
-        width = max(1, self.content_size.width)
-        named = len(self.grid.shown()) > 1
-        lines = chart.key(width, named, KEY_LINES)
-        return Text("\n").join(lines + [Text()] * (chart.key_height(width, named, KEY_LINES) - len(lines)))
-
-    def get_content_height(self, container, viewport, width: int) -> int:
-        chart = self.grid.key_chart()
-        return chart.key_height(max(1, width), len(self.grid.shown()) > 1, KEY_LINES) if chart is not None else 1
-
-
-class ChartGrid(Vertical):
-    """The four charts: two by two when there is room, else a page of one or two at a time
-    (`next_page`, the main screen's `v`), and one key row under them."""
-
-    MIN_CHART_WIDTH = 40   # room for the y labels and a few columns per epoch
-    MIN_CHART_HEIGHT = 10  # title, 7 rows of curve, x axis, its labels
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.page = 0
-        self.per_page = 4
-
-    def compose(self) -> ComposeResult:
-        with Grid(id="chart-cells"):
-            for metric, title in CHARTS:
-                yield MetricChart(metric, title, id=f"chart-{metric}")
-        yield ChartKey(self, id="chart-key")
-
-    @property
-    def charts(self) -> list[MetricChart]:
-        return list(self.query(MetricChart))
-
-    def show(self, views: list[RunView], smoothing: bool, log_y: bool, seeds: bool = False) -> None:
-        for chart in self.charts:
-            chart.show(views, smoothing, log_y, seeds)
-
-    def shown(self) -> list[MetricChart]:
-        return [c for c in self.charts if c.display]
-
-    def key_chart(self) -> MetricChart | None:
-        focused = self.screen.focused if self.is_attached else None
-        if isinstance(focused, MetricChart) and focused in self.charts:
-            return focused
-        return self.charts[0] if self.charts else None
-
-    # ---- layout -------------------------------------------------------------
-    def on_resize(self, event: events.Resize) -> None:
-        self.lay_out(event.size.width, event.size.height)
-
-    def lay_out(self, width: int, height: int) -> None:
-        columns = 2 if width >= 2 * self.MIN_CHART_WIDTH + 1 else 1
-        rows = 2 if height - 2 >= 2 * self.MIN_CHART_HEIGHT else 1  # 2: the key's rows
-        self.per_page = columns * rows
-        cells = self.query_one("#chart-cells", Grid)
-        cells.styles.grid_size_columns = columns
-        cells.styles.grid_size_rows = rows
-        self.page = min(self.page, self.pages - 1)
-        self._show_page()
-
-    @property
-    def pages(self) -> int:
-        return len(CHARTS) // self.per_page
-
-    def next_page(self) -> None:
-        self.page = (self.page + 1) % self.pages
-        self._show_page()
-
-    def _show_page(self) -> None:
-        focused = self.screen.focused
-        had_focus = isinstance(focused, MetricChart) and focused in self.charts
-        first = self.page * self.per_page
-        for k, chart in enumerate(self.charts):
-            chart.display = first <= k < first + self.per_page
-            chart.hint = f"  (v: next, {self.page + 1}/{self.pages})" if self.pages > 1 else ""
-            chart.refresh()
-        if had_focus and not focused.display:  # the cursor comes along to the chart in view
-            target = self.shown()[0]
-            target.cursor = focused.cursor
-            target.focus()
-        self.query_one(ChartKey).refresh()
-
-    # ---- the key follows the charts -----------------------------------------
-    def on_metric_chart_changed(self, message: MetricChart.Changed) -> None:
-        message.stop()
-        self.query_one(ChartKey).refresh(layout=True)
-
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        """`g` focuses the first chart, which may be on another page: the page in view instead."""
-        if isinstance(event.widget, MetricChart) and not event.widget.display:
-            self.shown()[0].focus()

@@ -1,8 +1,6 @@
 """One progress line for the run being trained: its epoch, a bar, and how long is left for
-the run and for the whole queue, from the epoch times measured so far."""
+the run and for the whole queue (tui.eta works that out)."""
 from __future__ import annotations
-
-from statistics import fmean
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -13,21 +11,6 @@ from tui.labels import fit_one
 from tui.widgets.runs_table import format_duration
 
 LABEL_WIDTH = 22  # #progress-label's width (app.tcss)
-RECENT_EPOCHS = 5  # the epoch time is the mean of this many latest epochs (speed can drift)
-
-
-def epoch_seconds(rows: list[dict], elapsed: float, batch: int, batches: int) -> float | None:
-    """Seconds one epoch takes: measured on the run's latest finished epochs; before the
-    first one ends, this epoch's batches so far extrapolated (without its evaluation)."""
-    measured = [r["seconds"] for r in rows[-RECENT_EPOCHS:] if r.get("seconds")]
-    if measured:
-        return fmean(measured)
-    return elapsed / batch * batches if batch > 0 and elapsed > 0 else None
-
-
-def run_left(epoch_s: float, elapsed: float, epochs_after: int) -> float:
-    """Seconds left in a run: the rest of this epoch (at least nothing) and `epochs_after` more."""
-    return max(epoch_s - elapsed, 0.0) + epoch_s * epochs_after
 
 
 class EpochProgress(Horizontal):

@@ -156,6 +156,11 @@ class RunsTable(DataTable):
             self.reshape()
 
     @property
+    def settled(self) -> bool:
+        """Every changed cell is measured: a DataTable widens its columns when it is next idle."""
+        return not self._updated_cells and not self._require_update_dimensions
+
+    @property
     def selected_key(self) -> str | None:
         if not self.row_count:
             return None
