@@ -14,6 +14,13 @@ class RunStarted:
     device: str
     first_epoch: int = 1  # > 1 when resuming
     precision: str = ""   # what the run trains in: fp32 or bf16 (precision=auto resolved)
+    # where it trains, as far as the emitter knows (the console's queue view shows it): the
+    # process that holds the run's lock (host, pid), a --parallel worker slot (1, 2, ...; 0: none)
+    # and a Ray node (core.ray_nodes.node_name: its id and IP; "": not on Ray)
+    host: str = ""
+    pid: int = 0
+    worker: int = 0
+    node: str = ""
 
 
 @dataclass(frozen=True)

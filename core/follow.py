@@ -133,9 +133,10 @@ class Follower:
         config = self.meta.get("config", {})
         sample = checked_progress(self.path)[0] or {}  # a damaged one: the first poll says so
         batches = sample.get("batches") or math.ceil(self.meta.get("train_images", 0) / config.get("batch_size", 1))
+        owner = lock_owner(self.path) or {}  # the writer: where the run trains
         return RunStarted(self.run, self.meta.get("experiment", self.path.parent.name), str(self.path), self.epochs,
                           batches, sample.get("device", self.meta.get("device", "")), self.first_epoch,
-                          config.get("precision", ""))
+                          config.get("precision", ""), host=str(owner.get("host", "")), pid=int(owner.get("pid", 0)))
 
     def _merge(self, rows: list, sample: dict | None) -> list:
         """New epochs and the progress sample, in the trainer's order: a sample of epoch e comes

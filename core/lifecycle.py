@@ -9,6 +9,8 @@ before their EpochDone event is sent. The loop itself is core.trainer's.
 from __future__ import annotations
 
 import math
+import os
+import socket
 import threading
 import time
 import traceback
@@ -77,7 +79,7 @@ def train(config: RunConfig, on_event=None, stop: threading.Event | None = None,
             loop.apply_checkpoint(r, state)
         emit(RunStarted(run, experiment, run_dir, config.epochs,
                         math.ceil(len(dataset.train_y) / config.batch_size), str(device), first,
-                        config.precision))
+                        config.precision, host=socket.gethostname(), pid=os.getpid()))  # as its lock says
         for epoch in range(first, config.epochs + 1):
             row = loop.run_epoch(r, epoch, emit, stop, run)
             if not all(math.isfinite(v) for v in row.values()):

@@ -9,11 +9,12 @@ starts, rather than in every one at the same time.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import data as data_mod
-from .events import RunEnded
+from .events import RunEnded, RunStarted
 from .follow import FollowError, Follower
 from .job import Job
 from .records import STATUS, read_metrics, write_status
@@ -24,6 +25,7 @@ class Placed:
     job: Job
     follower: Follower | None = None
     ended: RunEnded | None = None  # the RunEnded passed on to the caller
+    where: dict = field(default_factory=dict)  # RunStarted's fields the placement knows: worker, node
 
     def follow(self, run_dir, first_epoch: int) -> None:
         """Watch the folder the trainer named (the placement watches the trainer itself, not the lock)."""
@@ -34,6 +36,8 @@ class Placed:
 
     def emit(self, events, on_event) -> None:
         for event in events:
+            if isinstance(event, RunStarted) and self.where:  # where it trains: the console's queue view
+                event = dataclasses.replace(event, **self.where)
             if self.ended is None:  # one RunEnded, and nothing after it
                 on_event(self.job.key, event)
                 self.ended = event if isinstance(event, RunEnded) else None

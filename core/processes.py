@@ -160,7 +160,7 @@ class ProcessExecutor(Executor):
         with terminal_signals_ignored():
             process.start()
         send.close()  # the child holds its own end; EOF here then means it is gone
-        return _Worker(job, index=slot, process=process, conn=receive)
+        return _Worker(job, index=slot, process=process, conn=receive, where={"worker": slot + 1})
 
     def _signal(self, running: list, level: int) -> None:
         for w in running:

@@ -185,6 +185,8 @@ class RayExecutor(Executor):
         self._note_attempt(task, on_event, first=False)  # a retry's line before its epochs
         if task.follower is None and (started := _read_json(task.marker())) is not None:
             task.follow(started["run_dir"], started["first_epoch"])
+            if now := read_attempt(task.control, task.job.key, max(task.attempts, 1)):  # the node that trains it
+                task.where = {"node": node_name(now["node_id"], now["ip"])}
         task.poll(on_event)
         self._note_attempt(task, on_event, first=True)  # where the run trains, after its RunStarted
 

@@ -228,7 +228,8 @@ class _Run:
                 return
             self.started = True
             tries = self.executor.attempts.get(self.job.key)
-            if tries:  # where it trains, after its RunStarted
+            if tries:  # where it trains (the console's queue view), then the line that says so
+                event = dataclasses.replace(event, node=node_name(tries[-1]["node_id"], tries[-1]["ip"]))
                 self._out += [event, RunNote(self.job.name, first_line(tries[-1]))]
                 return
         elif isinstance(event, (BatchProgress, EpochDone)):

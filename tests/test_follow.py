@@ -84,6 +84,9 @@ def record(tmp_path):
     rec.close()
 
 
+HERE = {"host": socket.gethostname(), "pid": os.getpid()}  # where a run this process writes trains
+
+
 def row(epoch):
     return {"epoch": epoch, "train_loss": 2.0 / epoch, "train_acc": 0.1 * epoch, "test_loss": 2.1 / epoch,
             "test_acc": 0.09 * epoch, "seconds": 1.5, "time": 1e9}
@@ -91,7 +94,7 @@ def row(epoch):
 
 def test_each_poll_says_what_changed_in_the_trainers_order(record):
     rec, write, passed = record
-    start = RunStarted("r", "exp", str(rec.path), 2, 6, "cpu")
+    start = RunStarted("r", "exp", str(rec.path), 2, 6, "cpu", **HERE)  # the lock's writer: this process
     write(start)
     follower = Follower(rec.path)
     assert follower.poll() == [start] and passed == [start]  # the writer passes every event on
@@ -117,9 +120,9 @@ def test_a_followed_resumed_run_starts_at_its_first_epoch(record):
     rec, write, _ = record
     write(BatchProgress("r", 1, 6, 6, phase="eval"))  # the first session
     rec.log_epoch(row(1))
-    write(RunStarted("r", "exp", str(rec.path), 2, 6, "cpu", first_epoch=2))  # the resumed one
+    write(RunStarted("r", "exp", str(rec.path), 2, 6, "cpu", first_epoch=2, **HERE))  # the resumed one
     events = Follower(rec.path, first_epoch=2).poll()
-    assert events == [RunStarted("r", "exp", str(rec.path), 2, 6, "cpu", first_epoch=2)]
+    assert events == [RunStarted("r", "exp", str(rec.path), 2, 6, "cpu", first_epoch=2, **HERE)]
     replay = Follower(rec.path).poll()  # an attaching console: the whole history
     assert [type(e) for e in replay] == [RunStarted, EpochDone] and replay[0].first_epoch == 1
 

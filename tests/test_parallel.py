@@ -79,6 +79,9 @@ def test_a_worker_killed_fails_only_its_run_and_the_queue_goes_on(tmp_path):
     ended = ProcessExecutor(str(tmp_path), parallel=2, devices=["cpu"], threads=1).run(jobs, on_event)
     victim = ended["victim"]
     assert (victim.status, victim.cause) == ("failed", "worker")
+    starts = {key: next(e for e in said if isinstance(e, RunStarted)) for key, said in events.items()}
+    assert (starts["victim"].worker, starts["a"].worker) == (1, 2)  # where each trains: its worker slot
+    assert len({s.pid for s in starts.values()}) == 3 and os.getpid() not in {s.pid for s in starts.values()}
     assert "killed by SIGKILL" in victim.message and f"--resume {victim.run_dir}" in victim.message
     info = read_run(victim.run_dir)
     assert info.status == "failed" and resume_problem(info) is None and 1 <= len(info.metrics) < 3

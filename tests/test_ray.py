@@ -27,6 +27,7 @@ from core.job import Job
 from core.lifecycle import train
 from core.ray_cluster import INSTALL, connect
 from core.ray_executor import LOST, RayExecutor
+from core.ray_nodes import node_name
 from core.records import lock_owner, read_metrics, read_run
 from core.resume import resume_problem
 from tui.cli import main
@@ -305,6 +306,8 @@ def test_the_console_trains_its_queue_as_ray_tasks_and_draws_them(cluster, tmp_p
             for view in app.views:
                 assert view.status == "finished", log_text(app)
                 assert view.metrics == read_metrics(view.run_dir) and len(view.metrics) == 2
+                node = node_name(cluster.ray.get_runtime_context().get_node_id(), cluster.ray.util.get_node_ip_address())
+                assert view.place.kind == "ray" and view.place.node == node  # the one node of this cluster
             assert not any(p.name.startswith(".ray") and any(p.iterdir()) for p in (tmp_path / "runs").iterdir()
                            if p.is_dir()), "the control folder is left behind"
 

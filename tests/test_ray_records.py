@@ -30,6 +30,7 @@ from core.job import Job
 from core.lifecycle import train
 from core.ray_cluster import connect
 from core.ray_executor import RayExecutor
+from core.ray_nodes import node_name
 from core.records import is_locked, lock_owner, read_metrics, read_run
 from core.resume import resume_problem
 from tui.cli import main
@@ -179,7 +180,8 @@ def test_the_console_draws_runs_whose_records_the_driver_writes(nodes, hidden):
     from apphelp import fill, log_text, make_app, ready, sync, wait_for
 
     logdir = hidden / "runs"  # make_app's
-    app = make_app(hidden, executor=RayExecutor(str(logdir), cluster=connect(), records="driver"))
+    executor = RayExecutor(str(logdir), cluster=connect(), records="driver")
+    app = make_app(hidden, executor=executor)
 
     @sync
     async def drive():
@@ -193,6 +195,8 @@ def test_the_console_draws_runs_whose_records_the_driver_writes(nodes, hidden):
                 assert view.status == "finished", log_text(app)
                 assert Path(view.run_dir).parent.parent == logdir
                 assert view.metrics == read_metrics(view.run_dir) and len(view.metrics) == 2
+            ran_on = {node_name(tries[-1]["node_id"], tries[-1]["ip"]) for tries in executor.attempts.values()}
+            assert {v.place.kind for v in app.views} == {"ray"} and {v.place.node for v in app.views} == ran_on
 
     drive()
 

@@ -30,6 +30,7 @@ from tui import keys, studyresume
 from tui.consolemodel import ConsoleModel
 from tui.following import FollowFound, Following
 from tui.mainactions import MainActions
+from tui.manyruns import ManyRuns
 from tui.messages import TrainerEvent
 from tui.recipes import Recipe
 from tui.screens.dialogs import DataMissingScreen
@@ -62,6 +63,8 @@ class CifarApp(MainActions, App):
         self.model = ConsoleModel(logdir, self, clock, follows=self.following.follows,
                                   plan=lambda experiment, jobs: studyresume.record(self, experiment, jobs))
         self.views, self.queue = self.model.views, self.model.queue  # the same objects, for short
+        self.many = ManyRuns(self)  # filter, grouping, folding, the queue and full-screen chart screens
+        self.model.shown = self.many.shown
         self.stopping = Stopping(self)  # what x and X stop
         base = RunConfig(data_dir=data_dir) if data_dir else None
         self.presets, self.preset_errors = load_all(base)
@@ -194,6 +197,8 @@ class CifarApp(MainActions, App):
     # ---- trainer events ---------------------------------------------------
     def on_trainer_event(self, message: TrainerEvent) -> None:
         view = self.views.get(message.key)
+        if view is not None:
+            self.many.on_event(view, message.event)  # where it trains, its latest batch
         if view is not None and isinstance(message.event, RunEnded):
             self.following.forget(view)  # its end is drawn and logged as this console's own
         try:
@@ -245,8 +250,8 @@ class CifarApp(MainActions, App):
     def redraw(self) -> None:
         """The timer's work: the progress line, the running runs' time, the charts if anything changed."""
         model = self.model
-        if (line := model.progress_line()) is not None:
-            self._q(EpochProgress).advance(*line)
+        if (line := model.progress_line()) is not None:  # several runs at once: `all` is the study's, as u says
+            self._q(EpochProgress).advance(*line[:-1], self.many.study_left() or line[-1])
         model.tick_all()
         if model.take_charts():
             self.charts.show(model.drawn(), model.smoothing, model.log_y, model.seeds_shown)

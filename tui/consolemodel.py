@@ -44,6 +44,7 @@ class ConsoleModel:
         self.plan = plan                  # (experiment, jobs) -> jobs as planned in its study record; None: refused
         self.smoothing = self.log_y = False
         self.seeds_shown = False          # `e`: each seed of a group drawn on its own
+        self.shown = lambda view: True    # the `/` filter (tui.manyruns): the charts draw what passes it
         self.trained = threading.Event()  # the training thread has returned (set while none runs)
         self.trained.set()
         # per running run (trained or followed): [clock when it started here, its time column then,
@@ -365,8 +366,8 @@ class ConsoleModel:
 
     # ---- views --------------------------------------------------------------------
     def drawn(self) -> list[RunView]:
-        """The runs the charts draw: not hidden, and with something to draw (a colour)."""
-        return [v for v in self.views if v.overlay and v.colour is not None]
+        """The runs the charts draw: not hidden, past the `/` filter, and with something to draw (a colour)."""
+        return [v for v in self.views if v.overlay and v.colour is not None and self.shown(v)]
 
     def relabel(self) -> None:
         """Runs came, went or started: every row's label and settings may change."""

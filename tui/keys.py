@@ -7,7 +7,9 @@ from textual.binding import Binding
 from tui.screens.compare import CompareScreen
 from tui.screens.help import key_rows
 from tui.screens.main import MainScreen
+from tui.screens.queue import QueueScreen
 from tui.widgets.charts import MetricChart
+from tui.widgets.fullchart import RangedChart
 
 BINDINGS = [
     Binding("s", "start", "Start"),
@@ -25,6 +27,10 @@ BINDINGS = [
     Binding("o", "open_runs", "Open runs", show=False),
     Binding("d", "hide_run", "Hide run", show=False),
     Binding("b", "toggle_panel", "Panel", show=False),
+    Binding("u", "queue", "Queue", show=False),
+    Binding("slash", "filter", "Filter", show=False),
+    Binding("G", "group", "Group by", show=False),
+    Binding("z", "fold", "Fold finished", show=False),
     Binding("f", "focus('form')", "Focus form", show=False),
     Binding("g", "focus('charts')", "Focus charts", show=False),
     Binding("t", "focus('runs')", "Focus table", show=False),
@@ -60,6 +66,12 @@ ACTIONS = (
     ("hide_run", "Hide run", "hide the table's selected run from the charts (○ in the table); "
      "again: show it"),
     ("toggle_panel", "Toggle side panel", "hide the presets and form: more room for the charts"),
+    ("queue", "Queue", "every running, queued and followed run: where it trains (this console, worker k, "
+     "another process, a Ray node), a progress bar each, and the study's time left"),
+    ("filter", "Filter runs", "show only the runs that match, in the table and the charts: lr=0.01, adam, "
+     "finished, !finished, epochs>=20, part of a name (several words: all must match)"),
+    ("group", "Group table", "group the table by a setting; again: the next setting that differs, then none"),
+    ("fold", "Fold finished runs", "fold the finished runs of the table into one line (per group); again: show them"),
     ("focus('form')", "Focus form", "move to the run form (to the field edited last)"),
     ("focus('charts')", "Focus charts", "move to the charts"),
     ("focus('runs')", "Focus table", "move to the runs table"),
@@ -69,7 +81,7 @@ ACTIONS = (
 
 # the main screen's actions that make no sense over the compare screen (off its footer too)
 MAIN_ONLY = {"start", "start_all", "preset", "toggle_smoothing", "toggle_log_y", "open_runs",
-             "hide_run", "toggle_panel", "focus", "resume"}
+             "hide_run", "toggle_panel", "focus", "resume", "queue", "filter", "group", "fold"}
 
 
 def help_rows() -> list[tuple[str, str]]:
@@ -79,5 +91,6 @@ def help_rows() -> list[tuple[str, str]]:
     texts = {action: text for action, _, text in ACTIONS}
     rows = key_rows([(sorted(BINDINGS, key=lambda b: order.get(b.action, len(order))), texts),
                      (MainScreen.BINDINGS, MainScreen.HELP), (MetricChart.BINDINGS, MetricChart.HELP),
-                     (CompareScreen.BINDINGS, CompareScreen.HELP)])
+                     (CompareScreen.BINDINGS, CompareScreen.HELP), (RangedChart.BINDINGS, RangedChart.HELP),
+                     (QueueScreen.BINDINGS, QueueScreen.HELP)])
     return rows + [("ctrl+p", "command palette")]

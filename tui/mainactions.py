@@ -166,6 +166,18 @@ class MainActions:
         self.side.step(delta)
 
     # ---- layout, focus and help ------------------------------------------------
+    def action_queue(self) -> None:
+        self.many.open_queue()
+
+    def action_filter(self) -> None:
+        self.many.ask_filter()
+
+    def action_group(self) -> None:
+        self.many.next_group()
+
+    def action_fold(self) -> None:
+        self.many.toggle_fold()
+
     def action_toggle_panel(self) -> None:
         side = self.side
         side.toggle_class("-hidden")

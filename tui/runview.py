@@ -44,6 +44,8 @@ class RunView:
     settings: str = ""         # how its config differs from its experiment's first run: "lr 0.01, sgd"
     group: str = ""            # the run it repeats over seeds (its job's or record's group); "": its name
     recipe: object = None      # the tui.recipes.Recipe it was started from here (None: opened or resumed)
+    place: object = None       # where it trains (tui.queuerows.Place), from its RunStarted
+    progress: object = None    # its latest core.events.BatchProgress while it runs
 
     @property
     def label(self) -> str:

@@ -26,7 +26,8 @@ In a text field keys type text: press `escape` to leave the form, then use the k
 """
 
 
-KEY_NAMES = {"question_mark": "?", "left": "←", "right": "→"}
+KEY_NAMES = {"question_mark": "?", "left": "←", "right": "→", "slash": "/", "left_square_bracket": "[",
+             "right_square_bracket": "]", "left_curly_bracket": "{", "right_curly_bracket": "}"}
 
 
 def key_rows(sections) -> list[tuple[str, str]]:

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, RichLog, Static
 
 from core.presets import Preset
 from tui.widgets.chartgrid import ChartGrid
+from tui.widgets.charts import MetricChart
 from tui.widgets.progress import EpochProgress
 from tui.widgets.runs_table import RunsTable
 from tui.widgets.side_panel import SidePanel
@@ -25,8 +26,11 @@ MIN_WIDTH, MIN_HEIGHT = 80, 24
 
 class MainScreen(Screen):
     AUTO_FOCUS = "#presets"
-    BINDINGS = [Binding("v", "next_charts", "Next chart", show=False)]
-    HELP = {"next_charts": "the next chart, where they show one or two at a time (80×24)"}
+    BINDINGS = [Binding("v", "next_charts", "Next chart", show=False),
+                Binding("enter", "full_chart", "Full screen", show=False)]
+    HELP = {"next_charts": "the next chart, where they show one or two at a time (80×24)",
+            "full_chart": "on a focused chart (g): that chart on the whole screen; [ ] and { } narrow its "
+                          "epochs, escape returns"}
 
     def __init__(self, presets: list[Preset], initial: str = "", **kwargs) -> None:
         super().__init__(**kwargs)
@@ -73,7 +77,12 @@ class MainScreen(Screen):
     def action_next_charts(self) -> None:
         self.query_one(ChartGrid).next_page()
 
+    def action_full_chart(self) -> None:
+        self.app.many.open_chart(self.focused)
+
     def check_action(self, action: str, parameters) -> bool | None:
+        if action == "full_chart":
+            return isinstance(self.focused, MetricChart)
         if action == "next_charts":
             grid = self.query_one(ChartGrid)
             return grid.pages > 1

@@ -126,7 +126,7 @@ class MetricChart(PlotextPlot):
                     self.markers.append((k, epoch))
         self.smoothing, self.log_y = smoothing, log_y
         if self.cursor is not None:
-            self.cursor = min(max(self.cursor, 1), self.last_epoch)
+            self.cursor = min(max(self.cursor, self.first_epoch), self.last_epoch)
         self.refresh()
         self.post_message(self.Changed(self))
 
@@ -165,6 +165,9 @@ class MetricChart(PlotextPlot):
                 points[k] = (epoch, value)
         return points
 
+    first_epoch = 1  # the x axis starts here (tui.widgets.fullchart narrows it)
+    empty_note = ""  # why nothing is drawn, when the runs on screen are all filtered out (tui.manyruns)
+
     @property
     def last_epoch(self) -> int:
         epochs = [x[-1] for _, _, x, _ in self.series if x] + [e for e, _ in self.live.values()]
@@ -173,11 +176,11 @@ class MetricChart(PlotextPlot):
     # ---- cursor -------------------------------------------------------------
     def action_cursor(self, step: int) -> None:
         last = self.last_epoch
-        self.cursor = last if self.cursor is None else min(max(self.cursor + step, 1), last)
+        self.cursor = last if self.cursor is None else min(max(self.cursor + step, self.first_epoch), last)
         self._cursor_moved()
 
     def action_cursor_to(self, where: str) -> None:
-        self.cursor = 1 if where == "first" else self.last_epoch
+        self.cursor = self.first_epoch if where == "first" else self.last_epoch
         self._cursor_moved()
 
     def _cursor_moved(self) -> None:
@@ -201,7 +204,8 @@ class MetricChart(PlotextPlot):
         left, columns, last = self._columns
         column = event.x - left
         if 0 <= column < columns:
-            self.cursor = round(1 + column * (last - 1) / max(columns - 1, 1))
+            first = self.first_epoch
+            self.cursor = round(first + column * (last - first) / max(columns - 1, 1))
             self._cursor_moved()
 
     def readout(self, named: bool = False) -> tuple[str, list[tuple[int, str]], str]:
@@ -271,7 +275,7 @@ class MetricChart(PlotextPlot):
     def _empty(self, width: int, height: int) -> Text:
         """No epoch to draw yet: the title and one line saying so, not a bare frame."""
         lines = [self._title_line(width)] + [Text() for _ in range(height - 1)]
-        note = "no finished epoch yet" if self.series else "no runs on screen yet"
+        note = "no finished epoch yet" if self.series else (self.empty_note or "no runs on screen yet")
         line = Text(note, style="dim")
         line.align("center", width)
         lines[max(1, height // 2)] = line
@@ -300,7 +304,8 @@ class MetricChart(PlotextPlot):
         rows = max(2, height - 2)  # the canvas: less the x axis and its labels
         axis = y_axis(values, rows, min_span(self.metric, values), floor=0.0,
                                   ceiling=1.0 if self.metric.endswith("acc") else None, log=self.log_y)
-        last = max(self.last_epoch, 2)
+        first = self.first_epoch
+        last = max(self.last_epoch, first + 1)
         epoch = self.cursor_shown
         if epoch is not None:  # first, so the curves draw over it
             bottom, top = (10 ** axis.lo, 10 ** axis.hi) if self.log_y else (axis.lo, axis.hi)
@@ -310,7 +315,7 @@ class MetricChart(PlotextPlot):
         self._columns = (width - columns, columns, last)
 
         def cell(epoch, value):
-            return on_column(epoch, 1, last, columns), on_row(value, axis, rows)
+            return on_column(epoch, first, last, columns), on_row(value, axis, rows)
 
         for k, (x, low, high) in spread.items():  # under the means: a shared cell shows the mean
             for edge in (low, high):
@@ -331,5 +336,5 @@ class MetricChart(PlotextPlot):
         plt.yscale("log" if self.log_y else "linear")
         plt.ylim(axis.lo, axis.hi)
         plt.yticks(*label_positions(axis, rows))
-        plt.xlim(1, last)
-        plt.xticks(x_ticks(last, width - max(map(len, axis.labels)) - 2))
+        plt.xlim(first, last)
+        plt.xticks([first - 1 + t for t in x_ticks(last - first + 1, width - max(map(len, axis.labels)) - 2)])

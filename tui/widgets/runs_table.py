@@ -6,6 +6,7 @@ from textual.widgets import DataTable
 
 from tui.labels import fit
 from tui.runview import RunView
+from tui.tableshape import GROUP_PREFIX, RUN, Entry
 
 # test accuracy first: at 80 columns it is what stays on screen without scrolling; next to
 # it, from 120 columns, the settings where a run differs from its experiment's first run; the
@@ -60,6 +61,9 @@ class RunsTable(DataTable):
         self._views: dict[str, RunView] = {}  # the views shown, to redraw them when the width changes
         self._labels: dict[str, str] = {}     # key -> the label as fitted to the run column
         self._raw: tuple = ()                 # (width, labels) that _labels were fitted from
+        # which rows, in which order (tui.tableshape.arrange over the views): None shows every run
+        self.shaper = None
+        self._lines: list = []                # the entries shown, as the shaper last gave them
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
@@ -112,6 +116,8 @@ class RunsTable(DataTable):
             self._fit()
         if view.key not in self._refit():
             self._put(view)
+        if self.shaper is not None and self.shaper(list(self._views.values())) != self._lines:
+            self.reshape()
 
     def _put(self, view: RunView) -> None:
         cells = row(view, self._labels.get(view.key))
@@ -119,14 +125,35 @@ class RunsTable(DataTable):
             for (_, column), old, value in zip(COLUMNS, self.get_row(view.key), cells):
                 if old != value:
                     self.update_cell(view.key, column, value, update_width=True)
-        else:
+        elif self.shaper is None:
             self.add_row(*cells, key=view.key)
+
+    def reshape(self) -> None:
+        """Rebuild the rows as the shaper says (filtered, grouped, folded); the cursor stays on its run."""
+        selected = self.selected_key
+        self._lines = self.shaper(list(self._views.values())) if self.shaper else [
+            Entry(RUN, key) for key in self._views]
+        self.clear()
+        for line in self._lines:
+            if line.kind == RUN:
+                self.add_row(*row(self._views[line.key], self._labels.get(line.key)), key=line.key)
+            else:
+                style = "bold" if line.kind == "group" else "dim italic"
+                title = Text(line.text, style=style)
+                title.truncate(self.name_width + len(DRAWN), overflow="ellipsis")  # the run column keeps its width
+                self.add_row(title, Text(line.detail, style="dim"), *[""] * (len(COLUMNS) - 2), key=line.key)
+        if selected in self.rows:
+            self.move_cursor(row=self.get_row_index(selected))
+        if self.shaper is None:
+            self._lines = []
 
     def drop(self, key: str) -> None:
         self._views.pop(key, None)
         if key in self.rows:
             self.remove_row(key)
         self._refit()
+        if self.shaper is not None:
+            self.reshape()
 
     @property
     def settled(self) -> bool:
@@ -137,4 +164,6 @@ class RunsTable(DataTable):
     def selected_key(self) -> str | None:
         if not self.row_count:
             return None
-        return self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+        key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
+        return None if key.startswith(GROUP_PREFIX) else key  # a group's or fold's line: no run
+
