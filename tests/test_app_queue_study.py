@@ -35,7 +35,7 @@ def planner(logdir, names, keep: bool) -> subprocess.Popen:
 @sync
 async def test_another_processs_queue_and_never_started_runs_join_the_queue_and_its_time(tmp_path):
     logdir = tmp_path / "runs"
-    gone = planner(logdir, "dropout", keep=False)  # planned, then its process ended: never started
+    planner(logdir, "dropout", keep=False)  # planned, then its process ended: never started
     alive = planner(logdir, "l1,l2", keep=True)
     try:
         app = make_app(tmp_path, clock=lambda: 100.0)

@@ -1,5 +1,4 @@
 """The batched augmentation must equal torchvision's per-image PIL pipeline for the same draws."""
-import numpy as np
 import pytest
 import torch
 import torchvision.transforms as T

@@ -304,7 +304,6 @@ DAMAGE = [
 @pytest.mark.parametrize("name, text, expected", DAMAGE, ids=[f"{n}:{t[:20]}" for n, t, _ in DAMAGE])
 def test_a_malformed_record_is_refused_or_marked_by_name_never_a_traceback(logdir, capsys, name, text, expected):
     from tui.runview import Views
-    from tui.report import compare_command
 
     run_dir = logdir / "old" / "done"
     (run_dir / name).write_text(text)

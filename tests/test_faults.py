@@ -253,7 +253,7 @@ def test_resume_refuses_other_changes_and_a_diverged_run(tmp_path):
 
 def test_resumable_runs_lists_stopped_and_killed_runs_only(tmp_path):
     stop = threading.Event()
-    stopped = train(cfg(epochs=2), lambda e: isinstance(e, EpochDone) and stop.set(), stop,
+    train(cfg(epochs=2), lambda e: isinstance(e, EpochDone) and stop.set(), stop,
                     logdir=str(tmp_path), run="stopped", dataset=SMALL)
     killed = train(cfg(epochs=1), logdir=str(tmp_path), run="killed", dataset=SMALL)
     os.unlink(os.path.join(killed.run_dir, "status.json"))  # as if SIGKILLed before the end

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from core import study
-from core.records import read_metrics, read_run, safe_name
+from core.records import read_metrics, read_run
 from apphelp import log_text, open_past, ready, sync, wait_for
 from fakecifar import write_batches
 from tui.app import CifarApp
@@ -299,8 +299,6 @@ study.release()
 
 
 def test_processes_planning_at_once_lose_none_of_each_others_runs_and_queue_them_until_they_end(tmp_path, capsys):
-    import socket
-
     env = {**os.environ, "PYTHONPATH": ROOT}
     procs = [subprocess.Popen([sys.executable, "-c", PLANNER.format(n=25), str(tmp_path / "logs"), f"p{k}"], cwd=ROOT,
                               env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for k in range(4)]
