@@ -223,7 +223,7 @@ def cmd_compare(args) -> int:
 
 def cmd_report(args) -> int:
     from core.compare import CompareError
-    from tui.studyreport import report_command
+    from tui.studywrite import report_command
 
     try:
         return report_command(args.targets, args.logdir or default_logdir(), args.out)

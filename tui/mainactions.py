@@ -85,7 +85,7 @@ class MainActions:
     def _write_report(self, colours: dict, paths: list) -> None:
         """Off the UI thread: matplotlib and the figures take seconds."""
         from core.compare import CompareError
-        from tui.studyreport import default_out, title_of, write_report
+        from tui.studywrite import default_out, title_of, write_report
 
         title = title_of(paths)
         try:
