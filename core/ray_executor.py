@@ -48,14 +48,13 @@ from .ray_cluster import Cluster, ClusterError
 from .ray_data import dataset_of, put_data
 from .ray_nodes import check_nodes, checked, cpu_nodes, node_name, packed, task_failure
 from .ray_probe import PROBE_TIMEOUT_S, NotShared, probe_storage
-from .ray_retries import alive_nodes, first_line, read_attempt, record_attempt, retry_line
+from .ray_retries import LOST, alive_nodes, first_line, read_attempt, record_attempt, retry_line
 from .records import check_logdir, is_locked, take_lock, write_json
 from .stoprequest import StopFlag, request as stop_request
 
 POLL_S = 0.1              # how often the driver reads the running runs' folders
 STOP_POLL_S = 0.2         # how often a task looks for the driver's stop request
 CONTROL = ".ray"          # <logdir>/.ray/<study>/: the driver's stop request and the jobs' run folders
-LOST = "worker lost"      # the cause of a run whose worker was lost more often than Ray retries
 
 
 @dataclass

@@ -27,7 +27,7 @@ from .outcomes import outcome
 from .progress import ProgressWriter
 from .ray_data import put_data
 from .ray_nodes import checked, node_name, packed, task_failure
-from .ray_retries import first_line, retry_line
+from .ray_retries import LOST, first_line, retry_line
 from .records import RunRecord, atomic_write, checkpoint_bytes, new_run_dir
 from .trainer import Stopped
 
@@ -291,8 +291,6 @@ class _Run:
         self._flush()
 
     def _lost(self, lost) -> None:
-        from .ray_executor import LOST
-
         tries = self.executor.attempts.get(self.job.key)
         last = f", last on node {node_name(tries[-1]['node_id'], tries[-1]['ip'])}" if tries else ""
         why = f"its Ray worker was lost ({type(lost).__name__}) {self.executor._attempts()}{last}"

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from .ray_nodes import node_name
 
+LOST = "worker lost"  # the cause of a run whose worker was lost more often than it may be retried
+
 
 def attempt_file(control, key: str, n: int) -> Path:
     return Path(control, f"{key}.attempt-{n}.json")
