@@ -1,5 +1,6 @@
 import functools
 import http.server
+import signal
 import os
 import sys
 import threading
@@ -44,6 +45,18 @@ def _isolate_env(monkeypatch, tmp_path):
     for var in ("CIFAR_TUI_DATA", "CIFAR_TUI_DATA_URL", "CIFAR_TUI_DATA_MD5", "CIFAR_TUI_LOGDIR", "CIFAR_TUI_PRESETS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture(autouse=True)
+def _restore_signal_handlers():
+    """A test that ends with a handler changed (ray.init's, or `run`'s SIG_IGN once it is stopped,
+    meant for the exit of its process) must not leave it to later tests, nor, as SIG_IGN is
+    inherited, to the processes they start: a Ctrl-C such a child ignores never ends it."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    yield
+    for s, handler in saved.items():
+        if handler is not None and signal.getsignal(s) is not handler:
+            signal.signal(s, handler)
 
 
 @pytest.fixture

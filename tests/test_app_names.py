@@ -15,6 +15,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.widgets.chartkey import ChartKey
 from tui.widgets.charts import MetricChart
+from tui.widgets.fullchart import RangedChart
 
 
 pytestmark = pytest.mark.usefixtures("small_synthetic")
@@ -99,15 +100,16 @@ async def test_the_key_says_plus_n_more_at_80x24_and_the_table_lists_every_curve
 
 
 @sync
-async def test_help_lists_every_key_of_the_app_the_main_screen_the_charts_and_compare(tmp_path):
+async def test_help_lists_every_key_of_the_app_the_main_screen_the_charts_the_full_screen_chart_and_compare(tmp_path):
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: ready(app))
         await pilot.press("escape", "question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         listed = {key for keys, _ in app.screen.keys for key in keys.split(", ")}
-        names = {"question_mark": "?", "left": "←", "right": "→"}
-        bound = {names.get(k, k) for cls in (type(app), MainScreen, MetricChart, CompareScreen)
+        names = {"question_mark": "?", "left": "←", "right": "→", "slash": "/", "left_square_bracket": "[",
+                 "right_square_bracket": "]", "left_curly_bracket": "{", "right_curly_bracket": "}"}
+        bound = {names.get(k, k) for cls in (type(app), MainScreen, MetricChart, RangedChart, CompareScreen)
                  for b in cls.BINDINGS for k in b.key.split(",")}
         assert bound - listed == set()
         assert {"v", "←", "→", "home", "end"} <= listed
