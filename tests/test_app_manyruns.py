@@ -123,6 +123,7 @@ async def test_enter_on_a_chart_fills_the_screen_and_brackets_narrow_its_epochs(
         await wait_for(pilot, lambda: len(chart.series) == 4)
         assert chart.metric == "train_loss" and chart.size.height >= 25  # the screen less header and footer
         assert {tuple(x) for _, _, x, _ in chart.drawn()} == {tuple(range(1, 13))}
+        assert "epochs 1–12 of 12" in chart._title_line(200).plain  # the range of what it opened with
         await pilot.press(*["right_square_bracket"] * 4, *["left_curly_bracket"] * 3)
         assert chart.epoch_range == (5, 9)
         assert {tuple(x) for _, _, x, _ in chart.drawn()} == {(5, 6, 7, 8, 9)}

@@ -75,8 +75,8 @@ class RangedChart(MetricChart):
         self._changed()
 
     def show(self, *args, **kwargs) -> None:
-        self._hint()
         super().show(*args, **kwargs)
+        self._hint()  # after: the range is the newly shown runs' (the title is drawn at the next refresh)
 
     def _changed(self) -> None:
         if self.cursor is not None:
