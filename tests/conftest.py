@@ -59,6 +59,15 @@ def _restore_signal_handlers():
             signal.signal(s, handler)
 
 
+@pytest.fixture(name="one_thread")
+def _one_thread():
+    """The test trains on one thread (tests/cpu.py says why)."""
+    from cpu import one_thread
+
+    with one_thread():
+        yield
+
+
 @pytest.fixture
 def small_synthetic(monkeypatch):
     """dataset=synthetic runs train on a small set (apphelp.tiny_synthetic), so a console run takes

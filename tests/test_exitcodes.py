@@ -1,7 +1,6 @@
 """One exit-code table for `cifar-tui run` whichever way its runs are placed: the table itself,
 then the same cases in this process and in worker processes (Ray's: tests/test_ray.py)."""
 import pytest
-import torch
 
 from core.events import RunEnded
 from core.placement import Placement
@@ -25,14 +24,6 @@ def ended(status, cause=""):
 ])
 def test_the_table(ends, signals, code):
     assert exit_code(ends, signals) == code
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_runs_one_after_another(tmp_path, one_thread):

@@ -47,14 +47,6 @@ def cluster():
         signal.signal(s, handler)
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tiny(**kw):
     return make_config({"dataset": "synthetic", "epochs": 2, "batch_size": 100, "device": "cpu",
                         "train_fraction": 0.05, **kw})

@@ -73,14 +73,6 @@ def token_auth(mode: str | None) -> None:
     Config.initialize("")
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def curves(run_dir):
     return [{k: v for k, v in row.items() if k not in ("seconds", "time")} for row in read_metrics(run_dir)]
 
