@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from shellstart import as_a_shell_starts
 from core.records import lock_owner, read_metrics, read_run
 from core.resume import resume_problem
 from tui.cli import main
@@ -22,7 +23,7 @@ DEADLINE_S = 120  # ten times what a loaded 2-core machine needs
 
 def cli(*args, **popen):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+    return subprocess.Popen(as_a_shell_starts([sys.executable, "-m", "tui.cli", *args]), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
 
 

@@ -13,6 +13,7 @@ from concurrent import futures
 import grpc
 import pytest
 
+from shellstart import as_a_shell_starts
 from tui.cli import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,8 +70,9 @@ def test_ctrl_c_ends_the_command_while_ray_init_waits(tmp_path):
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
-    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "quick-demo", "--ray", f"127.0.0.1:{port}",
-                             "--logdir", str(tmp_path / "runs")], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+    env.pop("RAY_AUTH_MODE", None)  # as a new shell has it (an in-process join earlier may have set it here)
+    proc = subprocess.Popen(as_a_shell_starts([sys.executable, "-m", "tui.cli", "run", "quick-demo", "--ray",
+                                               f"127.0.0.1:{port}", "--logdir", tmp_path / "runs"]), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
